@@ -1,0 +1,337 @@
+"""Atelier's wire protocol: newline-delimited JSON between Blender and the backend.
+
+Standard library only: Blender's Python imports this module as it is (``client`` side), and
+so does the backend. Every message is one JSON object on one line with a ``type`` field.
+Requests go from the client to the backend and carry a client-chosen ``id``; events go back
+and name the request they answer. ``PROTOCOL.md`` documents every message and field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional, Union
+
+PROTOCOL_VERSION = 1
+PROVENANCE_SCHEMA = "atelier.provenance/1"
+
+# The fixed list of error codes. Clients switch on these; never invent one ad hoc.
+ERROR_CODES = (
+    "bad_request",  # malformed line, unknown type, wrong field type or value
+    "model_missing",  # the model is neither cached nor downloadable (offline)
+    "model_invalid",  # the folder or repo is not a usable model (or holds pickle weights)
+    "out_of_memory",  # the device ran out of memory; memory was freed
+    "cancelled",  # a cancel request stopped the job
+    "invalid_output",  # the model's answer failed validation, also after a retry
+    "internal",  # a bug: the message says what broke
+    "backend_exited",  # client side only: the backend process ended mid-job
+)
+
+SEAMLESS_MODES = ("off", "x", "y", "xy")
+PALETTE_SOURCES = ("prompt", "prompt_image", "image", "harmony")
+HARMONY_RULES = (
+    "complementary",
+    "analogous",
+    "triadic",
+    "split_complementary",
+    "tetradic",
+    "monochrome",
+)
+FILE_ROLES = ("base_color", "normal", "roughness", "height", "preview")
+
+
+class ProtocolError(ValueError):
+    """A message that cannot be accepted; becomes an ``error`` event, never a crash."""
+
+    def __init__(self, message: str, hint: str = "", code: str = "bad_request",
+                 request_id: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.request_id = request_id
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass
+class Message:
+    """Base of every message; ``type`` is the wire name."""
+
+    type: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        data = {"type": self.type}
+        data.update(dataclasses.asdict(self))
+        return data
+
+
+# Requests (client -> backend) ---------------------------------------------------------
+
+
+@dataclass
+class Request(Message):
+    id: str
+
+
+@dataclass
+class PingRequest(Request):
+    """Liveness check; answered with ``pong``."""
+
+    type: ClassVar[str] = "ping"
+
+
+@dataclass
+class TextureRequest(Request):
+    """Generate a texture image from a prompt. ``None`` means the model's recommended value."""
+
+    type: ClassVar[str] = "texture"
+    prompt: str = ""
+    output_dir: str = ""
+    negative_prompt: str = ""
+    width: Optional[int] = None
+    height: Optional[int] = None
+    steps: Optional[int] = None
+    guidance: Optional[float] = None
+    seed: Optional[int] = None
+    seamless: str = "off"
+    model: str = ""
+    device: str = "auto"
+    allow_network: bool = False
+    allow_pickle: bool = False
+
+
+@dataclass
+class PaletteRequest(Request):
+    """Make a colour scheme from a prompt, an image file or a base colour."""
+
+    type: ClassVar[str] = "palette"
+    source: str = "prompt"
+    prompt: str = ""
+    image: str = ""
+    count: int = 5
+    harmony: str = ""
+    base_color: str = ""
+    model: str = ""
+    device: str = "auto"
+    output_dir: str = ""
+    allow_network: bool = False
+    seed: Optional[int] = None
+
+
+@dataclass
+class IdeasRequest(Request):
+    """Suggest scene ideas (documents of ``schemas/scene_idea.json``) for a prompt."""
+
+    type: ClassVar[str] = "ideas"
+    prompt: str = ""
+    count: int = 3
+    context: dict = field(default_factory=dict)
+    model: str = ""
+    device: str = "auto"
+    allow_network: bool = False
+    seed: Optional[int] = None
+
+
+@dataclass
+class CancelRequest(Request):
+    """Cancel job ``job``: a queued job is dropped at once, a running one at its next step."""
+
+    type: ClassVar[str] = "cancel"
+    job: str = ""
+
+
+@dataclass
+class UnloadRequest(Request):
+    """Drop every cached model and give device memory back."""
+
+    type: ClassVar[str] = "unload"
+
+
+@dataclass
+class ShutdownRequest(Request):
+    """Finish nothing more and exit."""
+
+    type: ClassVar[str] = "shutdown"
+
+
+# Events (backend -> client) -----------------------------------------------------------
+
+
+@dataclass
+class Event(Message):
+    pass
+
+
+@dataclass
+class HelloEvent(Event):
+    """First line the backend writes: who it is and what it can do."""
+
+    type: ClassVar[str] = "hello"
+    protocol: int = PROTOCOL_VERSION
+    backend_version: str = ""
+    capabilities: list = field(default_factory=list)
+    pid: int = 0
+
+
+@dataclass
+class PongEvent(Event):
+    type: ClassVar[str] = "pong"
+    id: str = ""
+
+
+@dataclass
+class AcceptedEvent(Event):
+    """The request was valid and is queued (``position`` 0 = running now)."""
+
+    type: ClassVar[str] = "accepted"
+    id: str = ""
+    position: int = 0
+
+
+@dataclass
+class ProgressEvent(Event):
+    type: ClassVar[str] = "progress"
+    id: str = ""
+    step: int = 0
+    total: int = 0
+    stage: str = ""
+
+
+@dataclass
+class ResultFile:
+    """One file a job wrote; ``role`` says what it is (``base_color``, later ``normal`` ...)."""
+
+    role: str
+    path: str
+    format: str
+
+
+@dataclass
+class ResultEvent(Event):
+    """A job finished. ``metadata`` is the provenance record; ``data`` the task's payload."""
+
+    type: ClassVar[str] = "result"
+    id: str = ""
+    files: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class ErrorEvent(Event):
+    type: ClassVar[str] = "error"
+    id: Optional[str] = None
+    code: str = "internal"
+    message: str = ""
+    hint: str = ""
+
+
+REQUEST_TYPES = {
+    cls.type: cls
+    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, CancelRequest,
+                UnloadRequest, ShutdownRequest)
+}
+EVENT_TYPES = {
+    cls.type: cls
+    for cls in (HelloEvent, PongEvent, AcceptedEvent, ProgressEvent, ResultEvent, ErrorEvent)
+}
+
+
+# --------------------------------------------------------------------------- coding
+
+
+def encode(message: Message) -> str:
+    """One protocol line (without the newline)."""
+    return json.dumps(message.to_dict(), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))
+
+
+def decode_request(line: str) -> Request:
+    """Parse and type-check one request line; raises ``ProtocolError`` with a hint."""
+    return _decode(line, REQUEST_TYPES, "request")
+
+
+def decode_event(line: str) -> Event:
+    """Parse one event line (client side)."""
+    event = _decode(line, EVENT_TYPES, "event")
+    if isinstance(event, ResultEvent):
+        event.files = [f if isinstance(f, ResultFile) else _result_file(f) for f in event.files]
+    return event
+
+
+def _result_file(raw: Any) -> ResultFile:
+    if not isinstance(raw, dict):
+        raise ProtocolError("a result file must be an object with role, path and format")
+    return _build(ResultFile, raw, None)
+
+
+def _decode(line: str, registry: dict, what: str):
+    try:
+        raw = json.loads(line, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ProtocolError(f"not a JSON line: {exc}",
+                            hint="send one JSON object per line, UTF-8, no NaN") from None
+    if not isinstance(raw, dict):
+        raise ProtocolError(f"a {what} must be a JSON object, got {type(raw).__name__}")
+    request_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    kind = raw.get("type")
+    cls = registry.get(kind)
+    if cls is None:
+        raise ProtocolError(f"unknown {what} type {kind!r}",
+                            hint=f"known types: {', '.join(sorted(registry))}",
+                            request_id=request_id)
+    body = {k: v for k, v in raw.items() if k != "type"}
+    return _build(cls, body, request_id)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _build(cls, body: dict, request_id: Optional[str]):
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise ProtocolError(f"unknown field(s) {', '.join(unknown)} for {cls.type or cls.__name__}",
+                            hint=f"allowed fields: {', '.join(sorted(known))}",
+                            request_id=request_id)
+    values = {}
+    for name, spec in known.items():
+        if name in body:
+            values[name] = _check_type(name, body[name], hints[name], request_id)
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ProtocolError(f"missing field {name!r}", request_id=request_id)
+    return cls(**values)
+
+
+_SIMPLE = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+           dict: "an object", list: "an array"}
+
+
+def _check_type(name: str, value: Any, hint: Any, request_id: Optional[str]) -> Any:
+    optional = typing.get_origin(hint) in (Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if optional:
+        if value is None:
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    ok = (
+        isinstance(value, bool) if hint is bool
+        else isinstance(value, int) and not isinstance(value, bool) if hint is int
+        else isinstance(value, (int, float)) and not isinstance(value, bool) if hint is float
+        else isinstance(value, hint)
+    )
+    if not ok:
+        raise ProtocolError(f"field {name!r} must be {_SIMPLE.get(hint, hint)}, got {json.dumps(value)[:40]}",
+                            request_id=request_id)
+    if hint is float:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ProtocolError(f"field {name!r} must be a finite number", request_id=request_id)
+    return value

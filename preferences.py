@@ -1,0 +1,8 @@
+import bpy
+
+
+class AtelierPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+
+register, unregister = bpy.utils.register_classes_factory((AtelierPreferences,))

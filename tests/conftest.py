@@ -1,0 +1,55 @@
+"""Shared test setup: offline hub, a private Blender user folder, the extension installed.
+
+``import bpy`` happens once per process and cannot be undone, so the extension is installed
+once per session, the way users get it: a local extension repository whose directory holds
+a link to this checkout, enabled as ``bl_ext.atelier_dev.atelier``.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="atelier-blender-user-"))
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO_MODULE = "atelier_dev"
+ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
+
+
+@pytest.fixture(scope="session")
+def bpy_module():
+    """Real Blender as a module (``bpy`` wheel)."""
+    import bpy
+
+    return bpy
+
+
+@pytest.fixture(scope="session")
+def addon(bpy_module, tmp_path_factory):
+    """The checkout, installed and enabled as an extension; yields its Python package."""
+    import addon_utils
+
+    bpy = bpy_module
+    repo_dir = tmp_path_factory.mktemp("extensions")
+    (repo_dir / "atelier").symlink_to(ROOT, target_is_directory=True)
+    bpy.context.preferences.extensions.repos.new(
+        name="Atelier dev", module=REPO_MODULE, custom_directory=str(repo_dir), source="USER"
+    )
+    addon_utils.enable(ADDON_MODULE, default_set=True, handle_error=_raise)
+    yield sys.modules[ADDON_MODULE]
+    addon_utils.disable(ADDON_MODULE, default_set=True, handle_error=_raise)
+
+
+def _raise(exc):
+    raise exc
+
+
+@pytest.fixture
+def clean_scene(addon, bpy_module):
+    """An empty scene for each test (add-ons stay enabled)."""
+    bpy_module.ops.wm.read_homefile(use_empty=True)
+    return bpy_module.context.scene
