@@ -1,8 +1,10 @@
+"""Saved state: one PropertyGroup on the Scene, ``Scene.atelier``; session state on the WindowManager."""
+
 import bpy
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):
-    pass
+    """Everything Atelier saves with the .blend (public: scripts read it)."""
 
 
 def register() -> None:
