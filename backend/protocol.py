@@ -14,7 +14,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, ClassVar, Union
 
 PROTOCOL_VERSION = 1
 PROVENANCE_SCHEMA = "atelier.provenance/1"
@@ -48,7 +48,7 @@ class ProtocolError(ValueError):
     """A message that cannot be accepted; becomes an ``error`` event, never a crash."""
 
     def __init__(self, message: str, hint: str = "", code: str = "bad_request",
-                 request_id: Optional[str] = None) -> None:
+                 request_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -94,11 +94,11 @@ class TextureRequest(Request):
     prompt: str = ""
     output_dir: str = ""
     negative_prompt: str = ""
-    width: Optional[int] = None
-    height: Optional[int] = None
-    steps: Optional[int] = None
-    guidance: Optional[float] = None
-    seed: Optional[int] = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int | None = None
     seamless: str = "off"
     model: str = ""
     device: str = "auto"
@@ -121,7 +121,7 @@ class PaletteRequest(Request):
     device: str = "auto"
     output_dir: str = ""
     allow_network: bool = False
-    seed: Optional[int] = None
+    seed: int | None = None
 
 
 @dataclass
@@ -135,7 +135,7 @@ class IdeasRequest(Request):
     model: str = ""
     device: str = "auto"
     allow_network: bool = False
-    seed: Optional[int] = None
+    seed: int | None = None
 
 
 @dataclass
@@ -177,6 +177,7 @@ class HelloEvent(Event):
     backend_version: str = ""
     capabilities: list = field(default_factory=list)
     pid: int = 0
+    limits: dict = field(default_factory=dict)  # max_size, max_steps, min_size of this backend
 
 
 @dataclass
@@ -226,7 +227,7 @@ class ResultEvent(Event):
 @dataclass
 class ErrorEvent(Event):
     type: ClassVar[str] = "error"
-    id: Optional[str] = None
+    id: str | None = None
     code: str = "internal"
     message: str = ""
     hint: str = ""
@@ -278,7 +279,8 @@ def _decode(line: str, registry: dict, what: str):
         raise ProtocolError(f"not a JSON line: {exc}",
                             hint="send one JSON object per line, UTF-8, no NaN") from None
     if not isinstance(raw, dict):
-        raise ProtocolError(f"a {what} must be a JSON object, got {type(raw).__name__}")
+        raise ProtocolError(f"a {what} must be a JSON object, got {type(raw).__name__}",
+                            hint='send one object per line, e.g. {"type": "ping", "id": "1"}')
     request_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     kind = raw.get("type")
     cls = registry.get(kind)
@@ -294,7 +296,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
 
-def _build(cls, body: dict, request_id: Optional[str]):
+def _build(cls, body: dict, request_id: str | None):
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(body) - set(known))
@@ -307,7 +309,8 @@ def _build(cls, body: dict, request_id: Optional[str]):
         if name in body:
             values[name] = _check_type(name, body[name], hints[name], request_id)
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise ProtocolError(f"missing field {name!r}", request_id=request_id)
+            raise ProtocolError(f"missing field {name!r}", hint="PROTOCOL.md lists every field",
+                                request_id=request_id)
     return cls(**values)
 
 
@@ -315,7 +318,7 @@ _SIMPLE = {str: "a string", int: "an integer", float: "a number", bool: "true or
            dict: "an object", list: "an array"}
 
 
-def _check_type(name: str, value: Any, hint: Any, request_id: Optional[str]) -> Any:
+def _check_type(name: str, value: Any, hint: Any, request_id: str | None) -> Any:
     optional = typing.get_origin(hint) in (Union, types.UnionType) and type(None) in typing.get_args(hint)
     if optional:
         if value is None:
@@ -329,9 +332,10 @@ def _check_type(name: str, value: Any, hint: Any, request_id: Optional[str]) -> 
     )
     if not ok:
         raise ProtocolError(f"field {name!r} must be {_SIMPLE.get(hint, hint)}, got {json.dumps(value)[:40]}",
-                            request_id=request_id)
+                            hint="PROTOCOL.md lists the type of every field", request_id=request_id)
     if hint is float:
         value = float(value)
         if not math.isfinite(value):
-            raise ProtocolError(f"field {name!r} must be a finite number", request_id=request_id)
+            raise ProtocolError(f"field {name!r} must be a finite number",
+                                hint="infinity and NaN are not allowed", request_id=request_id)
     return value

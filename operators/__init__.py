@@ -2,7 +2,7 @@
 
 import importlib
 
-_module_names: tuple[str, ...] = ()
+_module_names: tuple[str, ...] = ("backend", "texture", "history", "bake", "palette", "ideas")
 _modules = [importlib.import_module(f".{name}", __package__) for name in _module_names]
 
 

@@ -1,17 +1,58 @@
-"""Saved state: one PropertyGroup on the Scene, ``Scene.atelier``; session state on the WindowManager."""
+"""Saved state: one PropertyGroup on the Scene, ``Scene.atelier``; session state on the WindowManager.
+
+Each feature keeps its PropertyGroups in its own module, registered before the root group that
+points at them (add the module to ``_feature_modules`` and one field to the root).
+"""
 
 import bpy
+
+from . import ideas, palette, texture
+
+_feature_modules = (texture, palette, ideas)
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):
     """Everything Atelier saves with the .blend (public: scripts read it)."""
 
+    texture: bpy.props.PointerProperty(type=texture.TextureSettings)
+    history: bpy.props.CollectionProperty(
+        type=texture.TextureHistoryItem, description="Every texture Atelier made, newest last")
+    history_index: bpy.props.IntProperty(name="History Entry", min=0)
+    palette: bpy.props.PointerProperty(type=palette.PaletteSettings)
+    palettes: bpy.props.CollectionProperty(
+        type=palette.PaletteInfo, description="Names and roles of Atelier's palettes, keyed by palette name")
+    ideas: bpy.props.CollectionProperty(
+        type=ideas.SceneIdea, description="The ideas of the last suggestion (see properties/ideas.py)")
+    idea_request: bpy.props.PointerProperty(type=ideas.IdeaRequestSettings)
+
+
+class AtelierSessionState(bpy.types.PropertyGroup):
+    """The job running now and the last error; not saved (``WindowManager.atelier``)."""
+
+    running: bpy.props.BoolProperty(name="Running")
+    job_id: bpy.props.StringProperty(name="Job")
+    job_operator: bpy.props.StringProperty(name="Operator", description="bl_idname of the job's operator")
+    job_label: bpy.props.StringProperty(name="Label")
+    stage: bpy.props.StringProperty(name="Stage")
+    progress: bpy.props.FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
+    last_error: bpy.props.StringProperty(name="Last Error")
+    last_error_operator: bpy.props.StringProperty(
+        name="Failed Operator", description="bl_idname of the operator whose job failed last")
+
 
 def register() -> None:
+    for module in _feature_modules:
+        module.register()
     bpy.utils.register_class(AtelierSceneSettings)
+    bpy.utils.register_class(AtelierSessionState)
     bpy.types.Scene.atelier = bpy.props.PointerProperty(type=AtelierSceneSettings)
+    bpy.types.WindowManager.atelier = bpy.props.PointerProperty(type=AtelierSessionState)
 
 
 def unregister() -> None:
+    del bpy.types.WindowManager.atelier
     del bpy.types.Scene.atelier
+    bpy.utils.unregister_class(AtelierSessionState)
     bpy.utils.unregister_class(AtelierSceneSettings)
+    for module in reversed(_feature_modules):
+        module.unregister()

@@ -6,6 +6,7 @@ a link to this checkout, enabled as ``bl_ext.atelier_dev.atelier``.
 """
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +47,37 @@ def addon(bpy_module, tmp_path_factory):
 
 def _raise(exc):
     raise exc
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_model(tmp_path_factory) -> Path:
+    """A tiny random-weight Stable Diffusion pipeline folder (built in a subprocess, so the
+    test process never imports torch or diffusers)."""
+    folder = tmp_path_factory.mktemp("models") / "tiny-sd"
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from backend.tiny_models import build_tiny_sd; "
+                               "build_tiny_sd(sys.argv[1])", str(folder)],
+        cwd=ROOT, check=True, timeout=300,
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def backend_env(tiny_sd_model, addon):
+    """The real backend (this venv's Python) with the tiny model on the CPU, set through the
+    environment overrides users have for headless runs. One backend serves the whole session
+    (as in Blender, where it stays warm); it is stopped at the end."""
+    overrides = {"ATELIER_PYTHON": sys.executable, "ATELIER_TEXTURE_MODEL": str(tiny_sd_model),
+                 "ATELIER_DEVICE": "cpu"}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    yield tiny_sd_model
+    addon.jobs.shutdown()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -1,0 +1,285 @@
+"""Put a generated texture on objects: image, material, slots, provenance, history.
+
+Everything here runs on the main thread inside one operator call, so it is one undo step.
+On any failure everything made so far is removed again: nothing half-made stays in the file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+
+from ..backend import protocol
+from ..jobs import ApplyError
+from .names import datablock_name
+
+PROVENANCE_KEY = "atelier_provenance"
+
+
+@dataclass
+class TextureParameters:
+    """What was asked for; recorded in the history so it can be made again."""
+
+    prompt: str
+    negative_prompt: str = ""
+    width: int = 512
+    height: int = 512
+    steps: int = 0
+    guidance: float = 0.0
+    seed: int = 0
+    seamless: str = "XY"
+    model: str = ""
+
+
+@dataclass
+class Applied:
+    """What one application made, for the report and the history."""
+
+    materials: list = field(default_factory=list)
+    image: bpy.types.Image | None = None
+    objects: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- targets
+
+
+def can_hold_material(obj: bpy.types.Object | None) -> bool:
+    return obj is not None and obj.data is not None and hasattr(obj.data, "materials")
+
+
+def pick_targets(context: bpy.types.Context, target: str = "") -> list[bpy.types.Object]:
+    """``target`` by name; else the selected objects that hold materials; else the active one."""
+    if target:
+        obj = context.blend_data.objects.get(target)
+        if obj is None:
+            raise ApplyError(f"there is no object named {target!r}; check the target name")
+        if not can_hold_material(obj):
+            raise ApplyError(f"{target!r} is a {obj.type.lower()} and cannot hold a material; "
+                             "choose a mesh object")
+        return [obj]
+    selected = [obj for obj in (context.selected_objects or []) if can_hold_material(obj)]
+    if selected:
+        return selected
+    active = context.active_object
+    return [active] if can_hold_material(active) else []
+
+
+def resolve_targets(names: Iterable[str]) -> tuple[list[bpy.types.Object], list[str]]:
+    """Objects by name at apply time; names whose object was deleted meanwhile come back apart."""
+    found, missing = [], []
+    for name in names:
+        obj = bpy.data.objects.get(name)
+        (found if can_hold_material(obj) else missing).append(obj if can_hold_material(obj) else name)
+    return found, missing
+
+
+def has_uv_map(obj: bpy.types.Object) -> bool:
+    return obj.type == "MESH" and len(obj.data.uv_layers) > 0
+
+
+# ---------------------------------------------------------------------- the image
+
+
+def images_folder(storage: str) -> Path | None:
+    """Where saved images go: ``//textures/`` beside a saved .blend, else Atelier's user folder;
+    None when images are packed."""
+    if storage != "SAVE":
+        return None
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath("//textures"))
+    return Path(bpy.utils.extension_path_user(__package__.rpartition(".")[0], path="textures",
+                                              create=True))
+
+
+def _unique_file(folder: Path, stem: str, suffix: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60].strip("_") or "texture"
+    candidate = folder / f"{safe}{suffix}"
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = folder / f"{safe}_{number}{suffix}"
+    return candidate
+
+
+def load_image(source: Path, name: str, storage: str, created: list) -> bpy.types.Image:
+    """The result file as an Image datablock, packed or saved per the ``storage`` preference."""
+    folder = images_folder(storage)
+    path = source
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = _unique_file(folder, name, source.suffix)
+            shutil.copyfile(source, path)
+        except OSError as exc:
+            raise ApplyError(f"cannot save the image in {folder}: {exc.strerror}; "
+                             "choose 'Pack into .blend' in Atelier's preferences") from None
+        created.append(path)
+    try:
+        image = bpy.data.images.load(str(path), check_existing=False)
+    except RuntimeError as exc:
+        raise ApplyError(f"Blender cannot read the generated image {path}: {exc}") from None
+    created.append(image)
+    if image.size[0] == 0:  # Blender loads lazily: an unreadable file shows up as no pixels
+        raise ApplyError(f"Blender cannot read the generated image {path}; generate again")
+    image.name = name
+    image.colorspace_settings.is_data = False
+    image.colorspace_settings.name = "sRGB"
+    if folder is None:
+        image.pack()
+    elif bpy.data.filepath:
+        image.filepath = bpy.path.relpath(str(path))
+    return image
+
+
+def store_provenance(idblock: bpy.types.ID, record: dict) -> None:
+    """The backend's record as custom properties (the whole JSON plus searchable scalars)."""
+    idblock[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
+    for key in ("engine", "model", "revision", "device", "dtype", "created"):
+        if isinstance(record.get(key), str):
+            idblock[f"atelier_{key}"] = record[key]
+    parameters = record.get("parameters") or {}
+    for key in ("prompt", "seed", "steps", "guidance", "seamless"):
+        value = parameters.get(key)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            idblock[f"atelier_{key}"] = value
+
+
+# ---------------------------------------------------------------------- the material
+
+
+def build_material(name: str, image: bpy.types.Image, box_projection: bool) -> bpy.types.Material:
+    """Principled BSDF <- Image Texture (sRGB) on Base Color; Box projection on object
+    coordinates for meshes without UVs."""
+    material = bpy.data.materials.new(name)
+    if material.node_tree is None:  # Blender 4.x makes the tree on request
+        material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    nodes.clear()
+    output = nodes.new("ShaderNodeOutputMaterial")
+    output.location = (300, 0)
+    bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+    bsdf.location = (0, 0)
+    texture = nodes.new("ShaderNodeTexImage")
+    texture.location = (-400, 0)
+    texture.image = image
+    links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+    links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    if box_projection:
+        coordinates = nodes.new("ShaderNodeTexCoord")
+        coordinates.location = (-650, 0)
+        texture.projection = "BOX"
+        texture.projection_blend = 0.2  # soft seams where the box faces meet
+        links.new(coordinates.outputs["Object"], texture.inputs["Vector"])
+    return material
+
+
+def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: list) -> None:
+    """Into the active material slot; a new slot when the object has none."""
+    if len(obj.material_slots) == 0:
+        obj.data.materials.append(material)
+        undo.append(lambda: obj.data.materials.pop(index=len(obj.data.materials) - 1))
+    else:
+        previous = obj.active_material
+        obj.active_material = material
+        undo.append(lambda: setattr(obj, "active_material", previous))
+
+
+# ---------------------------------------------------------------------- the whole step
+
+
+def apply_texture(result: protocol.ResultEvent, parameters: TextureParameters,
+                  target_names: list[str], storage: str) -> Applied:
+    """Build image and material(s) from ``result`` and put them on the named objects.
+
+    Raises ``ApplyError`` (with everything made so far removed) when no target is left, the
+    result has no base colour image or Blender cannot read it.
+    """
+    targets, missing = resolve_targets(target_names)
+    if not targets:
+        raise ApplyError(f"the target object(s) {', '.join(missing)} no longer exist; "
+                         "select a mesh and generate again")
+    source = _base_color_file(result)
+    name = datablock_name(parameters.prompt)
+    created: list = []
+    undo: list = []
+    try:
+        applied = Applied(objects=targets, missing=missing)
+        applied.image = load_image(source, name, storage, created)
+        store_provenance(applied.image, result.metadata)
+        by_mapping: dict[bool, bpy.types.Material] = {}
+        for obj in targets:
+            box = not has_uv_map(obj)
+            if box not in by_mapping:
+                suffix = " (box)" if box and len({has_uv_map(o) for o in targets}) > 1 else ""
+                material = build_material(datablock_name(name + suffix), applied.image, box)
+                created.append(material)
+                store_provenance(material, result.metadata)
+                by_mapping[box] = material
+            assign_material(obj, by_mapping[box], undo)
+        applied.materials = list(by_mapping.values())
+        add_history(bpy.context.scene, parameters, applied, result.metadata)
+    except BaseException:
+        _roll_back(undo, created)
+        raise
+    _remove_job_files(result)
+    return applied
+
+
+def _base_color_file(result: protocol.ResultEvent) -> Path:
+    for item in result.files:
+        if item.role == "base_color":
+            path = Path(item.path)
+            if not path.is_file():
+                raise ApplyError(f"the backend reported {path} but the file is not there; "
+                                 "check free disk space and generate again")
+            return path
+    raise ApplyError("the backend's result holds no base colour image; generate again")
+
+
+def _roll_back(undo: list, created: list) -> None:
+    for step in reversed(undo):
+        step()
+    for thing in reversed(created):
+        if isinstance(thing, Path):
+            thing.unlink(missing_ok=True)
+        elif isinstance(thing, bpy.types.Material):
+            bpy.data.materials.remove(thing)
+        elif isinstance(thing, bpy.types.Image):
+            bpy.data.images.remove(thing)
+
+
+def _remove_job_files(result: protocol.ResultEvent) -> None:
+    """The job folder's copies are no longer needed once packed or saved elsewhere."""
+    for item in result.files:
+        path = Path(item.path)
+        path.unlink(missing_ok=True)
+        try:
+            os.rmdir(path.parent)
+        except OSError:
+            pass  # other files remain (or it is gone); leave the folder
+
+
+def add_history(scene: bpy.types.Scene, parameters: TextureParameters, applied: Applied,
+                provenance: dict):
+    """Record what was made in ``scene.atelier.history`` (public: scripts read these names)."""
+    item = scene.atelier.history.add()
+    item.name = applied.materials[0].name if applied.materials else parameters.prompt
+    for key, value in vars(parameters).items():
+        setattr(item, key, value)
+    item.engine = str(provenance.get("engine", ""))
+    # The first material (a second, "(box)", exists only when UV and UV-less meshes were mixed).
+    item.material_name = applied.materials[0].name if applied.materials else ""
+    item.image_name = applied.image.name if applied.image is not None else ""
+    item.targets = ", ".join(obj.name for obj in applied.objects)
+    item.created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    item.provenance = json.dumps(provenance, sort_keys=True)
+    scene.atelier.history_index = len(scene.atelier.history) - 1
+    return item

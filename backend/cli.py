@@ -1,0 +1,182 @@
+"""Command line: ``serve`` for Blender, one-shot ``texture``/``palette``/``ideas`` for scripts,
+``doctor`` to check an installation.
+
+One-shot commands run the same task code as ``serve`` in this process, print the result as
+JSON on stdout (progress goes to stderr) and exit 0 only on success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from . import protocol
+
+EXIT_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m backend`` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m backend", description="Atelier's model backend.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="speak the JSON-lines protocol on stdin/stdout")
+    serve.add_argument("--max-size", type=_positive, help="largest texture side in pixels (default 2048)")
+    serve.add_argument("--max-steps", type=_positive, help="most denoising steps per texture (default 150)")
+
+    texture = commands.add_parser("texture", help="generate one texture PNG")
+    texture.add_argument("prompt")
+    texture.add_argument("--out", required=True, help="PNG file to write")
+    texture.add_argument("--model", default="", help="Hugging Face id or local diffusers folder")
+    texture.add_argument("--width", type=int)
+    texture.add_argument("--height", type=int)
+    texture.add_argument("--steps", type=int)
+    texture.add_argument("--guidance", type=float)
+    texture.add_argument("--seed", type=int)
+    texture.add_argument("--negative", default="", help="negative prompt")
+    texture.add_argument("--seamless", choices=protocol.SEAMLESS_MODES, default="off")
+    texture.add_argument("--allow-pickle", action="store_true",
+                         help="accept pickle weights (they can run code; only for models you trust)")
+    _common(texture)
+
+    palette = commands.add_parser("palette", help="make a colour scheme")
+    palette.add_argument("prompt", nargs="?", default="")
+    palette.add_argument("--source", choices=protocol.PALETTE_SOURCES, default="prompt")
+    palette.add_argument("--image", default="", help="image file to take colours from")
+    palette.add_argument("--count", type=int, default=5)
+    palette.add_argument("--harmony", choices=protocol.HARMONY_RULES)
+    palette.add_argument("--base-color", default="", help="#rrggbb for harmony rules")
+    palette.add_argument("--model", default="", help="Hugging Face id or local folder of a text model")
+    palette.add_argument("--seed", type=int)
+    palette.add_argument("--out-dir", default="", help="folder for files the task writes")
+    _common(palette)
+
+    ideas = commands.add_parser("ideas", help="suggest scene ideas")
+    ideas.add_argument("prompt")
+    ideas.add_argument("--count", type=int, default=3)
+    ideas.add_argument("--context", default="{}", help="JSON object describing the current scene")
+    ideas.add_argument("--model", default="", help="Hugging Face id or local folder of a text model")
+    ideas.add_argument("--seed", type=int)
+    _common(ideas)
+
+    commands.add_parser("doctor", help="check this environment end to end, offline")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--allow-network", action="store_true", help="allow model downloads")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from . import server
+
+        for flag, env in ((args.max_size, "ATELIER_MAX_SIZE"), (args.max_steps, "ATELIER_MAX_STEPS")):
+            if flag is not None:
+                os.environ[env] = str(flag)
+        return server.main()
+    if args.command == "doctor":
+        from .doctor import main as doctor_main
+
+        return doctor_main()
+    if args.command == "texture":
+        return _texture(args)
+    if args.command == "palette":
+        return _one_shot(protocol.PaletteRequest(
+            id="cli", source=args.source, prompt=args.prompt, image=args.image, count=args.count,
+            harmony=args.harmony or "", base_color=args.base_color, model=args.model,
+            device=args.device, output_dir=_absolute(args.out_dir), allow_network=args.allow_network,
+            seed=args.seed))
+    try:
+        context = json.loads(args.context)
+    except ValueError as exc:
+        return _fail("bad_request", f"--context is not JSON: {exc}", "pass a JSON object")
+    if not isinstance(context, dict):
+        return _fail("bad_request", "--context must be a JSON object", 'e.g. --context \'{"objects": []}\'')
+    return _one_shot(protocol.IdeasRequest(
+        id="cli", prompt=args.prompt, count=args.count, context=context, model=args.model,
+        device=args.device, allow_network=args.allow_network, seed=args.seed))
+
+
+def _texture(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser().resolve()
+    if out.suffix.lower() != ".png":
+        return _fail("bad_request", f"--out must name a .png file, got {args.out}", "e.g. --out wall.png")
+    if not out.parent.is_dir():
+        return _fail("bad_request", f"folder {out.parent} does not exist", "create it first")
+    scratch = tempfile.mkdtemp(prefix=".atelier-", dir=out.parent)
+    try:
+        result = run_request(protocol.TextureRequest(
+            id="cli", prompt=args.prompt, output_dir=scratch, negative_prompt=args.negative,
+            width=args.width, height=args.height, steps=args.steps, guidance=args.guidance,
+            seed=args.seed, seamless=args.seamless, model=args.model, device=args.device,
+            allow_network=args.allow_network, allow_pickle=args.allow_pickle))
+        if isinstance(result, protocol.ErrorEvent):
+            return _fail(result.code, result.message, result.hint)
+        shutil.move(result.files[0].path, out)
+        result.files[0].path = str(out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _print_result(result)
+    return 0
+
+
+def _one_shot(request: protocol.Request) -> int:
+    result = run_request(request)
+    if isinstance(result, protocol.ErrorEvent):
+        return _fail(result.code, result.message, result.hint)
+    _print_result(result)
+    return 0
+
+
+def run_request(request: protocol.Request) -> protocol.ResultEvent | protocol.ErrorEvent:
+    """Run one job in this process; progress lines go to stderr."""
+    from .model_cache import ModelCache
+    from .server import run_job
+
+    events: list = []
+
+    def emit(event: protocol.Event) -> None:
+        if isinstance(event, protocol.ProgressEvent):
+            print(f"step {event.step}/{event.total} {event.stage}".rstrip(), file=sys.stderr)
+        else:
+            events.append(event)
+
+    code, message, hint = run_job(request, ModelCache(), emit, threading.Event())
+    if code is not None:
+        return protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint)
+    return events[-1]
+
+
+def _print_result(result: protocol.ResultEvent) -> None:
+    body = result.to_dict()
+    body.pop("type")
+    body.pop("id")
+    print(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+def _fail(code: str, message: str, hint: str) -> int:
+    print(f"error ({code}): {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _absolute(folder: str) -> str:
+    return str(Path(folder).expanduser().resolve()) if folder else ""

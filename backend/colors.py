@@ -1,0 +1,313 @@
+"""Colour schemes from a base colour (harmony rules) or from an image (dominant colours).
+
+Colour science comes from coloraide (maintained, pure Python, exact CSS Color 4 spaces):
+conversions, OKLCh harmonies, sRGB gamut mapping and colour differences. Hex strings are
+display sRGB colours, as everywhere in Atelier.
+
+- ``harmony_palette(base_hex, rule, count)``: the rule's hues around the base colour in
+  OKLCh (a perceptual hue space, so "opposite" looks opposite), extended to ``count`` colours
+  with lighter and darker steps of the same hues. ``harmony_scheme`` is the checked,
+  user-facing form (exactly ``count`` colours or an error saying what to change).
+- ``extract_palette(path, count)``: k-means in OKLab over the opaque pixels, each cluster
+  weighted by the share of the image it covers; clusters closer than ``MERGE_DELTA_E``
+  (deltaE OK) are merged, then the ``count`` largest kept.
+- ``assign_roles(colors, weights)``: one deterministic rule for roles (below).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TaskError
+
+ROLES = ("background", "primary", "secondary", "accent", "highlight", "shadow")
+MIN_COLORS, MAX_COLORS = 3, 12
+# coloraide's names for the rules (tetradic: the rectangle of two complementary pairs).
+HARMONY_RULES = {
+    "complementary": "complement",
+    "analogous": "analogous",
+    "triadic": "triad",
+    "split_complementary": "split",
+    "tetradic": "rectangle",
+    "monochrome": "mono",
+}
+# Clusters closer than this (deltaE OK, about 4 CIEDE2000 units) are one colour to the eye.
+MERGE_DELTA_E = 0.04
+# Clusters covering less than this share of the opaque pixels are edge blends or specks.
+MIN_COVERAGE = 0.01
+# Pixels at most this opaque are ignored (anti-aliased cut-out edges included).
+ALPHA_THRESHOLD = 128
+# The image is sampled down to at most this many pixels a side (nearest, so no new colours).
+SAMPLE_SIZE = 96
+_KMEANS_ITERATIONS = 30
+
+
+@dataclass
+class PaletteColor:
+    """One colour of a scheme: display hex, a plain name, a role and its weight."""
+
+    hex: str
+    name: str
+    role: str
+    weight: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"hex": self.hex, "name": self.name, "role": self.role}
+
+
+def check_count(count: int) -> None:
+    if not MIN_COLORS <= count <= MAX_COLORS:
+        raise TaskError("bad_request", f"count {count} is out of range",
+                        hint=f"ask for {MIN_COLORS} to {MAX_COLORS} colours")
+
+
+def parse_hex(value: str):
+    """A coloraide sRGB colour from ``#rrggbb`` (or a TaskError saying the expected form)."""
+    from coloraide import Color
+
+    text = value.strip()
+    if len(text) != 7 or not text.startswith("#"):
+        raise TaskError("bad_request", f"{value!r} is not a colour",
+                        hint="give the base colour as #rrggbb, for example #3366cc")
+    try:
+        return Color(text)
+    except ValueError:
+        raise TaskError("bad_request", f"{value!r} is not a colour",
+                        hint="give the base colour as #rrggbb, for example #3366cc") from None
+
+
+def to_hex(color) -> str:
+    """``#rrggbb`` of a colour in any space, mapped into the sRGB gamut first."""
+    return color.convert("srgb").fit("srgb").to_string(hex=True, compress=False)
+
+
+# --------------------------------------------------------------------------- harmony
+
+
+def harmony_scheme(base_hex: str, rule: str, count: int) -> dict:
+    """Exactly ``count`` colours by ``rule`` around ``base_hex`` as a scheme document
+    (``{"title", "colors": [{hex, name, role}]}``), or a TaskError saying what to change:
+    a grey base has no hue for a hue rule, and a rule needs room for all its hues."""
+    check_count(count)
+    hues = rule_hues(base_hex, rule)
+    if rule != "monochrome" and parse_hex(base_hex).convert("oklch").is_achromatic():
+        raise TaskError("bad_request", f"{base_hex} is a grey, which has no hue for the {rule} rule",
+                        hint="pick a coloured base, or use the monochrome rule")
+    if count < len(hues):
+        raise TaskError("bad_request", f"the {rule} rule has {len(hues)} colours, more than {count}",
+                        hint=f"ask for at least {len(hues)} colours")
+    found = harmony_palette(base_hex, rule, count)
+    if len(found) < count:
+        raise TaskError("bad_request", f"{base_hex} gives only {len(found)} distinct colours by the "
+                        f"{rule} rule", hint="pick a more saturated base colour or fewer colours")
+    title = f"{rule.replace('_', ' ').capitalize()} around {found[0].hex[1:]}"
+    return {"title": title, "colors": [c.to_dict() for c in found]}
+
+
+def harmony_palette(base_hex: str, rule: str, count: int) -> list[PaletteColor]:
+    """Up to ``count`` distinct colours around ``base_hex`` by ``rule`` (a key of
+    ``HARMONY_RULES``); fewer only when the base is (nearly) grey.
+
+    The rule's colours come first (base first, so the same for every count; cut to ``count``
+    when the rule has more), then lighter and darker steps of each hue in turn.
+    """
+    check_count(count)
+    colors = _steps_by_hue(rule_hues(base_hex, rule), count)[:count]
+    weights = [float(count - i) for i in range(len(colors))]
+    return _named(colors, weights)
+
+
+def rule_hues(base_hex: str, rule: str) -> list:
+    """The rule's own colours in OKLCh (coloraide), the base first."""
+    if rule not in HARMONY_RULES:
+        raise TaskError("bad_request", f"unknown harmony rule {rule!r}",
+                        hint=f"use one of {', '.join(HARMONY_RULES)}")
+    base = parse_hex(base_hex)
+    if rule == "monochrome":
+        return [base]
+    hues = base.harmony(HARMONY_RULES[rule], space="oklch")
+    # coloraide lists the base first except for "split"; keep the base in front.
+    hues.sort(key=lambda c: 0 if c.delta_e(base, method="ok") < 1e-6 else 1)
+    return hues
+
+
+def _steps_by_hue(hues: list, count: int) -> list:
+    """The hues, then their lightness steps interleaved; more steps while 8-bit rounding or gamut
+    mapping folds some together, until ``count`` distinct colours (or a generous limit)."""
+    per_hue = -(-count // len(hues))
+    while True:
+        steps = [_steps_of(c, per_hue) for c in hues]
+        colors = _distinct([row[k] for k in range(per_hue) for row in steps])
+        if len(colors) >= count or per_hue > 4 * count:
+            return colors
+        per_hue += 1
+
+
+def _steps_of(color, total: int) -> list:
+    """``color`` first, then ``total - 1`` lightness steps of its hue in OKLCh (coloraide mono)."""
+    steps = color.harmony("mono", space="oklch", count=max(total, 3))
+    steps.sort(key=lambda c: (c.delta_e(color, method="ok") > 1e-6, c.convert("oklch")["lightness"]))
+    return steps[:total]
+
+
+def _distinct(colors: list) -> list:
+    """Drop colours whose hex equals an earlier one (gamut mapping can fold two together)."""
+    seen, kept = set(), []
+    for color in colors:
+        key = to_hex(color)
+        if key not in seen:
+            seen.add(key)
+            kept.append(color)
+    return kept
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[PaletteColor]:
+    """The ``count`` dominant colours of the image file at ``path``, by coverage."""
+    import numpy as np
+    from coloraide import Color
+
+    check_count(count)
+    pixels = _opaque_pixels(Path(path))
+    values, counts = np.unique(pixels, axis=0, return_counts=True)
+    if len(values) == 1:
+        raise TaskError("bad_request", f"{path} is one flat colour",
+                        hint="use an image with more than one colour, or the harmony source")
+    lab = np.array([Color("srgb", list(v / 255.0)).convert("oklab").coords() for v in values])
+    centres, weights = _kmeans(lab, counts.astype(float), min(len(values), max(2 * count, 8)), seed)
+    clusters = _merge_close([Color("oklab", list(c)) for c in centres], list(weights))
+    clusters.sort(key=lambda item: -item[1])
+    total = sum(w for _, w in clusters)
+    clusters = [item for item in clusters if item[1] >= MIN_COVERAGE * total][:count]
+    total = sum(w for _, w in clusters)
+    if len(clusters) < 2:
+        raise TaskError("bad_request", f"{path} is one flat colour (all its colours look alike)",
+                        hint="use an image with more than one colour, or the harmony source")
+    return _named([c for c, _ in clusters], [w / total for _, w in clusters])
+
+
+def _opaque_pixels(path: Path):
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise TaskError("bad_request", f"image {str(path)!r} does not exist",
+                        hint="give the path of a PNG, JPEG or other image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.width == 0 or image.height == 0:
+                raise TaskError("bad_request", f"image {str(path)!r} is empty", hint="use a non-empty image")
+            # Keeps every sampled pixel as it is: no resampling filter invents blends.
+            image = image.convert("RGBA")
+            image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
+            data = np.asarray(image).reshape(-1, 4)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise TaskError("bad_request", f"image {str(path)!r} cannot be read ({exc})",
+                        hint="use a PNG, JPEG, WebP or TIFF file") from None
+    opaque = data[data[:, 3] > ALPHA_THRESHOLD, :3]
+    if len(opaque) == 0:
+        raise TaskError("bad_request", f"image {str(path)!r} is fully transparent",
+                        hint="use an image with visible pixels")
+    return opaque
+
+
+def _kmeans(points, weights, k: int, seed: int):
+    """Weighted k-means (k-means++ start, seeded) in OKLab; returns centres and weights."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.choice(len(points), p=weights / weights.sum())]]
+    for _ in range(1, k):
+        distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        chance = distance * weights
+        if chance.sum() <= 0:
+            break
+        centres.append(points[rng.choice(len(points), p=chance / chance.sum())])
+    centres = np.array(centres)
+    for _ in range(_KMEANS_ITERATIONS):
+        label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        moved = np.array([
+            np.average(points[label == j], axis=0, weights=weights[label == j])
+            if weights[label == j].sum() > 0 else centres[j]
+            for j in range(len(centres))
+        ])
+        if np.allclose(moved, centres, atol=1e-7):
+            break
+        centres = moved
+    label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+    sizes = np.array([weights[label == j].sum() for j in range(len(centres))])
+    return centres[sizes > 0], sizes[sizes > 0]
+
+
+def _merge_close(colors: list, weights: list) -> list[tuple]:
+    """Merge clusters closer than ``MERGE_DELTA_E``, largest first, by weighted average."""
+    from coloraide import Color
+
+    order = sorted(range(len(colors)), key=lambda i: -weights[i])
+    merged: list[list] = []  # [colour, weight]
+    for i in order:
+        for entry in merged:
+            if entry[0].delta_e(colors[i], method="ok") < MERGE_DELTA_E:
+                entry[0] = Color.average([entry[0], colors[i]], [entry[1], weights[i]], space="oklab")
+                entry[1] += weights[i]
+                break
+        else:
+            merged.append([colors[i], weights[i]])
+    return [(c, w) for c, w in merged]
+
+
+# --------------------------------------------------------------------------- roles and names
+
+
+def assign_roles(colors: list, weights: list[float]) -> list[str]:
+    """Roles for ``colors`` (coloraide colours) by one fixed rule.
+
+    The heaviest colour (largest coverage, or the base of a harmony) is ``primary``. With five
+    or more colours the darkest of the rest is ``shadow`` and the lightest ``highlight``. Of
+    what remains the most chromatic is ``accent``; then, by weight, ``secondary``,
+    ``background``, and ``secondary`` for any further colours.
+    """
+    lab = [c.convert("oklch") for c in colors]
+    roles = [""] * len(colors)
+    rest = sorted(range(len(colors)), key=lambda i: (-weights[i], i))
+    roles[rest.pop(0)] = "primary"
+    if len(colors) >= 5:
+        for role, pick in (("shadow", min), ("highlight", max)):
+            chosen = pick(rest, key=lambda i: lab[i]["lightness"])
+            roles[chosen] = role
+            rest.remove(chosen)
+    if rest:
+        chosen = max(rest, key=lambda i: lab[i]["chroma"])
+        roles[chosen] = "accent"
+        rest.remove(chosen)
+    for n, i in enumerate(rest):
+        roles[i] = "background" if n == 1 else "secondary"
+    return roles
+
+
+# Hue names by OKLCh hue angle (lower bound of each band), for colours that have a hue.
+_HUE_NAMES = ((0, "pink"), (20, "red"), (45, "orange"), (75, "amber"), (95, "yellow"),
+              (115, "lime"), (140, "green"), (170, "teal"), (200, "cyan"), (235, "blue"),
+              (275, "indigo"), (300, "violet"), (330, "magenta"), (355, "pink"))
+
+
+def describe(color) -> str:
+    """A plain name such as ``dark muted teal`` from OKLCh lightness, chroma and hue."""
+    lch = color.convert("oklch")
+    lightness, chroma, hue = lch["lightness"], lch["chroma"], lch["hue"]
+    tone = "dark " if lightness < 0.4 else "light " if lightness > 0.8 else ""
+    if chroma < 0.03 or lch.is_achromatic():
+        return "black" if lightness < 0.2 else "white" if lightness > 0.95 else f"{tone}grey".strip()
+    name = next(n for bound, n in reversed(_HUE_NAMES) if hue % 360 >= bound)
+    muted = "muted " if chroma < 0.08 else ""
+    return f"{tone}{muted}{name}"
+
+
+def _named(colors: list, weights: list[float]) -> list[PaletteColor]:
+    roles = assign_roles(colors, weights)
+    return [PaletteColor(hex=to_hex(c), name=describe(c), role=r, weight=round(w, 4))
+            for c, w, r in zip(colors, weights, roles, strict=True)]

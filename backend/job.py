@@ -1,0 +1,155 @@
+"""What a task gets to do its work (``JobContext``) and what it hands back (``TaskOutput``).
+
+Tasks never talk to the pipe themselves: they report progress, check for cancellation, load
+models through the shared cache and write files into their own job folder through this object.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import importlib.metadata
+import platform
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, protocol
+from .errors import Cancelled, TaskError
+from .model_cache import ModelCache
+from .models import LocatedModel, locate
+
+# Library versions recorded in every provenance record (only those installed).
+_VERSIONED = ("torch", "diffusers", "transformers", "numpy", "safetensors", "xgrammar", "coloraide")
+
+
+@dataclass
+class TaskOutput:
+    """A finished job: the files it wrote, its provenance record and its payload."""
+
+    files: list = field(default_factory=list)  # list[protocol.ResultFile]
+    metadata: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+
+
+class JobContext:
+    """One job's view of the backend: device, model cache, progress, cancel, output folder."""
+
+    def __init__(self, request: protocol.Request, cache: ModelCache,
+                 emit: Callable[[protocol.Event], None] | None = None,
+                 cancel_event: threading.Event | None = None) -> None:
+        from .device import default_dtype, resolve_device
+
+        self.request = request
+        self.device: str = resolve_device(getattr(request, "device", "auto"))
+        self.dtype = default_dtype(self.device)
+        self.allow_network: bool = bool(getattr(request, "allow_network", False))
+        self._cache = cache
+        self._emit = emit or (lambda event: None)
+        self._cancel = cancel_event or threading.Event()
+        self._job_dir: Path | None = None
+
+    # ----------------------------------------------------------------- progress and cancel
+
+    def progress(self, step: int, total: int, stage: str = "") -> None:
+        """Tell the client how far the job is (``step`` of ``total``)."""
+        self._emit(protocol.ProgressEvent(id=self.request.id, step=step, total=total, stage=stage))
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the client cancelled this job; call it between steps."""
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    # ----------------------------------------------------------------- models
+
+    def load(self, kind: str, model: str, loader: Callable[[LocatedModel, str, Any], Any]) -> Any:
+        """The model ``model`` of ``kind``, loaded once and kept warm.
+
+        ``loader(located_model, device, dtype)`` builds it on a cache miss.
+        """
+        key = (kind, model, self.device, str(self.dtype))
+        allow_pickle = bool(getattr(self.request, "allow_pickle", False))
+        built, _ = self._cache.get_or_load(
+            key,
+            lambda: locate(model, self.allow_network, allow_pickle),
+            lambda located: loader(located, self.device, self.dtype),
+        )
+        return built
+
+    # ----------------------------------------------------------------- files
+
+    def job_dir(self) -> Path:
+        """This job's own folder under the request's ``output_dir`` (created on first call).
+
+        Files are written here and nowhere else; the folder name comes from the request id,
+        reduced to safe characters, so no id can point outside ``output_dir``.
+        """
+        if self._job_dir is not None:
+            return self._job_dir
+        raw = getattr(self.request, "output_dir", "")
+        if not raw:
+            raise TaskError("bad_request", "output_dir is empty",
+                            hint="name an absolute folder where the backend may write results")
+        root = Path(raw).expanduser()
+        if not root.is_absolute():
+            raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",
+                            hint="send an absolute folder path")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            root = root.resolve()
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", self.request.id).lstrip(".") or "job"
+            folder = root / name
+            suffix = 1
+            while folder.exists():
+                suffix += 1
+                folder = root / f"{name}-{suffix}"
+            folder.mkdir()
+        except OSError as exc:
+            raise TaskError("bad_request", f"cannot create the job folder in {raw!r}: {exc.strerror}",
+                            hint="choose a folder you can write to") from None
+        if folder.resolve().parent != root:
+            raise TaskError("bad_request", f"job folder {folder} would lie outside {root}",
+                            hint="use a plain request id")
+        self._job_dir = folder
+        return folder
+
+    # ----------------------------------------------------------------- provenance
+
+    def provenance(self, engine: str, model: str, parameters: dict, **extra: Any) -> dict:
+        """The one versioned record of how a result was made (``protocol.PROVENANCE_SCHEMA``)."""
+        located = self._cache.located_any(model)
+        record = {
+            "schema": protocol.PROVENANCE_SCHEMA,
+            "task": self.request.type,
+            "engine": engine,
+            "model": model,
+            "model_source": located.path_or_id if located else model,
+            "revision": located.revision if located else None,
+            "device": self.device,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "versions": library_versions(),
+            "parameters": parameters,
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+        record.update(extra)
+        return record
+
+
+@functools.cache
+def _installed_versions() -> tuple:
+    # Reading package metadata costs milliseconds; the installed set does not change while running.
+    versions = {"python": platform.python_version(), "atelier_backend": __version__}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return tuple(versions.items())
+
+
+def library_versions() -> dict:
+    """Python, the backend and every installed library that can change a result."""
+    return dict(_installed_versions())

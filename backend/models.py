@@ -1,0 +1,112 @@
+"""Finding a model: a local folder or a Hugging Face id, without surprises.
+
+``locate`` answers before anything heavy is loaded: it says whether the model is there, what
+revision it is, and refuses pickle-only weights (loading a pickle can run code). With the
+network off (``HF_HUB_OFFLINE=1`` or a request that does not allow it) a model that is not in
+the local Hugging Face cache fails at once with ``model_missing`` instead of retrying.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TaskError
+
+# Files that hold weights in Python's pickle format; loading one can execute code.
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+CONFIG_FILES = ("model_index.json", "config.json")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class LocatedModel:
+    """Where a model lives. ``path_or_id`` is what ``from_pretrained`` gets; ``revision`` is
+    the hub commit when known; ``is_local`` is true for a folder the user named."""
+
+    path_or_id: str
+    revision: str | None
+    is_local: bool
+    allow_pickle: bool = False
+
+
+def network_allowed(allow_network: bool) -> bool:
+    """Downloads happen only when the request allows them and the hub is not forced offline."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return allow_network and not offline
+
+
+def locate(model: str, allow_network: bool, allow_pickle: bool = False) -> LocatedModel:
+    """Resolve ``model`` (a folder or a hub id) or raise ``TaskError`` saying how to get it."""
+    model = model.strip()
+    if not model:
+        raise TaskError("bad_request", "no model was named",
+                        hint="set a Hugging Face id (e.g. stabilityai/sd-turbo) or a local folder")
+    path = Path(model).expanduser()
+    if path.is_dir():
+        check_folder(path, allow_pickle)
+        return LocatedModel(str(path.resolve()), _snapshot_revision(path), True, allow_pickle)
+    if path.is_absolute() or model.startswith((".", "~")) or not _HUB_ID.match(model):
+        raise TaskError("model_missing", f"model folder {model!r} does not exist",
+                        hint="check the path, or give a Hugging Face id such as stabilityai/sd-turbo")
+    return _locate_hub(model, allow_network, allow_pickle)
+
+
+def check_folder(path: Path, allow_pickle: bool) -> None:
+    """Refuse a folder that has no model config, or whose weights are pickle only."""
+    if not any((path / name).is_file() for name in CONFIG_FILES):
+        raise TaskError("model_invalid",
+                        f"{path} is not a model folder (no model_index.json or config.json)",
+                        hint="point to a folder saved with save_pretrained, or a Hugging Face id")
+    if allow_pickle:
+        return
+    pickled = pickle_only_folders(path)
+    if pickled:
+        names = ", ".join(str(p.relative_to(path)) or "." for p in pickled)
+        raise TaskError("model_invalid",
+                        f"{path} holds weights only in pickle format ({names}); "
+                        "loading a pickle can run arbitrary code",
+                        hint="convert the weights to .safetensors, or allow pickle weights "
+                             "explicitly if you trust this model")
+
+
+def pickle_only_folders(path: Path) -> list[Path]:
+    """Folders under ``path`` that hold pickle weights and no safetensors file."""
+    found = []
+    for folder in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
+        files = [f.name for f in folder.iterdir() if f.is_file()]
+        has_pickle = any(name.endswith(PICKLE_SUFFIXES) for name in files)
+        if has_pickle and not any(name.endswith(".safetensors") for name in files):
+            found.append(folder)
+    return found
+
+
+def _snapshot_revision(path: Path) -> str | None:
+    """The commit hash when ``path`` is a hub cache snapshot (``.../snapshots/<hash>``)."""
+    resolved = path.resolve()
+    if resolved.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", resolved.name):
+        return resolved.name
+    return None
+
+
+def _locate_hub(model: str, allow_network: bool, allow_pickle: bool) -> LocatedModel:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        # Only the cache: nothing is fetched here even when the network is allowed.
+        snapshot = Path(snapshot_download(model, local_files_only=True))
+    except LocalEntryNotFoundError:
+        if network_allowed(allow_network):
+            # from_pretrained downloads it; the revision is the hub's default branch.
+            return LocatedModel(model, None, False, allow_pickle)
+        raise TaskError(
+            "model_missing",
+            f"model {model!r} is not in the local Hugging Face cache and downloads are off",
+            hint=f"download it once with `hf download {model}` (or allow online access in "
+                 "Blender's preferences), or point to a local folder",
+        ) from None
+    check_folder(snapshot, allow_pickle)
+    return LocatedModel(str(snapshot), snapshot.name, False, allow_pickle)

@@ -1,0 +1,164 @@
+"""The ``palette`` task: a colour scheme from a prompt, a generated image, an image or a colour.
+
+Sources (``request.source``):
+
+- ``prompt``: the text model (``request.model``; empty = ``ATELIER_TEXT_MODEL``, else
+  ``text_model.DEFAULT_TEXT_MODEL``) writes a document of ``schemas/palette.json`` under
+  schema-constrained decoding, with the colour count fixed to ``request.count``; a semantic
+  check (distinct colours, a primary) gets one retry.
+- ``prompt_image``: the texture model (``request.model``, empty = the texture default)
+  paints a small image of the prompt and its dominant colours are taken.
+- ``image``: the dominant colours of the image file ``request.image``.
+- ``harmony``: ``request.harmony`` rule around ``request.base_color`` (``#rrggbb``).
+
+The result's ``data`` is ``{"title": str, "colors": [{"hex", "name", "role"}]}``, hex being
+display sRGB; ``metadata`` is the provenance record.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+from .. import colors, protocol
+from ..errors import TaskError
+from ..job import JobContext, TaskOutput
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "palette.json"
+# Colours closer than this (deltaE OK) count as the same colour in an answer.
+DISTINCT_DELTA_E = 0.02
+# Side of the image the texture model paints for ``prompt_image``: colours, not detail.
+PROMPT_IMAGE_SIZE = 256
+
+SYSTEM_PROMPT = (
+    "You are a colour designer for 3D scenes. Answer with one JSON document: a short title "
+    "and a list of colours, each with a hex value (#rrggbb, display sRGB), a short name and "
+    "a role. Roles: background (large surfaces behind everything), primary (the main colour "
+    "of the subject), secondary (supporting surfaces), accent (small, striking details), "
+    "highlight (the lightest tones), shadow (the darkest tones). Every colour must be clearly "
+    "different from the others, and exactly one colour should be the primary."
+)
+
+
+def run(request: protocol.PaletteRequest, job: JobContext) -> TaskOutput:
+    """Make the palette ``request`` asks for (see the module docstring)."""
+    colors.check_count(request.count)
+    handlers = {"prompt": _from_prompt, "prompt_image": _from_prompt_image,
+                "image": _from_image, "harmony": _from_harmony}
+    if request.source not in handlers:
+        raise TaskError("bad_request", f"unknown palette source {request.source!r}",
+                        hint=f"use one of {', '.join(protocol.PALETTE_SOURCES)}")
+    job.progress(0, 1, "starting")
+    data, engine, model, extra = handlers[request.source](request, job)
+    parameters = {"source": request.source, "prompt": request.prompt, "image": request.image,
+                  "count": request.count, "harmony": request.harmony,
+                  "base_color": request.base_color, "seed": request.seed}
+    job.progress(1, 1, "done")
+    return TaskOutput(files=[], metadata=job.provenance(engine, model, parameters, **extra), data=data)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _from_prompt(request, job):
+    from ..structured import generate_json
+    from ..text_model import load_text_model
+
+    prompt = _required_prompt(request)
+    job.progress(0, 1, "loading the text model")
+    lm = load_text_model(job, request.model)
+    answer = generate_json(
+        job, lm,
+        schema=schema_for(request.count),
+        messages=[{"role": "system", "content": SYSTEM_PROMPT},
+                  {"role": "user", "content": f"A colour scheme of {request.count} colours for: {prompt}"}],
+        check=semantic_problems,
+        seed=request.seed,
+        stage="writing the palette",
+    )
+    return answer.document, "transformers", lm.name, {"attempts": answer.attempts, "tokens": answer.tokens}
+
+
+def _from_prompt_image(request, job):
+    from . import texture
+
+    prompt = _required_prompt(request)
+    texture_request = protocol.TextureRequest(
+        id=request.id, prompt=prompt, output_dir=request.output_dir, width=PROMPT_IMAGE_SIZE,
+        height=PROMPT_IMAGE_SIZE, seed=request.seed, model=request.model, device=request.device,
+        allow_network=request.allow_network,
+    )
+    painted = texture.run(texture_request, job)
+    image = next(f.path for f in painted.files if f.role == "base_color")
+    job.check_cancelled()
+    found = colors.extract_palette(image, request.count, seed=request.seed or 0)
+    texture_record = painted.metadata
+    return (_document(prompt, found), texture_record.get("engine", "diffusers"),
+            texture_record.get("model", request.model), {"image": image, "texture": texture_record})
+
+
+def _from_image(request, job):
+    if not request.image.strip():
+        raise TaskError("bad_request", "no image was given", hint="give the path of an image file")
+    found = colors.extract_palette(request.image, request.count, seed=request.seed or 0)
+    return _document(Path(request.image).stem, found), "colors.extract", "", {}
+
+
+def _from_harmony(request, job):
+    if not request.base_color:
+        raise TaskError("bad_request", "no base colour was given", hint="give base_color as #rrggbb")
+    return colors.harmony_scheme(request.base_color, request.harmony, request.count), "colors.harmony", "", {}
+
+
+def _required_prompt(request) -> str:
+    prompt = request.prompt.strip()
+    if not prompt:
+        raise TaskError("bad_request", "the prompt is empty",
+                        hint="describe the mood or subject, e.g. 'a rainy neon alley'")
+    return prompt
+
+
+def _document(title: str, found: list) -> dict:
+    return {"title": _title(title), "colors": [c.to_dict() for c in found]}
+
+
+def _title(text: str) -> str:
+    """``text`` reduced to what the schema allows in a title (as a model's title would be)."""
+    words = re.sub(r"[^A-Za-z0-9 ,'-]+", " ", text).split()
+    title = " ".join(words).lstrip("0123456789 ,'-") or "Palette"
+    return title[:40].rstrip()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@cache
+def _base_schema() -> str:
+    return SCHEMA_PATH.read_text(encoding="utf-8")
+
+
+def schema_for(count: int) -> dict:
+    """``schemas/palette.json`` with exactly ``count`` colours, so the grammar fixes the count."""
+    schema = copy.deepcopy(json.loads(_base_schema()))
+    schema["properties"]["colors"]["minItems"] = count
+    schema["properties"]["colors"]["maxItems"] = count
+    return schema
+
+
+def semantic_problems(document: dict) -> list[str]:
+    """What is wrong with a schema-valid palette, in sentences the model can act on."""
+    from coloraide import Color
+
+    problems = []
+    entries = document["colors"]
+    if not any(entry["role"] == "primary" for entry in entries):
+        problems.append("No colour has the role primary; give the main colour that role.")
+    parsed = [Color(entry["hex"]) for entry in entries]
+    alike = [(entries[j]["hex"], entries[i]["hex"]) for i in range(len(parsed)) for j in range(i)
+             if parsed[i].delta_e(parsed[j], method="ok") < DISTINCT_DELTA_E]
+    # A few examples say enough; a long list would crowd the retry prompt.
+    problems += [f"{a} and {b} look the same; make every colour clearly different." for a, b in alike[:3]]
+    return problems

@@ -1,0 +1,268 @@
+"""Texture task: a prompt becomes a PNG through a diffusers text-to-image pipeline.
+
+Covers Stable Diffusion 1.x/2.x, SD-Turbo, SDXL, SDXL-Turbo and FLUX through
+``AutoPipelineForText2Image``. Values the request leaves out come from the model family's
+recommended settings. Every PNG carries the provenance record in a text chunk, so the file
+alone says how to make it again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import limits, protocol
+from ..errors import TaskError
+from ..job import JobContext, TaskOutput
+from ..models import LocatedModel
+
+DEFAULT_MODEL = "stabilityai/sd-turbo"
+PNG_PROVENANCE_KEY = "atelier.provenance"
+MAX_SEED = 2**31 - 1
+MAX_GUIDANCE = 50.0
+# Components a model_index.json may name; anything else would mean loading custom code.
+_TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
+# Set to 1 to keep model parts in CPU memory until they compute (needs accelerate; CUDA only).
+CPU_OFFLOAD_ENV = "ATELIER_CPU_OFFLOAD"
+# Test hook: a prompt equal to this variable's value raises torch's OutOfMemoryError at the
+# first denoising step, so the out-of-memory path can be tested without filling a GPU.
+OOM_TEST_HOOK = "ATELIER_TEST_OOM_PROMPT"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family and its recommended settings."""
+
+    name: str
+    steps: int
+    guidance: float
+    size_multiple: int = 8
+    negative_prompt: bool = True
+    seamless: bool = True
+    max_sequence_length: int | None = None  # T5 prompt tokens (FLUX); None = the pipeline's default
+
+
+# Recommended settings from the model cards (Turbo: 1 step, no guidance; SDXL guidance 5).
+FAMILIES = {
+    "sd": Family("sd", 30, 7.5),
+    "sd-turbo": Family("sd-turbo", 1, 0.0),
+    "sdxl": Family("sdxl", 30, 5.0),
+    "sdxl-turbo": Family("sdxl-turbo", 1, 0.0),
+    "flux-dev": Family("flux-dev", 28, 3.5, 16, negative_prompt=False, seamless=False),
+    "flux-schnell": Family("flux-schnell", 4, 0.0, 16, negative_prompt=False, seamless=False,
+                           max_sequence_length=256),
+}
+
+
+def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
+    """Generate one texture; returns the PNG as the ``base_color`` file."""
+    import torch
+
+    check_request(request)
+    model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_MODEL
+    pipe = job.load("texture", model, load_pipeline)
+    family = family_of(pipe, model)
+    settings = resolve_settings(request, pipe, family)
+    job.check_cancelled()
+
+    seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    # A CPU generator gives the same starting noise on every device, so a seed reproduces.
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    oom_prompt = os.environ.get(OOM_TEST_HOOK)
+
+    def on_step_end(pipeline, step, timestep, tensors):
+        if oom_prompt is not None and request.prompt == oom_prompt:
+            raise torch.OutOfMemoryError(f"test hook {OOM_TEST_HOOK}: simulated out of memory")
+        job.progress(step + 1, getattr(pipeline, "num_timesteps", None) or settings["steps"])
+        job.check_cancelled()
+        return tensors
+
+    from ..seamless import seamless_tiling
+
+    options = {}
+    if family.negative_prompt:
+        # None, not "": SDXL zeroes the negative embedding only for a missing one.
+        options["negative_prompt"] = request.negative_prompt or None
+    if family.max_sequence_length:
+        options["max_sequence_length"] = family.max_sequence_length
+    failure = None
+    try:
+        with seamless_tiling(pipe, request.seamless):
+            image = pipe(
+                prompt=request.prompt, **options,
+                width=settings["width"], height=settings["height"],
+                num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
+                generator=generator, callback_on_step_end=on_step_end,
+            ).images[0]
+    except torch.OutOfMemoryError as exc:
+        failure = str(exc).splitlines()[0] if str(exc) else "out of memory"
+    if failure is not None:
+        # Outside the except block the traceback (and the tensors its frames hold) is gone.
+        from ..device import free_device_memory
+
+        free_device_memory()
+        raise TaskError(
+            "out_of_memory",
+            f"the device ran out of memory making a {settings['width']}x{settings['height']} "
+            f"texture on {job.device}: {failure}",
+            hint="try a smaller size (e.g. 512x512), close other programs using the GPU, unload "
+                 f"other models, start the backend with {CPU_OFFLOAD_ENV}=1 (CPU offload), "
+                 "or use device 'cpu'",
+        )
+
+    parameters = {
+        "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+        "width": settings["width"], "height": settings["height"], "steps": settings["steps"],
+        "guidance": settings["guidance"], "seed": seed, "seamless": request.seamless,
+    }
+    record = job.provenance(
+        "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
+        scheduler={"class": type(pipe.scheduler).__name__, **_plain(dict(pipe.scheduler.config))},
+    )
+    path = job.job_dir() / "base_color.png"
+    write_png(image, path, record)
+    return TaskOutput(files=[protocol.ResultFile("base_color", str(path), "png")],
+                      metadata=record, data=parameters)
+
+
+def check_request(request: protocol.TextureRequest) -> None:
+    """Checks that need no model: prompt, ranges, seamless mode."""
+    if not request.prompt.strip():
+        raise TaskError("bad_request", "the prompt is empty",
+                        hint="describe the texture, e.g. 'mossy stone wall'")
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if value is not None:
+            _check_size(name, value, 8)
+    if request.steps is not None and not 1 <= request.steps <= limits.max_steps():
+        raise TaskError("bad_request",
+                        f"steps must be between 1 and {limits.max_steps()}, got {request.steps}",
+                        hint="leave steps empty to use the model's recommended value")
+    if request.guidance is not None and not (math.isfinite(request.guidance)
+                                             and 0.0 <= request.guidance <= MAX_GUIDANCE):
+        raise TaskError("bad_request",
+                        f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {request.guidance}",
+                        hint="leave guidance empty to use the model's recommended value")
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise TaskError("bad_request", f"seed must be between 0 and {MAX_SEED}, got {request.seed}",
+                        hint="leave the seed empty for a random one")
+    if request.seamless not in protocol.SEAMLESS_MODES:
+        raise TaskError("bad_request", f"seamless must be one of {', '.join(protocol.SEAMLESS_MODES)}, "
+                        f"got {request.seamless!r}", hint="use 'xy' for a texture that tiles both ways")
+
+
+def _check_size(name: str, value: int, multiple: int) -> None:
+    top = limits.max_size()
+    if not limits.MIN_SIZE <= value <= top:
+        raise TaskError("bad_request",
+                        f"{name} must be between {limits.MIN_SIZE} and {top} pixels, got {value}",
+                        hint=f"choose a size such as 512 or 1024 (ATELIER_MAX_SIZE sets the limit, {top})")
+    if value % multiple:
+        lower = value // multiple * multiple
+        raise TaskError("bad_request", f"{name} must be a multiple of {multiple}, got {value}",
+                        hint=f"use {max(lower, limits.MIN_SIZE)} or {lower + multiple}")
+
+
+def family_of(pipe, model: str) -> Family:
+    """The model's family from its pipeline class and, for Turbo/FLUX variants, its name."""
+    name = model.lower()
+    cls = type(pipe).__name__
+    if cls.startswith("Flux"):
+        return FAMILIES["flux-schnell" if "schnell" in name else "flux-dev"]
+    base = "sdxl" if cls.startswith("StableDiffusionXL") else "sd"
+    return FAMILIES[f"{base}-turbo" if "turbo" in name else base]
+
+
+def resolve_settings(request: protocol.TextureRequest, pipe, family: Family) -> dict:
+    """Size, steps and guidance: the request's values or the family's recommended ones."""
+    if request.seamless != "off" and not family.seamless:
+        raise TaskError("bad_request", f"seamless tiling is not available for {family.name} models "
+                        "(their transformer has no convolutions to wrap)",
+                        hint="set seamless to 'off' or use an SD/SDXL model")
+    if request.negative_prompt and not family.negative_prompt:
+        raise TaskError("bad_request", f"{family.name} models take no negative prompt",
+                        hint="clear the negative prompt")
+    sample = getattr(pipe, "default_sample_size", None) or pipe.unet.config.sample_size
+    native = min(sample * pipe.vae_scale_factor, limits.max_size())
+    width = request.width or native
+    height = request.height or native
+    for name, value in (("width", width), ("height", height)):
+        _check_size(name, value, family.size_multiple)
+    return {
+        "width": width, "height": height,
+        "steps": request.steps if request.steps is not None else family.steps,
+        "guidance": request.guidance if request.guidance is not None else family.guidance,
+    }
+
+
+def load_pipeline(located: LocatedModel, device: str, dtype):
+    """Load a text-to-image pipeline with safetensors only and no custom code."""
+    from diffusers import AutoPipelineForText2Image
+
+    if located.is_local or Path(located.path_or_id).is_dir():
+        check_model_index(Path(located.path_or_id))
+    try:
+        pipe = AutoPipelineForText2Image.from_pretrained(
+            located.path_or_id, dtype=dtype,
+            use_safetensors=None if located.allow_pickle else True,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        raise TaskError("model_invalid", f"cannot load {located.path_or_id} as a text-to-image model: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                        hint="use a diffusers folder (model_index.json) of SD 1.x/2.x, SDXL or FLUX "
+                             "with .safetensors weights") from None
+    if device.startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV) == "1":
+        # Only the component that is computing sits on the GPU; slower, but large models fit.
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def check_model_index(folder: Path) -> None:
+    """Refuse a folder that is not a diffusers pipeline or that names custom code."""
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise TaskError("model_invalid", f"{folder} is not a diffusers pipeline (no model_index.json)",
+                        hint="save the model with save_pretrained, or use a Hugging Face id")
+    try:
+        spec = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TaskError("model_invalid", f"{index} cannot be read: {exc}",
+                        hint="re-download or re-save the model") from None
+    if not isinstance(spec, dict):
+        raise TaskError("model_invalid", f"{index} is not a JSON object", hint="re-save the model")
+    for name, value in spec.items():
+        if name.startswith("_") or not isinstance(value, list) or len(value) != 2:
+            continue
+        if value[0] not in _TRUSTED_LIBRARIES:
+            raise TaskError("model_invalid", f"component {name!r} of {folder} needs custom code ({value[0]})",
+                            hint="Atelier loads only diffusers and transformers components")
+
+
+def write_png(image, path: Path, record: dict) -> None:
+    """Save ``image`` with the provenance record as a PNG text chunk."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(PNG_PROVENANCE_KEY, json.dumps(record, ensure_ascii=False, sort_keys=True))
+    image.save(path, format="PNG", pnginfo=info)
+
+
+def _plain(config: dict) -> dict:
+    """A scheduler config with JSON-safe values only (drops private keys, tensors, NaN)."""
+    plain = {}
+    for key, value in config.items():
+        if key.startswith("_"):
+            continue
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        plain[key] = value
+    return plain

@@ -1,0 +1,170 @@
+"""The protocol on top of a transport: send requests, collect events, survive a dead backend.
+
+Everything here runs on the caller's thread (Blender's main thread); nothing blocks unless the
+caller asks for a timeout. A backend that dies is noticed on the next ``poll``: every request
+still in flight gets a ``backend_exited`` error event carrying the backend's last stderr lines,
+and the next ``submit`` starts a fresh backend.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+
+from ..backend import protocol
+from .transport import SubprocessTransport, Transport, TransportClosed
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """What decides which backend runs; a change of config means a restart."""
+
+    python: str
+    cwd: str
+    env: tuple = field(default_factory=tuple)  # sorted (name, value) pairs
+
+    def make_transport(self) -> Transport:
+        """The connection this configuration uses (pipes to a subprocess today)."""
+        return SubprocessTransport(self.python, self.cwd, dict(self.env))
+
+
+class BackendClient:
+    """One backend process (started on first use), its requests in flight and its events."""
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self._transport: Transport | None = None
+        self._in_flight: set[str] = set()
+        self.hello: protocol.HelloEvent | None = None
+        self.last_activity = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def running(self) -> bool:
+        return self._transport is not None and self._transport.alive()
+
+    def ensure_started(self) -> None:
+        """Start the backend unless it runs; a dead one is replaced."""
+        if self.running():
+            return
+        if self._transport is not None:
+            self._transport.stop(timeout=1.0)
+        self.hello = None
+        transport = self.config.make_transport()
+        transport.start()
+        self._transport = transport
+
+    def stop(self) -> None:
+        """Stop the backend (stdin closes, so it exits); requests in flight are forgotten."""
+        transport, self._transport = self._transport, None
+        self._in_flight.clear()
+        if transport is not None:
+            transport.stop()
+
+    def log_tail(self) -> str:
+        return self._transport.log_tail() if self._transport is not None else ""
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, request: protocol.Request) -> None:
+        """Send a request, starting the backend first when needed; raises ``TransportClosed``."""
+        self.ensure_started()
+        self._transport.send(protocol.encode(request))
+        if not isinstance(request, (protocol.CancelRequest, protocol.UnloadRequest,
+                                    protocol.ShutdownRequest)):
+            self._in_flight.add(request.id)
+        self.last_activity = time.monotonic()
+
+    def send_if_running(self, request: protocol.Request) -> bool:
+        """Send a request only to a backend that is already up (cancel, unload)."""
+        if not self.running():
+            return False
+        try:
+            self._transport.send(protocol.encode(request))
+        except TransportClosed:
+            return False
+        self.last_activity = time.monotonic()
+        return True
+
+    # ------------------------------------------------------------------ events
+
+    def poll(self, timeout: float = 0.0) -> list[protocol.Event]:
+        """Every event available now; waits up to ``timeout`` seconds for the first one."""
+        if self._transport is None:
+            return []
+        lines = self._transport.lines
+        events: list[protocol.Event] = []
+        block = timeout > 0
+        while True:
+            try:
+                line = lines.get(block=block, timeout=timeout if block else None)
+            except queue.Empty:
+                break
+            block = False
+            if line is None:
+                events.extend(self._backend_gone())
+                break
+            event = self._decode(line)
+            if event is not None:
+                events.append(event)
+            if isinstance(event, protocol.HelloEvent) and event.protocol != protocol.PROTOCOL_VERSION:
+                events.extend(self._wrong_protocol(event.protocol))
+                break
+        return events
+
+    def _decode(self, line: str) -> protocol.Event | None:
+        if not line.strip():
+            return None
+        try:
+            event = protocol.decode_event(line)
+        except protocol.ProtocolError:
+            # Something other than protocol on stdout (a library print): keep it for diagnosis.
+            return None
+        if isinstance(event, protocol.HelloEvent):
+            self.hello = event
+        elif getattr(event, "id", None) in self._in_flight:
+            # Only work counts as activity: answers to unload must not restart the idle clock.
+            self.last_activity = time.monotonic()
+            if isinstance(event, (protocol.ResultEvent, protocol.ErrorEvent, protocol.PongEvent)):
+                self._in_flight.discard(event.id)
+        return event
+
+    def _wrong_protocol(self, spoken: int) -> list[protocol.ErrorEvent]:
+        """A backend from another Atelier version: stop it rather than misread its answers."""
+        events = [
+            protocol.ErrorEvent(id=request_id, code="backend_exited",
+                                message=f"the backend speaks protocol {spoken}, this Atelier "
+                                        f"protocol {protocol.PROTOCOL_VERSION}",
+                                hint="the backend runs from the installed extension's folder; "
+                                     "reinstall Atelier so both parts are the same version")
+            for request_id in sorted(self._in_flight)
+        ]
+        self._in_flight.clear()
+        if self._transport is not None:
+            self._transport.stop(timeout=1.0)
+        return events
+
+    def _backend_gone(self) -> list[protocol.ErrorEvent]:
+        transport = self._transport
+        status = transport.exit_status() if transport is not None else None
+        if transport is not None and status is None:
+            # EOF comes a moment before the exit status; wait for it briefly for the message.
+            for _ in range(50):
+                time.sleep(0.01)
+                status = transport.exit_status()
+                if status is not None:
+                    break
+        tail = self.log_tail().strip().splitlines()
+        last = tail[-1] if tail else ""
+        message = f"the backend process exited (status {status})" + (f": {last}" if last else "")
+        events = [
+            protocol.ErrorEvent(id=request_id, code="backend_exited", message=message,
+                                hint="Run Doctor in Atelier's preferences to check the backend; "
+                                     "the next request starts a fresh backend.")
+            for request_id in sorted(self._in_flight)
+        ]
+        self._in_flight.clear()
+        if transport is not None:
+            transport.stop(timeout=1.0)
+        return events

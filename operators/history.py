@@ -1,0 +1,78 @@
+"""Texture history: put an earlier material on the selection again, or make it again."""
+
+import bpy
+
+from ..apply import texture as apply_texture
+
+
+def _entry(context: bpy.types.Context, index: int):
+    history = context.scene.atelier.history
+    return history[index] if 0 <= index < len(history) else None
+
+
+class ATELIER_OT_texture_history_apply(bpy.types.Operator):
+    """Put this history entry's material on the selected objects again"""
+
+    bl_idname = "atelier.texture_history_apply"
+    bl_label = "Re-apply"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Index", description="History entry (-1 = the selected one)",
+                                 default=-1, min=-1)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not apply_texture.pick_targets(context):
+            cls.poll_message_set("Select a mesh object to put the material on")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        index = self.index if self.index >= 0 else context.scene.atelier.history_index
+        item = _entry(context, index)
+        if item is None:
+            self.report({"ERROR"}, f"there is no history entry {index}")
+            return {"CANCELLED"}
+        material = bpy.data.materials.get(item.material_name)
+        if material is None:
+            self.report({"ERROR"}, f"material {item.material_name!r} no longer exists; "
+                                   "use Regenerate to make it again")
+            return {"CANCELLED"}
+        targets = apply_texture.pick_targets(context)
+        undo: list = []
+        for obj in targets:
+            apply_texture.assign_material(obj, material, undo)
+        self.report({"INFO"}, f"Material {material.name!r} on {len(targets)} object(s)")
+        return {"FINISHED"}
+
+
+class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
+    """Generate this history entry again with the same prompt, settings and seed"""
+
+    bl_idname = "atelier.texture_history_regenerate"
+    bl_label = "Regenerate"
+
+    index: bpy.props.IntProperty(name="Index", description="History entry (-1 = the selected one)",
+                                 default=-1, min=-1)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        return self.invoke(context, None)
+
+    def invoke(self, context: bpy.types.Context, event) -> set[str]:
+        index = self.index if self.index >= 0 else context.scene.atelier.history_index
+        item = _entry(context, index)
+        if item is None:
+            self.report({"ERROR"}, f"there is no history entry {index}")
+            return {"CANCELLED"}
+        if not bpy.ops.atelier.generate_texture.poll():
+            self.report({"ERROR"}, "select a mesh object to put the texture on (and check the backend)")
+            return {"CANCELLED"}
+        # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual.
+        return bpy.ops.atelier.generate_texture(
+            "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
+            width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
+            seed=item.seed, seamless=item.seamless, model=item.model)
+
+
+classes = (ATELIER_OT_texture_history_apply, ATELIER_OT_texture_history_regenerate)
+register, unregister = bpy.utils.register_classes_factory(classes)

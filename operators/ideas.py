@@ -1,0 +1,161 @@
+"""``atelier.suggest_scene`` and ``atelier.apply_scene_idea``: scene ideas as data, built by Atelier.
+
+Suggesting asks the text model (a backend job: asynchronous in the UI, blocking in
+``blender -b``) or, with the text model ``builtin``, the built-in templates at once; the ideas
+land in ``Scene.atelier.ideas``. Applying builds one of them as a block-out in one undo step.
+"""
+
+import bpy
+
+from .. import preferences
+from ..apply import scene_idea
+from ..backend import idea_checks, protocol
+from ..jobs import ApplyError, JobRefused
+from .job_operator import BackendJobOperator
+
+MAX_CONTEXT_OBJECTS = 32  # the backend reads no more than this many selected objects
+
+
+class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
+    """Suggest scene ideas for the prompt; they are listed in the Scene Ideas panel to review and apply"""
+
+    bl_idname = "atelier.suggest_scene"
+    bl_label = "Suggest Scene Ideas"
+    bl_options = {"REGISTER", "UNDO"}
+
+    prompt: bpy.props.StringProperty(name="Prompt", description="The scene you want ideas for")
+    # Soft limits only: a script asking for 9 ideas gets an error that says so, not a silent 5.
+    count: bpy.props.IntProperty(name="Ideas", description="How many ideas (1 to 5)",
+                                 default=3, soft_min=idea_checks.MIN_IDEAS, soft_max=idea_checks.MAX_IDEAS)
+    use_selection: bpy.props.BoolProperty(
+        name="Use Selection", default=True,
+        description="Tell the model the names and sizes of the selected objects and the current palette")
+    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
+                                default=-1, min=-1)
+    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
+                                    "(empty = the preference)")
+
+    # No poll on the backend: a script may pass model='builtin', which poll cannot see. Without
+    # a backend the job is refused with the reason, and the panel shows it beforehand.
+
+    def _model(self) -> str:
+        return self.model.strip() or preferences.resolved_model("text")
+
+    def _seed(self) -> int | None:
+        return None if self.seed < 0 else self.seed
+
+    def _check_request(self) -> None:
+        problems = idea_checks.request_problems(self.prompt, self.count)
+        if problems:
+            raise JobRefused("; ".join(problems))
+
+    # ------------------------------------------------------------------ engine choice
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if self._model() == preferences.BUILTIN:
+            return self._run_builtin(context)
+        return super().execute(context)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if self._model() == preferences.BUILTIN:
+            return self._run_builtin(context)
+        return super().invoke(context, event)
+
+    def _run_builtin(self, context: bpy.types.Context) -> set[str]:
+        """The built-in templates: ideas now, no backend."""
+        from ..builtin import ideas as builtin_ideas  # only this path needs it
+
+        try:
+            self._check_request()
+            ideas, _ = builtin_ideas.suggest_ideas(self.prompt, self.count, self._seed())
+            repairs = scene_idea.store_ideas(context.scene, ideas, prompt=self.prompt,
+                                             engine=preferences.BUILTIN)
+        except (JobRefused, ApplyError, ValueError) as exc:
+            self._report_error(context, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, "Built-in engine: " + _summary(context.scene, self.prompt)
+                    + scene_idea.repair_note(repairs))
+        return {"FINISHED"}
+
+    # ------------------------------------------------------------------ the backend job
+
+    def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
+        self._check_request()
+        model = self._model()
+        if not model:
+            raise JobRefused("no text model is set; set one in Atelier's preferences, "
+                             "ATELIER_TEXT_MODEL, or use model='builtin'")
+        self._model_sent = model
+        return protocol.IdeasRequest(
+            id=request_id, prompt=self.prompt, count=self.count,
+            context=scene_context(context) if self.use_selection else {},
+            model=model, device=preferences.resolved_device(),
+            allow_network=preferences.allow_network(), seed=self._seed(),
+        )
+
+    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
+        repairs = scene_idea.store_ideas(context.scene, event.data.get("ideas"), prompt=self.prompt,
+                                         engine=str(event.metadata.get("model", self._model_sent)))
+        # The backend cleans the answer too and says so in ``repairs``.
+        backend_repairs = event.data.get("repairs")
+        backend_repairs = [str(r) for r in backend_repairs] if isinstance(backend_repairs, list) else []
+        return _summary(context.scene, self.prompt) + scene_idea.repair_note(backend_repairs + repairs)
+
+    def job_label(self) -> str:
+        return f"scene ideas '{self.prompt.strip()[:40]}'"
+
+
+class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
+    """Build the scene idea as a block-out in a new collection: primitives, lights, camera, world, notes"""
+
+    bl_idname = "atelier.apply_scene_idea"
+    bl_label = "Apply Scene Idea"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Index",
+                                 description="Which of the scene's ideas to build (0 = the first)")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.scene is None or not context.scene.atelier.ideas:
+            cls.poll_message_set("Suggest scene ideas first")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        try:
+            idea, repairs = scene_idea.stored_idea(scene, self.index)
+            stored = scene.atelier.ideas[self.index]
+            built = scene_idea.build_idea(
+                scene, idea, source=f"Suggested by {stored.engine or 'unknown'} for '{stored.prompt}'")
+        except ApplyError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        camera = " (now the scene camera)" if built.made_scene_camera else ""
+        self.report({"INFO"}, f"Built {built.collection.name!r}: {len(built.objects)} objects, "
+                              f"{len(built.lights)} lights, camera {built.camera.name!r}{camera}; "
+                              f"notes in the text {built.text.name!r}{scene_idea.repair_note(repairs)}")
+        return {"FINISHED"}
+
+
+def scene_context(context: bpy.types.Context) -> dict:
+    """What the model hears about the scene: the selected objects' names and sizes, the palette."""
+    selected = [{"name": obj.name, "dimensions": [round(v, 4) for v in obj.dimensions]}
+                for obj in context.selected_objects[:MAX_CONTEXT_OBJECTS]]
+    result = {"selected": selected} if selected else {}
+    palette = context.scene.atelier.palette.palette
+    if palette is not None and len(palette.colors):
+        from ..apply.palette import palette_color_hex  # the colour space differs per version
+
+        result["palette"] = [palette_color_hex(color) for color in palette.colors]
+    return result
+
+
+def _summary(scene: bpy.types.Scene, prompt: str) -> str:
+    titles = ", ".join(repr(idea.title) for idea in scene.atelier.ideas)
+    return f"{len(scene.atelier.ideas)} scene idea(s) for '{prompt.strip()[:40]}': {titles}"
+
+
+classes = (ATELIER_OT_suggest_scene, ATELIER_OT_apply_scene_idea)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,187 @@
+"""``BackendJobOperator``: the one way an operator runs a backend job.
+
+A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
+
+* ``make_request(self, context, request_id) -> protocol.Request`` (raise ``jobs.JobRefused``
+  to refuse before anything starts), and
+* ``apply_result(self, context, event: protocol.ResultEvent) -> str`` (the INFO report; raise
+  ``jobs.ApplyError`` to report a failure with the scene unchanged).
+
+In the UI the job is asynchronous: a modal timer drains events, the panel shows a progress
+bar, the status bar says what runs, and Esc or ``atelier.cancel_job`` cancels. With
+``bpy.app.background`` (``blender -b``, the bpy module) ``execute`` blocks until the job ends.
+Either way the result is FINISHED, or CANCELLED with the error reported as ``{'ERROR'}``.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import jobs, preferences
+from ..backend import protocol
+
+TIMER_INTERVAL = 0.1  # seconds between drains; cheap (a queue read) and smooth enough
+
+
+class BackendJobOperator:
+    """Mixin for operators that run one backend job and apply its result."""
+
+    _job = None  # the running jobs.Job
+    _client = None
+    _timer = None
+
+    # ----------------------------------------------------------- what subclasses write
+
+    def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
+        raise NotImplementedError
+
+    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
+        raise NotImplementedError
+
+    def job_label(self) -> str:
+        """Shown in the status bar and panel while the job runs."""
+        return getattr(self, "bl_label", "Atelier job")
+
+    def describe_error(self, error: protocol.ErrorEvent) -> str:
+        """The report for a backend error: its message and hint (subclasses may add advice)."""
+        return jobs.format_error(error.message, error.hint)
+
+    # ----------------------------------------------------------- Blender's entry points
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Blocking: start the job, wait for it, apply it."""
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        try:
+            jobs.wait(self._client, job, on_progress=self._print_progress)
+        finally:
+            _session(context).running = False
+        return self._finish(context, job)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """Asynchronous in the UI; falls back to blocking when there is no window."""
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(TIMER_INTERVAL, window=context.window)
+        wm.modal_handler_add(self)
+        self._show_progress(context, job)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            if job.cancel_requested:
+                # A second Esc: stop waiting for a backend that does not confirm.
+                jobs.abandon(job, "cancelled")
+            else:
+                jobs.cancel(self._client, job)
+                self._show_progress(context, job)
+                return {"RUNNING_MODAL"}
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        jobs.drain(self._client)
+        if not job.done:
+            self._show_progress(context, job)
+            return {"PASS_THROUGH"}
+        self._stop_modal(context)
+        return self._finish(context, job)
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender ends the modal operator (window closed, file loaded): stop the job too."""
+        if self._job is not None and not self._job.done:
+            jobs.cancel(self._client, self._job)
+        self._stop_modal(context)
+
+    # ----------------------------------------------------------- steps
+
+    def _start(self, context: bpy.types.Context) -> jobs.Job | None:
+        try:
+            problem = preferences.backend_problem()
+            if problem:
+                raise jobs.JobRefused(problem)
+            self._client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
+            request = self.make_request(context, jobs.new_request_id())
+            job = jobs.submit(self._client, request, label=self.job_label())
+        except jobs.JobRefused as exc:
+            self._report_error(context, str(exc))
+            return None
+        self._job = job
+        state = _session(context)
+        state.running = True
+        state.job_id = job.id
+        state.job_operator = self.bl_idname
+        state.job_label = job.label
+        state.progress = 0.0
+        state.stage = job.stage
+        return job
+
+    def _finish(self, context: bpy.types.Context, job: jobs.Job) -> set[str]:
+        state = _session(context)
+        state.running = False
+        state.progress = 0.0
+        if job.error is not None:
+            if job.cancelled:
+                self.report({"WARNING"}, f"{job.label}: cancelled")
+                return {"CANCELLED"}
+            self._report_error(context, self.describe_error(job.error))
+            return {"CANCELLED"}
+        try:
+            message = self.apply_result(context, job.result)
+        except jobs.ApplyError as exc:
+            self._report_error(context, str(exc))
+            return {"CANCELLED"}
+        if state.last_error_operator == self.bl_idname:
+            state.last_error = ""
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def _report_error(self, context: bpy.types.Context, message: str) -> None:
+        state = _session(context)
+        state.last_error = message
+        state.last_error_operator = self.bl_idname
+        self.report({"ERROR"}, message)
+
+    def _show_progress(self, context: bpy.types.Context, job: jobs.Job) -> None:
+        state = _session(context)
+        state.progress = job.fraction
+        state.stage = "cancelling" if job.cancel_requested else job.stage
+        steps = f" {job.step}/{job.total}" if job.total else ""
+        if context.workspace is not None:
+            context.workspace.status_text_set(
+                f"Atelier: {job.label} — {state.stage}{steps}   (Esc to cancel)")
+        _redraw_sidebars(context)
+
+    def _stop_modal(self, context: bpy.types.Context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        state = _session(context)
+        state.running = False
+        state.progress = 0.0
+        _redraw_sidebars(context)
+
+    @staticmethod
+    def _print_progress(job: jobs.Job) -> None:
+        steps = f" {job.step}/{job.total}" if job.total else ""
+        print(f"Atelier: {job.label}: {job.stage}{steps}", flush=True)
+
+
+def _session(context: bpy.types.Context):
+    """Session-only job state (``WindowManager.atelier``), read by the panels."""
+    return context.window_manager.atelier
+
+
+def _redraw_sidebars(context: bpy.types.Context) -> None:
+    screen = context.screen
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type == "VIEW_3D":
+            area.tag_redraw()

@@ -1,0 +1,283 @@
+"""Colour-scheme operators: ``atelier.generate_palette``, ``atelier.apply_palette``,
+``atelier.export_palette``.
+
+``generate_palette`` runs as a backend job (asynchronous in the UI, blocking in
+``blender -b``) for every source; with the text model ``builtin`` the PROMPT and HARMONY
+sources run inside Blender at once instead (the built-in engine, and the same harmony rules).
+"""
+
+import json
+import os
+import random
+
+import bpy
+from bpy_extras.io_utils import ExportHelper
+
+from .. import preferences
+from ..apply import palette as apply_palette
+from ..backend import protocol
+from ..jobs import ApplyError, JobRefused
+from ..properties import palette as settings
+from ..properties.palette import MAX_COLORS, MIN_COLORS
+from .job_operator import BackendJobOperator
+
+SEED_MAX = 2**31 - 1
+
+
+class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
+    """Make a colour scheme from a prompt, an image or a base colour, as a new palette"""
+
+    bl_idname = "atelier.generate_palette"
+    bl_label = "Generate Palette"
+    bl_options = {"REGISTER", "UNDO"}
+
+    source: bpy.props.EnumProperty(name="Source", description="Where the colours come from",
+                                   items=settings.SOURCE_ITEMS, default="PROMPT")
+    prompt: bpy.props.StringProperty(name="Prompt", description="Mood or subject (PROMPT, PROMPT_IMAGE)")
+    image: bpy.props.StringProperty(name="Image", description="Image datablock name or file path (IMAGE)")
+    # No hard limits: an out-of-range count is reported, not silently clamped.
+    count: bpy.props.IntProperty(name="Colours", default=5,
+                                 description=f"How many colours ({MIN_COLORS} to {MAX_COLORS})",
+                                 soft_min=MIN_COLORS, soft_max=MAX_COLORS)
+    harmony: bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule (HARMONY)",
+                                    items=settings.HARMONY_ITEMS, default="COMPLEMENTARY")
+    base_color: bpy.props.FloatVectorProperty(name="Base Colour", description="Display colour the rule "
+                                              "starts from (HARMONY)", subtype="COLOR_GAMMA", size=3,
+                                              min=0.0, max=1.0, default=(0.2, 0.4, 0.8))
+    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
+                                default=-1, min=-1, max=SEED_MAX)
+    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
+                                    "(empty = the preference for the source's model)")
+
+    # ------------------------------------------------------------------ engine choice
+
+    def _model(self) -> str:
+        """The model this source uses; IMAGE and HARMONY use none but follow the text model's
+        choice of engine (``builtin`` keeps HARMONY inside Blender)."""
+        kind = "texture" if self.source == "PROMPT_IMAGE" else "text"
+        return self.model.strip() or preferences.resolved_model(kind)
+
+    def _in_blender(self) -> bool:
+        return self.source in ("PROMPT", "HARMONY") and self._model() == preferences.BUILTIN
+
+    def execute(self, context):
+        if self._in_blender():
+            return self._run_in_blender(context)
+        return super().execute(context)
+
+    def invoke(self, context, event):
+        if self._in_blender():
+            return self._run_in_blender(context)
+        return super().invoke(context, event)
+
+    def _run_in_blender(self, context):
+        """Built-in engine (PROMPT) or harmony rules (HARMONY) inside Blender: no backend."""
+        try:
+            self._check_inputs()
+            if self.source == "PROMPT":
+                from ..builtin import palette as builtin_palette
+
+                data, record = builtin_palette.make_palette(self.prompt.strip(), self.count, self._seed())
+            else:
+                data, record = self._harmony_here()
+            palette = apply_palette.create_palette(context.scene, data, source=self.source,
+                                                   provenance=json.dumps(record))
+        except (JobRefused, ValueError) as exc:
+            self._report_error(context, str(exc))
+            return {"CANCELLED"}
+        self._show(context, palette)
+        self.report({"INFO"}, _describe(palette, data))
+        return {"FINISHED"}
+
+    def _harmony_here(self):
+        from ..backend import colors
+        from ..backend.errors import TaskError
+        from ..builtin import provenance
+
+        try:
+            data = colors.harmony_scheme(self._base_hex(), self.harmony.lower(), self.count)
+        except TaskError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        record = provenance.record("palette", parameters={
+            "source": "harmony", "harmony": self.harmony.lower(), "base_color": self._base_hex(),
+            "count": self.count})
+        return data, record
+
+    # ------------------------------------------------------------------ the backend job
+
+    def make_request(self, context, request_id: str) -> protocol.Request:
+        self._check_inputs()
+        model = "" if self.source in ("IMAGE", "HARMONY") else self._model()
+        if self.source == "PROMPT_IMAGE" and model == preferences.BUILTIN:
+            raise JobRefused("PROMPT_IMAGE needs a texture model that paints images, and the "
+                             "texture model is 'builtin'; set one, or use source 'PROMPT'")
+        output_dir = bpy.utils.extension_path_user(_extension_package(), path="jobs", create=True)
+        image = self._image_file(output_dir, request_id) if self.source == "IMAGE" else ""
+        self._seed_sent = self._seed()
+        return protocol.PaletteRequest(
+            id=request_id, source=self.source.lower(), prompt=self.prompt.strip(), image=image,
+            count=self.count, harmony=self.harmony.lower(), base_color=self._base_hex(), model=model,
+            device=preferences.resolved_device(), output_dir=output_dir,
+            allow_network=preferences.allow_network(), seed=self._seed_sent,
+        )
+
+    def apply_result(self, context, event: protocol.ResultEvent) -> str:
+        self._drop_input_copy()
+        try:
+            palette = apply_palette.create_palette(context.scene, event.data, source=self.source,
+                                                   provenance=json.dumps(event.metadata))
+        except apply_palette.PaletteError as exc:
+            raise ApplyError(f"the backend's scheme cannot be used: {exc}") from None
+        self._show(context, palette)
+        seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
+        return _describe(palette, event.data) + (f" (seed {self._seed_sent})" if seeded else "")
+
+    def describe_error(self, error: protocol.ErrorEvent) -> str:
+        self._drop_input_copy()
+        return super().describe_error(error)
+
+    def job_label(self) -> str:
+        what = {"PROMPT": self.prompt.strip()[:40], "PROMPT_IMAGE": self.prompt.strip()[:40],
+                "IMAGE": os.path.basename(self.image), "HARMONY": self.harmony.lower()}[self.source]
+        return f"palette '{what}'"
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_inputs(self) -> None:
+        if not MIN_COLORS <= self.count <= MAX_COLORS:
+            raise JobRefused(f"count {self.count} is out of range; "
+                             f"ask for {MIN_COLORS} to {MAX_COLORS} colours")
+        if self.source in ("PROMPT", "PROMPT_IMAGE") and not self.prompt.strip():
+            raise JobRefused("the prompt is empty; describe a mood or subject, e.g. 'rainy neon alley'")
+        if self.source == "IMAGE" and not self.image.strip():
+            raise JobRefused("no image given; name an Image datablock or an image file path")
+
+    def _seed(self) -> int:
+        return self.seed if self.seed >= 0 else random.SystemRandom().randrange(SEED_MAX + 1)
+
+    def _base_hex(self) -> str:
+        return apply_palette.to_hex(self.base_color)
+
+    def _image_file(self, folder: str, request_id: str) -> str:
+        """A file the backend can read: the datablock's own file, else a temporary copy."""
+        image = bpy.data.images.get(self.image)
+        if image is None:
+            path = bpy.path.abspath(self.image)
+            if not os.path.isfile(path):
+                raise JobRefused(f"image {self.image!r} is neither an Image datablock nor an existing "
+                                 "file; give a datablock name or the path of an image file")
+            return path
+        path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
+        on_disk = image.source == "FILE" and image.packed_file is None and not image.is_dirty
+        if on_disk and os.path.isfile(path):
+            return path
+        if tuple(image.size) == (0, 0):
+            raise JobRefused(f"image {image.name!r} has no pixels (its file may be missing); "
+                             "reload it or pick another image")
+        self._input_copy = _save_copy(image, os.path.join(folder, f"palette-input-{request_id}.png"))
+        return self._input_copy
+
+    def _drop_input_copy(self) -> None:
+        """The temporary copy of an Image datablock is only for the backend to read."""
+        path = getattr(self, "_input_copy", "")
+        if path and os.path.isfile(path):
+            os.remove(path)
+
+    def _show(self, context, palette) -> None:
+        context.scene.atelier.palette.palette = palette
+
+
+def _save_copy(image, path: str) -> str:
+    """Write ``image``'s pixels (generated, packed or edited) to ``path`` without touching it."""
+    import numpy as np
+
+    width, height = image.size
+    pixels = np.empty(width * height * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    copy = bpy.data.images.new("Atelier palette input", width, height, alpha=True,
+                               float_buffer=image.is_float)
+    try:
+        copy.colorspace_settings.name = image.colorspace_settings.name
+        copy.pixels.foreach_set(pixels)
+        copy.save(filepath=path)
+    finally:
+        bpy.data.images.remove(copy)
+    return path
+
+
+def _describe(palette, data: dict) -> str:
+    colors = ", ".join(f"{c['hex']} {c.get('role', '')}".strip() for c in data["colors"])
+    return f"Palette {palette.name!r}: {colors}"
+
+
+def _extension_package() -> str:
+    return __package__.rpartition(".")[0]
+
+
+def _find_palette(context, name: str):
+    if name:
+        palette = bpy.data.palettes.get(name)
+        if palette is None:
+            raise apply_palette.PaletteError(f"there is no palette named {name!r}")
+        return palette
+    palette = context.scene.atelier.palette.palette
+    if palette is None:
+        raise apply_palette.PaletteError("no palette chosen; generate one or name it in 'palette'")
+    return palette
+
+
+class ATELIER_OT_apply_palette(bpy.types.Operator):
+    """Recolour materials (and optionally the world and lights) with a palette, in one undo step"""
+
+    bl_idname = "atelier.apply_palette"
+    bl_label = "Apply Palette"
+    bl_options = {"REGISTER", "UNDO"}
+
+    palette: bpy.props.StringProperty(name="Palette",
+                                      description="Palette name (empty = the panel's palette)")
+    scope: bpy.props.EnumProperty(name="Scope", description="Which materials to recolour",
+                                  items=settings.SCOPE_ITEMS, default="SELECTED")
+    include_world: bpy.props.BoolProperty(name="World", description="Set the world colour too")
+    include_lights: bpy.props.BoolProperty(name="Lights", description="Set the light colours too")
+    shared: bpy.props.EnumProperty(name="Shared Materials", description="What to do with materials "
+                                   "also used outside the scope", items=settings.SHARED_ITEMS, default="COPY")
+
+    def execute(self, context):
+        try:
+            palette = _find_palette(context, self.palette.strip())
+            report = apply_palette.apply_palette(
+                context, palette, scope=self.scope, include_world=self.include_world,
+                include_lights=self.include_lights, shared=self.shared)
+        except apply_palette.PaletteError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Palette {palette.name!r}: {report.summary()}")
+        return {"FINISHED"}
+
+
+class ATELIER_OT_export_palette(bpy.types.Operator, ExportHelper):
+    """Save a palette as a GIMP palette (.gpl) file, with colour names and roles"""
+
+    bl_idname = "atelier.export_palette"
+    bl_label = "Export Palette (.gpl)"
+
+    filename_ext = ".gpl"
+    filter_glob: bpy.props.StringProperty(default="*.gpl", options={"HIDDEN"})
+    palette: bpy.props.StringProperty(name="Palette",
+                                      description="Palette name (empty = the panel's palette)")
+
+    def execute(self, context):
+        try:
+            palette = _find_palette(context, self.palette.strip())
+            text = apply_palette.gpl_text(context.scene, palette)
+            with open(bpy.path.abspath(self.filepath), "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except (apply_palette.PaletteError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Saved {palette.name!r} to {self.filepath}")
+        return {"FINISHED"}
+
+
+classes = (ATELIER_OT_generate_palette, ATELIER_OT_apply_palette, ATELIER_OT_export_palette)
+register, unregister = bpy.utils.register_classes_factory(classes)

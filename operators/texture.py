@@ -1,0 +1,186 @@
+"""``atelier.generate_texture``: a texture from a prompt, applied as a material.
+
+The backend makes the image (asynchronous in the UI, blocking in ``blender -b``); with the
+texture model ``builtin`` the built-in engine makes a procedural material at once instead.
+"""
+
+import random
+
+import bpy
+
+from .. import preferences
+from ..apply import texture as apply_texture
+from ..backend import protocol
+from ..jobs import ApplyError, JobRefused, format_error
+from ..properties.texture import SEAMLESS_ITEMS, SEED_MAX
+from .job_operator import BackendJobOperator
+
+# Codes after which the built-in engine is the way to get a draft now.
+_MODEL_CODES = ("model_missing", "model_invalid")
+
+
+class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
+    """Generate a texture from the prompt and put it on the selected objects as a material"""
+
+    bl_idname = "atelier.generate_texture"
+    bl_label = "Generate Texture"
+    # No REGISTER: a redo panel would re-run the generation, blocking, on every tweak.
+    bl_options = {"UNDO"}
+
+    prompt: bpy.props.StringProperty(name="Prompt", description="What the texture shows")
+    negative_prompt: bpy.props.StringProperty(name="Negative Prompt",
+                                              description="What the texture should not show")
+    # Soft limits only: a script's out-of-range value is refused with a message, not clamped.
+    width: bpy.props.IntProperty(name="Width", description="Image width in pixels (multiple of 8)",
+                                 default=512, soft_min=64, soft_max=2048)
+    height: bpy.props.IntProperty(name="Height", description="Image height in pixels (multiple of 8)",
+                                  default=512, soft_min=64, soft_max=2048)
+    steps: bpy.props.IntProperty(name="Steps", description="Denoising steps (0 = the model's "
+                                 "recommended value)", default=0, soft_min=0, soft_max=150)
+    guidance: bpy.props.FloatProperty(name="Guidance", description="How closely to follow the prompt "
+                                      "(0 = the model's recommended value)", default=0.0, soft_min=0.0,
+                                      soft_max=30.0)
+    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
+                                default=-1, soft_min=-1, soft_max=SEED_MAX)
+    seamless: bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
+                                     items=SEAMLESS_ITEMS, default="XY")
+    target: bpy.props.StringProperty(name="Target", description="Object to texture (empty = the "
+                                     "selected objects, else the active one)")
+    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
+                                    "(empty = the preference)")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not apply_texture.pick_targets(context):
+            cls.poll_message_set("Select a mesh object to put the texture on")
+            return False
+        if preferences.resolved_model("texture") == preferences.BUILTIN:
+            return True
+        problem = preferences.backend_problem()
+        if problem:
+            cls.poll_message_set(f"{problem}, or use the texture model 'builtin' for a draft")
+            return False
+        return True
+
+    # ------------------------------------------------------------------ engine choice
+
+    def _model(self) -> str:
+        return self.model.strip() or preferences.resolved_model("texture")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if self._model() == preferences.BUILTIN:
+            return self._run_builtin(context)
+        return super().execute(context)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if self._model() == preferences.BUILTIN:
+            return self._run_builtin(context)
+        return super().invoke(context, event)
+
+    def _run_builtin(self, context: bpy.types.Context) -> set[str]:
+        """The built-in engine: a procedural material now, no backend."""
+        from ..builtin import texture as builtin_texture  # only this path needs it
+
+        try:
+            self._check_prompt()
+            self._check_numbers()
+            targets = apply_texture.pick_targets(context, self.target.strip())
+            if not targets:
+                raise ApplyError("select a mesh object or name one in target")
+            seed = self._resolved_seed()
+            material, record = builtin_texture.apply_procedural_material(
+                context, targets, self.prompt, seed=seed)
+        except (JobRefused, ApplyError, ValueError) as exc:
+            self._report_error(context, str(exc))
+            return {"CANCELLED"}
+        applied = apply_texture.Applied(materials=[material], objects=targets)
+        apply_texture.add_history(context.scene, self._parameters(seed, preferences.BUILTIN),
+                                  applied, record)
+        self.report({"INFO"}, f"Built-in engine: material {material.name!r} on "
+                              f"{_object_list(targets)}")
+        return {"FINISHED"}
+
+    # ------------------------------------------------------------------ the backend job
+
+    def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
+        self._check_prompt()
+        self._check_numbers()
+        for axis in ("width", "height"):
+            if getattr(self, axis) % 8:
+                raise JobRefused(f"{axis} {getattr(self, axis)} is not a multiple of 8; "
+                                 f"use {getattr(self, axis) // 8 * 8} or {getattr(self, axis) // 8 * 8 + 8}")
+        model = self._model()
+        if not model:
+            raise JobRefused("no texture model is set; set one in Atelier's preferences, "
+                             "ATELIER_TEXTURE_MODEL, or use model='builtin'")
+        try:
+            targets = apply_texture.pick_targets(context, self.target.strip())
+        except ApplyError as exc:
+            raise JobRefused(str(exc)) from None
+        if not targets:
+            raise JobRefused("select a mesh object, or name one in target")
+        # Names, not objects: the result is applied later and the objects may be gone by then.
+        self._target_names = [obj.name for obj in targets]
+        self._parameters_sent = self._parameters(self._resolved_seed(), model)
+        p = self._parameters_sent
+        return protocol.TextureRequest(
+            id=request_id, prompt=p.prompt, negative_prompt=p.negative_prompt,
+            width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
+            seed=p.seed, seamless=p.seamless.lower(), model=model,
+            device=preferences.resolved_device(), allow_network=preferences.allow_network(),
+            output_dir=bpy.utils.extension_path_user(_extension_package(), path="jobs", create=True),
+        )
+
+    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
+        applied = apply_texture.apply_texture(event, self._parameters_sent, self._target_names,
+                                              preferences.image_storage())
+        message = (f"Material {applied.materials[0].name!r} on {_object_list(applied.objects)}"
+                   f" (seed {self._parameters_sent.seed})")
+        if applied.missing:
+            message += f"; skipped deleted object(s) {', '.join(applied.missing)}"
+        return message
+
+    def describe_error(self, error: protocol.ErrorEvent) -> str:
+        text = format_error(error.message, error.hint)
+        if error.code in _MODEL_CODES:
+            text += "; or use model='builtin' (the built-in engine) for a procedural draft now"
+        return text
+
+    def job_label(self) -> str:
+        return f"texture '{self.prompt.strip()[:40]}'"
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_prompt(self) -> None:
+        if not self.prompt.strip():
+            raise JobRefused("the prompt is empty; describe the texture, e.g. 'weathered red brick wall'")
+
+    def _check_numbers(self) -> None:
+        """What Blender's soft limits let through; the backend checks sizes against its limits."""
+        if not -1 <= self.seed <= SEED_MAX:
+            raise JobRefused(f"seed {self.seed} is out of range; use -1 for a random seed or 0..{SEED_MAX}")
+        if self.steps < 0 or self.guidance < 0:
+            raise JobRefused("steps and guidance cannot be negative; use 0 for the model's recommended value")
+
+    def _resolved_seed(self) -> int:
+        """-1 becomes a concrete seed here, so the history can always make it again."""
+        return self.seed if self.seed >= 0 else random.SystemRandom().randrange(SEED_MAX + 1)
+
+    def _parameters(self, seed: int, model: str) -> apply_texture.TextureParameters:
+        return apply_texture.TextureParameters(
+            prompt=self.prompt.strip(), negative_prompt=self.negative_prompt.strip(),
+            width=self.width, height=self.height, steps=self.steps, guidance=self.guidance,
+            seed=seed, seamless=self.seamless, model=model)
+
+
+def _object_list(objects) -> str:
+    names = [obj.name for obj in objects]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _extension_package() -> str:
+    return __package__.rpartition(".")[0]
+
+
+classes = (ATELIER_OT_generate_texture,)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,80 @@
+"""The Scene Ideas panel: ask for ideas, review titles and pitches, open the details, apply one."""
+
+import json
+import textwrap
+
+import bpy
+
+from .. import preferences
+
+WRAP = 48  # characters per line of wrapped text in the sidebar
+
+
+class ATELIER_PT_ideas(bpy.types.Panel):
+    """Scene ideas from the text model (or the built-in templates), applied as block-outs"""
+
+    bl_idname = "ATELIER_PT_ideas"
+    bl_label = "Scene Ideas"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Atelier"
+    bl_parent_id = "ATELIER_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.atelier
+        request = settings.idea_request
+        layout.prop(request, "prompt", text="")
+        row = layout.row(align=True)
+        row.prop(request, "count")
+        row.prop(request, "use_selection", text="", icon="RESTRICT_SELECT_OFF")
+        model = preferences.resolved_model("text")
+        layout.label(text=f"Text model: {model or 'not set'}", icon="TEXT")
+        problem = preferences.backend_problem()
+        if problem and model != preferences.BUILTIN:
+            layout.label(text=f"{problem}, or use the text model 'builtin'", icon="ERROR")
+        op = layout.operator("atelier.suggest_scene", icon="OUTLINER_COLLECTION")
+        op.prompt, op.count, op.use_selection = request.prompt, request.count, request.use_selection
+        for index, idea in enumerate(settings.ideas):
+            _draw_idea(layout.box(), idea, index)
+
+
+def _draw_idea(box: bpy.types.UILayout, idea, index: int) -> None:
+    row = box.row(align=True)
+    row.prop(idea, "show_details", text="", emboss=False,
+             icon="TRIA_DOWN" if idea.show_details else "TRIA_RIGHT")
+    row.label(text=idea.title)
+    row.operator("atelier.apply_scene_idea", text="Apply", icon="CHECKMARK").index = index
+    _wrapped(box, idea.pitch)
+    if idea.show_details:
+        _draw_details(box.column(align=True), idea)
+
+
+def _draw_details(column: bpy.types.UILayout, idea) -> None:
+    # Display only: the document is checked again when it is applied.
+    try:
+        document = json.loads(idea.document)
+        objects, lights, camera = document["objects"], document["lights"], document["camera"]
+    except (ValueError, KeyError, TypeError):
+        column.label(text="This idea's document cannot be read", icon="ERROR")
+        return
+    column.label(text=f"Mood: {idea.mood}")
+    column.label(text="Palette: " + " ".join(str(c) for c in document.get("palette", [])))
+    column.label(text=f"{len(objects)} objects, {len(lights)} lights, {camera.get('lens', '?')} mm camera")
+    for obj in objects[:12]:
+        column.label(text=f"  {obj.get('name')} ({obj.get('primitive')})")
+    if len(objects) > 12:
+        column.label(text=f"  ... and {len(objects) - 12} more")
+    for note in document.get("notes", []):
+        _wrapped(column, f"- {note}")
+    column.label(text=f"From {idea.engine or 'unknown'}: '{idea.prompt}'", icon="INFO")
+
+
+def _wrapped(layout: bpy.types.UILayout, text: str) -> None:
+    column = layout.column(align=True)
+    for line in textwrap.wrap(str(text), WRAP) or [""]:
+        column.label(text=line)
+
+
+classes = (ATELIER_PT_ideas,)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,36 @@
+"""The Atelier tab: 3D View > Sidebar > "Atelier". Feature panels hang below it."""
+
+import bpy
+
+from .. import jobs, preferences
+
+
+class ATELIER_PT_main(bpy.types.Panel):
+    """Atelier: generative textures, colour schemes and scene ideas"""
+
+    bl_idname = "ATELIER_PT_main"
+    bl_label = "Atelier"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Atelier"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        problem = preferences.backend_problem()
+        texture_model = preferences.resolved_model("texture")
+        if problem and texture_model != preferences.BUILTIN:
+            layout.label(text=problem, icon="ERROR")
+        client = jobs.current_client()
+        status = "running" if client is not None and client.running() else "starts on first use"
+        if not problem:
+            layout.label(text=f"Backend: {status}", icon="CONSOLE")
+        layout.label(text=f"Texture model: {texture_model or 'not set'}", icon="TEXTURE")
+        state = context.window_manager.atelier
+        if state.running:
+            row = layout.row(align=True)
+            row.progress(factor=state.progress, type="BAR", text=f"{state.job_label}: {state.stage}")
+            row.operator("atelier.cancel_job", text="", icon="CANCEL")
+
+
+classes = (ATELIER_PT_main,)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,87 @@
+"""Colour Scheme section of the Atelier tab: source inputs, Generate, swatches, Apply, Export."""
+
+import bpy
+
+from .. import preferences
+from ..apply import palette as apply_palette
+
+_GENERATE = "atelier.generate_palette"
+
+
+class ATELIER_PT_palette(bpy.types.Panel):
+    """Make colour schemes and recolour the scene with them"""
+
+    bl_idname = "ATELIER_PT_palette"
+    bl_label = "Colour Scheme"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Atelier"
+    bl_parent_id = "ATELIER_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.atelier.palette
+        state = context.window_manager.atelier
+        layout.prop(settings, "source")
+        if settings.source in ("PROMPT", "PROMPT_IMAGE"):
+            layout.prop(settings, "prompt", text="")
+        elif settings.source == "IMAGE":
+            layout.prop_search(settings, "image", bpy.data, "images", text="Image")
+        else:
+            layout.prop(settings, "harmony")
+            layout.prop(settings, "base_color")
+        layout.prop(settings, "count")
+
+        if state.running and state.job_operator == _GENERATE:
+            row = layout.row(align=True)
+            row.progress(factor=state.progress, type="BAR", text=state.stage)
+            row.operator("atelier.cancel_job", text="Cancel", icon="CANCEL")
+        else:
+            row = layout.row()
+            row.enabled = not state.running
+            builtin = (settings.source in ("PROMPT", "HARMONY")
+                       and preferences.resolved_model("text") == preferences.BUILTIN)
+            op = row.operator(_GENERATE, text="Generate (built-in)" if builtin else "Generate",
+                              icon="COLOR")
+            for name in ("source", "prompt", "image", "count", "harmony", "base_color"):
+                setattr(op, name, getattr(settings, name))
+        if state.last_error and state.last_error_operator == _GENERATE:
+            box = layout.box()
+            box.label(text="Last error:", icon="ERROR")
+            box.label(text=state.last_error[:120])
+
+        layout.template_ID(settings, "palette")
+        palette = settings.palette
+        if palette is None:
+            return
+        _draw_swatches(layout, context.scene, palette)
+        layout.prop(settings, "scope", expand=True)
+        row = layout.row(align=True)
+        row.prop(settings, "include_world", toggle=True)
+        row.prop(settings, "include_lights", toggle=True)
+        layout.prop(settings, "shared")
+        row = layout.row(align=True)
+        op = row.operator("atelier.apply_palette", icon="BRUSH_DATA")
+        op.palette = palette.name
+        for name in ("scope", "include_world", "include_lights", "shared"):
+            setattr(op, name, getattr(settings, name))
+        row.operator("atelier.export_palette", text="", icon="EXPORT").palette = palette.name
+
+
+def _draw_swatches(layout, scene, palette) -> None:
+    """One row per colour: an editable swatch, its name and role (from ``scene.atelier.palettes``)."""
+    info = scene.atelier.palettes.get(palette.name)
+    known = info is not None and len(info.colors) == len(palette.colors)
+    column = layout.column(align=True)
+    for index, color in enumerate(palette.colors):
+        row = column.row(align=True)
+        row.prop(color, "color", text="")
+        if known:
+            row.label(text=info.colors[index].label or apply_palette.palette_color_hex(color))
+            row.label(text=info.colors[index].role)
+        else:
+            row.label(text=apply_palette.palette_color_hex(color))
+
+
+classes = (ATELIER_PT_palette,)
+register, unregister = bpy.utils.register_classes_factory(classes)

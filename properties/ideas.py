@@ -1,0 +1,45 @@
+"""Scene ideas saved with the .blend (``Scene.atelier``).
+
+Public for scripts:
+
+- ``scene.atelier.ideas``: the ideas of the last suggestion (a new one replaces them). Each
+  ``SceneIdea`` holds ``document``, the idea as JSON text (a document of ``backend/schemas/scene_idea.json``:
+  metres, Z up, degrees, sRGB hex colours), checked when it was stored and checked again
+  before it is built, because a .blend may come from anyone. ``title``, ``pitch`` and ``mood``
+  are copies for display; ``engine`` says what wrote it (a model id or ``builtin``).
+  ``bpy.ops.atelier.apply_scene_idea(index=i)`` builds ``ideas[i]``.
+- ``scene.atelier.idea_request``: the Scene Ideas panel's inputs.
+"""
+
+import bpy
+
+from ..backend.idea_checks import MAX_IDEAS, MIN_IDEAS
+
+
+class SceneIdea(bpy.types.PropertyGroup):
+    """One suggested scene idea; ``name`` is its title."""
+
+    title: bpy.props.StringProperty(name="Title", description="The idea's title")
+    pitch: bpy.props.StringProperty(name="Pitch", description="One paragraph selling the idea")
+    mood: bpy.props.StringProperty(name="Mood", description="A few words for the mood")
+    document: bpy.props.StringProperty(
+        name="Document", description="The whole idea as JSON (schema atelier.scene_idea/1)")
+    prompt: bpy.props.StringProperty(name="Prompt", description="The prompt it answers")
+    engine: bpy.props.StringProperty(name="Engine", description="The model that wrote it, or 'builtin'")
+    show_details: bpy.props.BoolProperty(name="Details", description="Show the idea's details")
+
+
+class IdeaRequestSettings(bpy.types.PropertyGroup):
+    """The Scene Ideas panel's values."""
+
+    prompt: bpy.props.StringProperty(
+        name="Prompt", description="The scene you want ideas for, e.g. 'a cosy reading nook at dusk'")
+    count: bpy.props.IntProperty(name="Ideas", description="How many ideas to suggest",
+                                 default=3, min=MIN_IDEAS, max=MAX_IDEAS)
+    use_selection: bpy.props.BoolProperty(
+        name="Use Selection", default=True,
+        description="Tell the model the names and sizes of the selected objects and the current palette")
+
+
+classes = (SceneIdea, IdeaRequestSettings)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,94 @@
+"""Colour-scheme settings and the names and roles of generated palettes (``Scene.atelier``).
+
+Public for scripts:
+
+- ``scene.atelier.palettes``: one ``PaletteInfo`` per palette Atelier made, keyed by the
+  ``bpy.types.Palette``'s name (``scene.atelier.palettes[palette.name]``). ``info.colors[i]``
+  describes ``palette.colors[i]``: ``hex`` (display sRGB when made), ``label`` (its name) and
+  ``role`` (background, primary, secondary, accent, highlight, shadow). ``PaletteColor``
+  itself holds only a colour, so names and roles live here. Renaming the palette in Blender
+  loses the link; the palette then applies by colour order.
+- ``scene.atelier.palette``: the Colour Scheme panel's inputs.
+"""
+
+import bpy
+
+ROLE_ITEMS = [
+    ("background", "Background", "Large surfaces behind everything (the world)"),
+    ("primary", "Primary", "The main colour: the largest surfaces"),
+    ("secondary", "Secondary", "Supporting surfaces"),
+    ("accent", "Accent", "Small, striking details"),
+    ("highlight", "Highlight", "The lightest tones (lights)"),
+    ("shadow", "Shadow", "The darkest tones"),
+]
+SOURCE_ITEMS = [
+    ("PROMPT", "Prompt", "The text model writes a scheme for the prompt"),
+    ("PROMPT_IMAGE", "Prompt via Image", "The texture model paints the prompt; its colours are taken"),
+    ("IMAGE", "Image", "The dominant colours of an image"),
+    ("HARMONY", "Harmony", "A colour-harmony rule around a base colour"),
+]
+HARMONY_ITEMS = [
+    ("COMPLEMENTARY", "Complementary", "The base and its opposite hue"),
+    ("ANALOGOUS", "Analogous", "The base and its neighbours (30 degrees either side)"),
+    ("TRIADIC", "Triadic", "Three hues 120 degrees apart"),
+    ("SPLIT_COMPLEMENTARY", "Split Complementary", "The base and the two neighbours of its opposite"),
+    ("TETRADIC", "Tetradic", "Two complementary pairs, 30 degrees apart"),
+    ("MONOCHROME", "Monochrome", "Lighter and darker steps of the base hue"),
+]
+SCOPE_ITEMS = [
+    ("SELECTED", "Selected", "Materials of the selected objects (and selected lights)"),
+    ("SCENE", "Scene", "Materials of every object in the scene (and all its lights)"),
+]
+SHARED_ITEMS = [
+    ("COPY", "Copy", "A material also used outside the scope is copied for the objects in scope"),
+    ("SKIP", "Skip", "A material also used outside the scope is left as it is"),
+]
+MIN_COLORS, MAX_COLORS = 3, 12
+
+
+class PaletteColorInfo(bpy.types.PropertyGroup):
+    """Name and role of one colour of a palette (same index as in ``Palette.colors``)."""
+
+    hex: bpy.props.StringProperty(name="Hex", description="Display (sRGB) colour when made, #rrggbb")
+    label: bpy.props.StringProperty(name="Name", description="The colour's name")
+    role: bpy.props.EnumProperty(name="Role", description="What the colour is for", items=ROLE_ITEMS,
+                                 default="secondary")
+
+
+class PaletteInfo(bpy.types.PropertyGroup):
+    """What Atelier knows about one palette; ``name`` is the palette's name."""
+
+    title: bpy.props.StringProperty(name="Title", description="The scheme's title")
+    source: bpy.props.StringProperty(name="Source", description="How it was made")
+    colors: bpy.props.CollectionProperty(type=PaletteColorInfo)
+    provenance: bpy.props.StringProperty(name="Provenance",
+                                         description="How the scheme was made (JSON record)")
+
+
+class PaletteSettings(bpy.types.PropertyGroup):
+    """The Colour Scheme panel's values."""
+
+    source: bpy.props.EnumProperty(name="Source", description="Where the colours come from",
+                                   items=SOURCE_ITEMS, default="PROMPT")
+    prompt: bpy.props.StringProperty(name="Prompt", description="Mood or subject, e.g. 'rainy neon alley'")
+    image: bpy.props.StringProperty(name="Image", description="Image datablock name or image file path")
+    count: bpy.props.IntProperty(name="Colours", description="How many colours",
+                                 default=5, min=MIN_COLORS, max=MAX_COLORS)
+    harmony: bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule",
+                                    items=HARMONY_ITEMS, default="COMPLEMENTARY")
+    base_color: bpy.props.FloatVectorProperty(name="Base Colour", description="Colour the rule starts from",
+                                              subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0,
+                                              default=(0.2, 0.4, 0.8))
+    palette: bpy.props.PointerProperty(name="Palette", description="The palette to show and apply",
+                                       type=bpy.types.Palette)
+    scope: bpy.props.EnumProperty(name="Scope", description="Which materials to recolour",
+                                  items=SCOPE_ITEMS, default="SELECTED")
+    shared: bpy.props.EnumProperty(name="Shared Materials",
+                                   description="What to do with materials also used outside the scope",
+                                   items=SHARED_ITEMS, default="COPY")
+    include_world: bpy.props.BoolProperty(name="World", description="Set the world colour too")
+    include_lights: bpy.props.BoolProperty(name="Lights", description="Set the light colours too")
+
+
+classes = (PaletteColorInfo, PaletteInfo, PaletteSettings)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,64 @@
+"""Texture settings and history, saved with the .blend in ``Scene.atelier``.
+
+Public for scripts: ``scene.atelier.history`` lists every texture Atelier made, newest last;
+``item.material_name`` and ``item.image_name`` name the datablocks it created.
+"""
+
+import bpy
+
+SEAMLESS_ITEMS = [
+    ("XY", "Both", "Tiles left-right and top-bottom"),
+    ("X", "Horizontal", "Tiles left-right only"),
+    ("Y", "Vertical", "Tiles top-bottom only"),
+    ("OFF", "Off", "No tiling"),
+]
+SEED_MAX = 2**31 - 1
+
+
+def _texture_fields() -> dict:
+    """The generation parameters, shared by the panel settings, the operator and history."""
+    return {
+        "prompt": bpy.props.StringProperty(name="Prompt", description="What the texture shows"),
+        "negative_prompt": bpy.props.StringProperty(
+            name="Negative Prompt", description="What the texture should not show"),
+        "width": bpy.props.IntProperty(name="Width", description="Image width in pixels (multiple of 8)",
+                                       default=512, min=64, max=2048, step=64),
+        "height": bpy.props.IntProperty(name="Height", description="Image height in pixels (multiple of 8)",
+                                        default=512, min=64, max=2048, step=64),
+        "steps": bpy.props.IntProperty(name="Steps", description="Denoising steps (0 = the model's "
+                                       "recommended value)", default=0, min=0, max=150),
+        "guidance": bpy.props.FloatProperty(name="Guidance", description="How closely to follow the "
+                                            "prompt (0 = the model's recommended value)",
+                                            default=0.0, min=0.0, max=30.0),
+        "seed": bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
+                                      default=-1, min=-1, max=SEED_MAX),
+        "seamless": bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
+                                           items=SEAMLESS_ITEMS, default="XY"),
+    }
+
+
+class TextureSettings(bpy.types.PropertyGroup):
+    """The Texture panel's values (what the Generate button sends)."""
+
+    __annotations__ = _texture_fields()
+
+
+class TextureHistoryItem(bpy.types.PropertyGroup):
+    """One generated texture: its parameters (seed resolved) and the datablocks it made."""
+
+    __annotations__ = {
+        **_texture_fields(),
+        "model": bpy.props.StringProperty(name="Model", description="Model that made it"),
+        "engine": bpy.props.StringProperty(name="Engine", description="Engine that made it"),
+        "material_name": bpy.props.StringProperty(name="Material", description="Material created"),
+        "image_name": bpy.props.StringProperty(name="Image", description="Image created"),
+        "targets": bpy.props.StringProperty(
+            name="Targets", description="Objects the material was put on (comma separated)"),
+        "created": bpy.props.StringProperty(name="Created", description="When (UTC, ISO 8601)"),
+        "provenance": bpy.props.StringProperty(
+            name="Provenance", description="The backend's provenance record (JSON)"),
+    }
+
+
+classes = (TextureSettings, TextureHistoryItem)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,58 @@
+"""One-shot commands for scripts, and ``doctor``, as a user runs them from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]  # the extension folder: `python -m backend` runs here
+
+
+def run_backend(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_texture_command_writes_the_png_and_prints_metadata(tiny_sd, tmp_path, backend, texture_request):
+    out = tmp_path / "wall.png"
+    done = run_backend("texture", "weathered red bricks", "--out", str(out), "--model", str(tiny_sd),
+                       "--width", "64", "--height", "64", "--steps", "2", "--seed", "7",
+                       "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["files"] == [{"role": "base_color", "path": str(out), "format": "png"}]
+    assert printed["metadata"]["parameters"]["seed"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wall.png"]  # no scratch folder left
+    served = backend.request(texture_request())  # the same settings through serve
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(served["files"][0]["path"])))
+
+
+def test_texture_command_fails_with_a_reason(tmp_path):
+    done = run_backend("texture", "  ", "--out", str(tmp_path / "x.png"), "--model", str(tmp_path))
+    assert done.returncode == 1
+    assert "prompt is empty" in done.stderr and "hint:" in done.stderr
+    assert done.stdout == ""
+    assert run_backend("texture", "bricks", "--out", str(tmp_path / "x.jpg")).returncode == 1
+
+
+def test_doctor_runs_a_tiny_pipeline_end_to_end():
+    done = run_backend("doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "torch" in done.stdout and "CUDA" in done.stdout
+    assert "end-to-end texture on cpu (float32): ok" in done.stdout
+
+
+def test_palette_and_ideas_commands_reach_their_tasks():
+    done = run_backend("palette", "--source", "harmony", "--harmony", "triadic", "--base-color", "#336699")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["data"]["colors"]) >= 3
+    missing = run_backend("ideas", "a cozy cabin", "--model", "nobody-here/no-model")
+    assert missing.returncode == 1 and "model_missing" in missing.stderr
+    bad_context = run_backend("ideas", "a cozy cabin", "--context", "[1]")
+    assert bad_context.returncode == 1 and "JSON object" in bad_context.stderr

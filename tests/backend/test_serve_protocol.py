@@ -1,0 +1,138 @@
+"""(c) The protocol through the real ``serve`` process."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from backend import protocol
+
+
+def test_hello_comes_fast_and_announces_the_protocol(start_backend):
+    started = time.monotonic()
+    server = start_backend()
+    hello = server.next_event(timeout=30)
+    elapsed = time.monotonic() - started
+    assert hello["type"] == "hello" and hello["protocol"] == protocol.PROTOCOL_VERSION
+    assert "texture" in hello["capabilities"] and "cancel" in hello["capabilities"]
+    assert hello["limits"]["max_size"] == 2048
+    assert hello["pid"] == server.proc.pid
+    assert elapsed < 5, elapsed  # no torch import before hello (bench/ measures it precisely)
+    server.send({"type": "ping", "id": "p"})
+    assert server.next_event() == {"type": "pong", "id": "p"}
+
+
+def test_second_job_reuses_the_loaded_model(backend, texture_request, tiny_sd, tmp_path):
+    model = shutil.copytree(tiny_sd, tmp_path / "model")
+    first = backend.request(texture_request(model=str(model)))
+    assert first["type"] == "result", first
+    model.rename(tmp_path / "moved-away")
+    # The folder is gone: the job can only succeed with the model still loaded.
+    second = backend.request(texture_request(model=str(model)))
+    assert second["type"] == "result", second
+    assert second["metadata"]["model_source"] == str(model.resolve())
+
+
+def test_events_of_a_job_arrive_in_order(backend, texture_request):
+    job = texture_request(steps=3)
+    backend.send(job)
+    events = backend.events_for(job["id"])
+    assert [e["type"] for e in events] == ["accepted", "progress", "progress", "progress", "result"]
+    assert [(e["step"], e["total"]) for e in events[1:4]] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_cancel_stops_a_running_job_before_its_last_step(backend, texture_request):
+    job = texture_request(steps=150, width=128, height=128)
+    backend.send(job)
+    first = backend.next_event()
+    while first.get("id") != job["id"] or first["type"] != "progress":
+        assert first["type"] == "accepted", first
+        first = backend.next_event()
+    backend.send({"type": "cancel", "id": "c1", "job": job["id"]})
+    rest = backend.events_for(job["id"])
+    assert rest[-1]["type"] == "error" and rest[-1]["code"] == "cancelled"
+    steps = [e["step"] for e in rest if e["type"] == "progress"]
+    assert not steps or steps[-1] < 150
+    assert backend.request(texture_request())["type"] == "result"
+
+
+def test_cancel_drops_a_queued_job_at_once(backend, texture_request):
+    running = texture_request(steps=10)
+    queued = texture_request()
+    backend.send(running)
+    backend.send(queued)
+    backend.send({"type": "cancel", "id": "c2", "job": queued["id"]})
+    queued_events = backend.events_for(queued["id"])
+    assert [e["type"] for e in queued_events] == ["accepted", "error"]
+    assert queued_events[0]["position"] == 1 and queued_events[-1]["code"] == "cancelled"
+    assert backend.events_for(running["id"])[-1]["type"] == "result"
+
+
+def test_cancel_of_an_unknown_job_is_an_error(backend):
+    final = backend.request({"type": "cancel", "id": "c3", "job": "never-sent"})
+    assert final["type"] == "error" and final["code"] == "bad_request"
+
+
+def test_malformed_lines_get_errors_and_the_server_goes_on(backend, texture_request):
+    for line in ("this is not json", "[1, 2]", '{"type": "paint", "id": "x"}', '{"id": "no-type"}',
+                 '{"type": "texture", "id": "nan", "guidance": NaN}'):
+        backend.send(line)
+        event = backend.next_event()
+        assert event["type"] == "error" and event["code"] == "bad_request", (line, event)
+        assert event["message"]
+    backend.proc.stdin.write(b"\xff\xfe not utf-8\n")
+    backend.proc.stdin.flush()
+    assert backend.next_event()["code"] == "bad_request"
+    assert backend.request(texture_request())["type"] == "result"
+
+
+def test_unload_drops_models_and_the_next_job_loads_again(backend, texture_request):
+    assert backend.request(texture_request())["type"] == "result"
+    unloaded = backend.request({"type": "unload", "id": "u1"})
+    assert unloaded["type"] == "result" and unloaded["data"]["unloaded"] >= 1
+    assert backend.request(texture_request())["type"] == "result"
+
+
+def test_shutdown_exits_cleanly(start_backend):
+    server = start_backend()
+    assert server.next_event()["type"] == "hello"
+    server.send({"type": "shutdown", "id": "bye"})
+    assert server.proc.wait(30) == 0
+    assert server.next_event() is None
+
+
+def test_exits_when_stdin_closes(start_backend):
+    server = start_backend()
+    assert server.next_event()["type"] == "hello"
+    server.proc.stdin.close()
+    assert server.proc.wait(30) == 0
+
+
+def test_exits_when_stdin_closes_mid_job(start_backend, texture_request):
+    """A crashed Blender closes the pipe: running and queued jobs end, the process goes."""
+    server = start_backend()
+    assert server.next_event()["type"] == "hello"
+    running, queued = texture_request(steps=150, width=128, height=128), texture_request()
+    server.send(running)
+    server.send(queued)
+    event = server.next_event()
+    while event["type"] != "progress":
+        event = server.next_event()
+    server.proc.stdin.close()
+    assert server.proc.wait(30) == 0
+    rest = [event]
+    while (event := server.next_event()) is not None:
+        rest.append(event)
+    assert any(e.get("id") == queued["id"] and e.get("code") == "cancelled" for e in rest)
+    ended = [e for e in rest if e.get("id") == running["id"] and e["type"] in ("result", "error")]
+    assert ended and ended[-1]["code"] == "cancelled"
+    assert len([e for e in rest if e["type"] == "progress"]) < 150
+
+
+def test_stdout_carries_protocol_lines_only(backend, texture_request):
+    """Libraries print and warn while loading; none of it may reach stdout."""
+    assert backend.request({"type": "unload", "id": "u2"})["type"] == "result"
+    job = texture_request()
+    backend.send(job)
+    events = backend.events_for(job["id"])  # every line read on the way is checked to be an event
+    assert events[-1]["type"] == "result"

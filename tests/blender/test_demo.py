@@ -1,0 +1,41 @@
+"""The README's demo (tools/demo.py, run by tools/demo.sh) in its own process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image  # pillow: reads the rendered PNG
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--size", "96", "--samples", "4", "--texture-size", "64", "--steps", "1"]
+
+
+def _demo(tmp_path, model, python=sys.executable):
+    env = dict(os.environ, ATELIER_PYTHON=python, ATELIER_TEXTURE_MODEL=str(model), HF_HUB_OFFLINE="1")
+    env.pop("BLENDER_USER_RESOURCES", None)
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "demo.py"), "--out", str(tmp_path), *SMALL],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("engine", ["builtin", "tiny diffusion model"])
+def test_demo_writes_a_blend_and_a_render(tmp_path, tiny_sd_model, engine):
+    model = "builtin" if engine == "builtin" else tiny_sd_model
+    run = _demo(tmp_path, model)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert (tmp_path / "demo.blend").stat().st_size > 0
+    with Image.open(tmp_path / "demo.png") as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    assert pixels.shape == (96, 96, 3) and pixels.std() > 5  # a picture, not a flat fill
+    expected_engine = "builtin" if engine == "builtin" else "diffusers"
+    assert f"by engine {expected_engine}" in run.stdout
+
+
+def test_demo_without_weights_names_what_to_configure(tmp_path):
+    run = _demo(tmp_path, "stabilityai/sd-turbo-not-downloaded")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr + run.stdout
+    assert "ATELIER_TEXTURE_MODEL" in run.stderr and "model='builtin'" in run.stderr
+    assert not (tmp_path / "demo.png").exists()

@@ -1,0 +1,215 @@
+"""Preferences, poll reasons, panels, housekeeping operators and clean unregistration."""
+
+import os
+import time
+import types
+
+import pytest
+from blender_helpers import mesh_object
+
+
+class RecordingLayout:
+    """Stands in for ``UILayout``: records every call and checks that what it names exists."""
+
+    def __init__(self, bpy, calls):
+        self._bpy = bpy
+        self.calls = calls
+
+    def __getattr__(self, name):
+        def record(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            if name in ("row", "column", "box", "split"):
+                return RecordingLayout(self._bpy, self.calls)
+            if name == "prop":
+                assert args[1] in args[0].bl_rna.properties, f"no property {args[1]!r}"
+            if name == "template_list":
+                assert args[3] in args[2].bl_rna.properties and args[5] in args[4].bl_rna.properties
+            if name == "operator":
+                stand_in = OperatorStandIn(self._bpy, args[0])
+                self.calls.append(("operator properties", (args[0],), stand_in.values))
+                return stand_in
+            return None
+        return record
+
+
+class OperatorStandIn:
+    """What ``layout.operator`` returns: only the operator's own properties can be set."""
+
+    def __init__(self, bpy, idname):
+        module, name = idname.split(".")
+        rna = getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises when unregistered
+        object.__setattr__(self, "_names", set(rna.properties.keys()))
+        object.__setattr__(self, "values", {})
+
+    def __setattr__(self, name, value):
+        assert name in self._names, f"operator has no property {name!r}"
+        self.values[name] = value
+
+
+def _draw(bpy, panel_class):
+    calls = []
+    panel_class.draw(types.SimpleNamespace(layout=RecordingLayout(bpy, calls)), bpy.context)
+    return calls
+
+
+def test_panels_draw_idle_running_and_after_an_error(bpy_module, addon, clean_scene, backend_env):
+    bpy = bpy_module
+    clean_scene.atelier.texture.prompt = "old brick"
+    clean_scene.atelier.texture.seed = 42
+    panels = addon.panels
+    calls = _draw(bpy, panels.main.ATELIER_PT_main) + _draw(bpy, panels.texture.ATELIER_PT_texture)
+    generate = [c for c in calls if c[0] == "operator" and c[1][0] == "atelier.generate_texture"]
+    assert len(generate) == 1
+
+    state = bpy.context.window_manager.atelier
+    texture_op = "atelier.generate_texture"
+    state.running, state.job_operator, state.progress, state.stage = True, texture_op, 0.5, "3/6"
+    state.last_error, state.last_error_operator = "the model is missing — download it", texture_op
+    try:
+        calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
+    finally:
+        state.running, state.last_error = False, ""
+    assert any(c[0] == "progress" and c[2]["factor"] == 0.5 for c in calls)
+    assert any(c[0] == "operator" and c[1][0] == "atelier.cancel_job" for c in calls)
+    assert any(c[0] == "label" and "model is missing" in c[2].get("text", "") for c in calls)
+
+
+def test_generate_button_carries_the_panel_settings(bpy_module, addon, clean_scene, backend_env):
+    bpy = bpy_module
+    settings = clean_scene.atelier.texture
+    settings.prompt, settings.seed, settings.seamless, settings.width = "sand dunes", 9, "X", 256
+    calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
+    sent = [c[2] for c in calls if c[0] == "operator properties" and c[1][0] == "atelier.generate_texture"]
+    assert sent == [{"prompt": "sand dunes", "negative_prompt": "", "width": 256, "height": 512,
+                                  "steps": 0, "guidance": 0.0, "seed": 9, "seamless": "X"}]
+
+
+def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, backend_env, monkeypatch):
+    bpy = bpy_module
+    assert not bpy.ops.atelier.generate_texture.poll()
+    with pytest.raises(RuntimeError, match="Select a mesh object"):
+        bpy.ops.atelier.generate_texture(prompt="x")
+    mesh_object(bpy)
+    assert bpy.ops.atelier.generate_texture.poll()
+    monkeypatch.delenv("ATELIER_PYTHON")
+    assert addon.preferences.addon_preferences().python_path == ""
+    assert not bpy.ops.atelier.generate_texture.poll()
+    with pytest.raises(RuntimeError, match="Set the backend Python.*'builtin'"):
+        bpy.ops.atelier.generate_texture(prompt="x")
+    monkeypatch.setenv("ATELIER_TEXTURE_MODEL", "builtin")
+    assert bpy.ops.atelier.generate_texture.poll()  # the built-in engine needs no backend
+
+
+def test_environment_overrides_preferences(addon, monkeypatch):
+    prefs_module = addon.preferences
+    prefs = prefs_module.addon_preferences()
+    monkeypatch.delenv("ATELIER_TEXT_MODEL", raising=False)
+    monkeypatch.delenv("ATELIER_DEVICE", raising=False)
+    prefs.text_model, prefs.device = "some/instruct-model", "cpu"
+    try:
+        assert prefs_module.resolved_model("text") == "some/instruct-model"
+        assert prefs_module.resolved_device() == "cpu"
+        monkeypatch.setenv("ATELIER_TEXT_MODEL", "builtin")
+        monkeypatch.setenv("ATELIER_DEVICE", "cuda:1")
+        assert prefs_module.resolved_model("text") == "builtin"
+        assert prefs_module.resolved_device() == "cuda:1"
+    finally:
+        prefs.property_unset("text_model")
+        prefs.property_unset("device")
+    with pytest.raises(ValueError, match="'texture' or 'text'"):
+        prefs_module.resolved_model("video")
+
+
+def test_offline_blender_means_an_offline_backend(bpy_module, addon):
+    assert bpy_module.app.online_access is False  # the bpy module never allows it
+    assert addon.preferences.allow_network() is False
+    config = addon.preferences.backend_config(addon.jobs.EXTENSION_DIR)
+    assert dict(config.env) == {"HF_HUB_OFFLINE": "1"}
+
+
+def test_builtin_engine_makes_a_procedural_material_without_backend(bpy_module, addon, clean_scene):
+    bpy = bpy_module
+    cube = mesh_object(bpy)
+    assert bpy.ops.atelier.generate_texture(prompt="red brick wall", model="builtin", seed=3) == {"FINISHED"}
+    material = cube.active_material
+    assert any(n.bl_idname == "ShaderNodeTexBrick" for n in material.node_tree.nodes)
+    entry = clean_scene.atelier.history[-1]
+    assert (entry.engine, entry.model, entry.seed, entry.material_name, entry.image_name) == (
+        "builtin", "builtin", 3, material.name, "")
+    with pytest.raises(RuntimeError, match="names no material"):
+        bpy.ops.atelier.generate_texture(prompt="a happy feeling", model="builtin")
+
+
+def test_doctor_reports_a_working_and_a_broken_backend(bpy_module, addon, backend_env, monkeypatch):
+    bpy = bpy_module
+    prefs = addon.preferences.addon_preferences()
+    assert bpy.ops.atelier.backend_doctor() == {"FINISHED"}
+    assert "everything works" in prefs.doctor_report and prefs.doctor_report.endswith("Backend OK")
+    monkeypatch.setenv("ATELIER_PYTHON", "/bin/false")
+    with pytest.raises(RuntimeError, match="Doctor failed"):
+        bpy.ops.atelier.backend_doctor()
+    assert "exit status 1" in prefs.doctor_report
+
+
+def test_free_memory_unloads_and_backend_keeps_serving(bpy_module, addon, clean_scene, backend_env):
+    bpy = bpy_module
+    jobs = addon.jobs
+    jobs.shutdown()
+    assert bpy.ops.atelier.free_memory() == {"FINISHED"}  # nothing runs: nothing to free
+    mesh_object(bpy)
+    bpy.ops.atelier.generate_texture(prompt="dry soil", seed=1, width=64, height=64, steps=1)
+    assert bpy.ops.atelier.free_memory() == {"FINISHED"}
+    client = jobs.current_client()
+    deadline = time.monotonic() + 20
+    while "(unload)" not in client.log_tail() and time.monotonic() < deadline:
+        jobs.drain(client, timeout=0.2)
+    assert "(unload)" in client.log_tail()
+    assert bpy.ops.atelier.generate_texture(prompt="dry soil", seed=1, width=64, height=64,
+                                            steps=1) == {"FINISHED"}
+
+
+def test_unregister_leaves_nothing_registered(bpy_module, addon):
+    import addon_utils
+
+    bpy = bpy_module
+    module = addon.__name__
+    backend_ops = addon.operators.backend
+    addon_utils.disable(module, default_set=True)
+    try:
+        assert not [name for name in dir(bpy.types) if name.startswith(("ATELIER_", "Atelier"))]
+        assert not hasattr(bpy.types.Scene, "atelier") and not hasattr(bpy.types.WindowManager, "atelier")
+        assert backend_ops._cancel_jobs_on_load not in bpy.app.handlers.load_pre
+        assert not bpy.app.timers.is_registered(backend_ops._unload_idle_models)
+        assert addon.jobs.current_client() is None
+        assert module not in bpy.context.preferences.addons
+    finally:
+        addon_utils.enable(module, default_set=True)
+    assert hasattr(bpy.types.Scene, "atelier")
+
+
+def test_env_is_restored_between_tests():
+    """Guards the session fixtures: nothing here sets ATELIER_TEXTURE_MODEL to builtin for good."""
+    assert os.environ.get("ATELIER_TEXTURE_MODEL") != "builtin"
+
+
+def test_preferences_draw_with_overrides_and_a_doctor_report(bpy_module, addon, backend_env):
+    prefs = addon.preferences.addon_preferences()
+    prefs.doctor_report = "torch 2.13\nBackend OK"
+    calls = []
+
+    class WithLayout:
+        """The real preferences, with a recording layout in place of the UI's."""
+
+        layout = RecordingLayout(bpy_module, calls)
+
+        def __getattr__(self, name):
+            return getattr(prefs, name)
+
+    try:
+        type(prefs).draw(WithLayout(), bpy_module.context)
+    finally:
+        prefs.property_unset("doctor_report")
+    labels = [c[2].get("text", "") for c in calls if c[0] == "label"]
+    assert any(text.startswith("ATELIER_PYTHON overrides") for text in labels)
+    assert "Backend OK" in labels
+    assert {"atelier.backend_doctor", "atelier.free_memory"} <= {c[1][0] for c in calls if c[0] == "operator"}

@@ -1,0 +1,128 @@
+"""The backend client against the real backend process (``python -m backend serve``)."""
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+
+def _config(addon, cwd=None, python=sys.executable):
+    return addon.client.BackendConfig(python=python, cwd=str(cwd or addon.jobs.EXTENSION_DIR),
+                                      env=(("HF_HUB_OFFLINE", "1"),))
+
+
+def _events_until(client, predicate, timeout=60.0):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.extend(client.poll(timeout=0.2))
+        if any(predicate(e) for e in seen):
+            return seen
+    raise AssertionError(f"no matching event within {timeout} s; saw {seen}")
+
+
+@pytest.fixture
+def client(addon):
+    client = addon.client.BackendClient(_config(addon))
+    yield client
+    client.stop()
+
+
+def test_ping_is_answered_and_hello_names_the_protocol(addon, client):
+    protocol = addon.backend.protocol
+    client.submit(protocol.PingRequest(id="p1"))
+    events = _events_until(client, lambda e: isinstance(e, protocol.PongEvent))
+    assert [e.id for e in events if isinstance(e, protocol.PongEvent)] == ["p1"]
+    assert client.hello is not None and client.hello.protocol == protocol.PROTOCOL_VERSION
+    assert client.hello.pid == client._transport.pid
+    assert not client._in_flight  # the pong ended the ping
+
+
+def test_poll_never_blocks_without_timeout(addon, client):
+    client.ensure_started()
+    started = time.monotonic()
+    client.poll()
+    assert time.monotonic() - started < 0.05
+
+
+def test_killed_backend_is_reported_at_once_and_replaced(addon, client, tiny_sd_model, tmp_path):
+    protocol = addon.backend.protocol
+    request = protocol.TextureRequest(id="t1", prompt="stone", model=str(tiny_sd_model), width=64,
+                                      height=64, steps=40, device="cpu", output_dir=str(tmp_path))
+    client.submit(request)
+    _events_until(client, lambda e: isinstance(e, protocol.AcceptedEvent))
+    first_pid = client._transport.pid
+    os.kill(first_pid, signal.SIGKILL)
+    events = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=10)
+    error = [e for e in events if isinstance(e, protocol.ErrorEvent)][0]
+    assert error.id == "t1" and error.code == "backend_exited"
+    assert "status -9" in error.message and error.hint
+    assert not client.running()
+    client.submit(protocol.PingRequest(id="p2"))  # the next request starts a fresh backend
+    _events_until(client, lambda e: isinstance(e, protocol.PongEvent))
+    assert client._transport.pid != first_pid
+
+
+def test_backend_that_cannot_start_names_the_cause(addon, tmp_path):
+    protocol = addon.backend.protocol
+    # A real interpreter in a folder without the backend package: it exits at once.
+    client = addon.client.BackendClient(_config(addon, cwd=tmp_path))
+    try:
+        client.submit(protocol.PingRequest(id="p"))
+        events = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=20)
+    finally:
+        client.stop()
+    error = events[-1]
+    assert error.code == "backend_exited" and "No module named backend" in error.message
+
+
+def test_missing_interpreter_is_refused_with_the_fix(addon, tmp_path):
+    missing = str(tmp_path / "no-python")
+    client = addon.client.BackendClient(_config(addon, python=missing))
+    with pytest.raises(addon.jobs.JobRefused, match="no-python.*ATELIER_PYTHON"):
+        addon.jobs.submit(client, addon.backend.protocol.PingRequest(id="p"))
+
+
+def test_stop_ends_the_process(addon, client):
+    client.ensure_started()
+    process = client._transport._process
+    client.stop()
+    assert process.poll() is not None
+    assert not client.running()
+
+
+def test_idle_backend_unloads_its_models_once(addon):
+    jobs, protocol = addon.jobs, addon.backend.protocol
+    client = jobs.client_for(_config(addon))
+    try:
+        client.submit(protocol.PingRequest(id=jobs.new_request_id()))
+        _events_until(client, lambda e: isinstance(e, protocol.PongEvent))
+        assert not jobs.unload_if_idle(3600)  # not idle long enough
+        assert not jobs.unload_if_idle(0)  # 0 = keep models loaded
+        client.last_activity -= 7200
+        assert jobs.unload_if_idle(3600)
+        assert not jobs.unload_if_idle(3600)  # nothing ran since: no second unload
+    finally:
+        jobs.shutdown()
+
+
+def test_backend_of_another_protocol_version_is_stopped(addon, tmp_path):
+    """A stand-in backend (a few lines of Python) that greets with a future protocol version."""
+    protocol = addon.backend.protocol
+    package = tmp_path / "backend"
+    package.mkdir()
+    (package / "__main__.py").write_text(
+        "import json, sys\n"
+        "print(json.dumps({'type': 'hello', 'protocol': 999}), flush=True)\n"
+        "sys.stdin.read()\n")
+    client = addon.client.BackendClient(_config(addon, cwd=tmp_path))
+    try:
+        client.submit(protocol.PingRequest(id="p"))
+        events = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=20)
+    finally:
+        client.stop()
+    error = events[-1]
+    assert error.id == "p" and "protocol 999" in error.message and "reinstall" in error.hint
+    assert not client.running()

@@ -1,0 +1,324 @@
+"""Scene ideas in real Blender: storing, building the block-out, units, undo, save/reload, and
+bad or hostile input leaving the scene unchanged (no backend needed)."""
+
+import json
+import math
+import sys
+
+import pytest
+
+TITLE = "Reading nook at dusk"
+
+
+def _linear(hex_color):
+    import mathutils
+
+    return mathutils.Color([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]).from_srgb_to_scene_linear()
+
+
+def _close(a, b, tol=1e-4):
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _snapshot(bpy):
+    """What a failed operation must leave as it was."""
+    scene = bpy.context.scene
+    return {
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "collections": sorted(c.name for c in bpy.data.collections),
+        "materials": sorted(m.name for m in bpy.data.materials),
+        "worlds": sorted(w.name for w in bpy.data.worlds),
+        "texts": sorted(t.name for t in bpy.data.texts),
+        "world": scene.world.name if scene.world else None,
+        "camera": scene.camera.name if scene.camera else None,
+        "ideas": [(i.title, i.document) for i in scene.atelier.ideas],
+    }
+
+
+@pytest.fixture
+def stored(addon, clean_scene, nook):
+    """The scene with the hand-written idea stored as its only idea."""
+    addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="a reading nook", engine="hand")
+    return clean_scene
+
+
+def test_stored_ideas_keep_the_checked_document_and_display_copies(addon, clean_scene, nook):
+    nook["objects"][1]["name"] = "Arm/chair"  # sanitised before it is stored
+    repairs = addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="a nook", engine="m")
+    assert repairs == ['idea 1: objects[1].name was cleaned to "Arm-chair"']
+    (item,) = clean_scene.atelier.ideas
+    assert (item.title, item.pitch, item.mood) == (TITLE, nook["pitch"], nook["mood"])
+    assert (item.prompt, item.engine) == ("a nook", "m")
+    assert json.loads(item.document)["objects"][1]["name"] == "Arm-chair"
+
+
+def test_building_makes_every_part_with_the_idea_values_and_units(addon, bpy_module, stored, nook):
+    bpy = bpy_module
+    assert bpy.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
+    scene = bpy.context.scene
+    collection = bpy.data.collections[TITLE]
+    assert collection.name in scene.collection.children
+    assert len(collection.objects) == len(nook["objects"]) + len(nook["lights"]) + 1
+
+    sizes = {"Floor": (6, 6, 0), "Armchair": (0.9, 0.9, 0.9), "Side table": (0.5, 0.5, 0.6),
+             "Lamp shade": (0.35, 0.35, 0.3), "Brass ring": (0.4, 0.4, 0.1), "Globe": (0.5, 0.5, 0.5)}
+    for name, size in sizes.items():
+        assert _close(collection.objects[name].dimensions, size, 1e-3), name
+    bust = collection.objects["Bust"]
+    assert max(bust.dimensions) == pytest.approx(0.4, abs=1e-4)  # one metre across, scaled
+    armchair = collection.objects["Armchair"]
+    assert tuple(armchair.location) == pytest.approx((-0.6, 0.6, 0.45))
+    assert armchair.rotation_euler.z == pytest.approx(math.radians(15))
+    material = armchair.active_material
+    principled = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert _close(principled.inputs["Base Color"].default_value[:3], _linear("#8a3b2a"))
+    assert principled.inputs["Roughness"].default_value == pytest.approx(0.9)
+    ring = collection.objects["Brass ring"].active_material
+    assert next(n for n in ring.node_tree.nodes if n.type == "BSDF_PRINCIPLED").inputs["Metallic"] \
+        .default_value == pytest.approx(1.0)
+
+    sign = collection.objects["Sign"]
+    assert sign.type == "FONT" and sign.data.body == "Quiet please"
+    assert sign.data.size == pytest.approx(0.3)  # text: Y of the scale is the letter height
+    assert collection.objects["Window light target"].type == "EMPTY"
+
+    lights = {obj.data.type: obj.data for obj in collection.objects if obj.type == "LIGHT"}
+    assert lights["SUN"].energy == pytest.approx(3.5)  # W/m2, Blender's sun strength unit
+    assert (lights["POINT"].energy, lights["SPOT"].energy, lights["AREA"].energy) == (60, 250, 120)
+    assert _close(lights["POINT"].color, _linear("#ffd8a0"))
+
+    camera = scene.camera
+    assert camera is not None and camera.users_collection[0] == collection
+    assert camera.data.lens == pytest.approx(35)
+    import mathutils
+
+    looking = camera.rotation_euler.to_matrix() @ mathutils.Vector((0, 0, -1))
+    wanted = (mathutils.Vector(nook["camera"]["target"]) - mathutils.Vector(nook["camera"]["location"]))
+    assert looking.angle(wanted) < 1e-4
+
+    background = next(n for n in scene.world.node_tree.nodes if n.type == "BACKGROUND")
+    assert _close(background.inputs["Color"].default_value[:3], _linear("#1a2030"))
+    assert background.inputs["Strength"].default_value == pytest.approx(0.4)
+
+    notes = bpy.data.texts[f"{TITLE} notes"]
+    assert not notes.use_module
+    content = notes.as_string()
+    assert nook["pitch"] in content and all(note in content for note in nook["notes"])
+    assert "Suggested by hand for 'a reading nook'" in content
+
+
+def test_an_existing_scene_camera_stays(addon, bpy_module, stored):
+    bpy = bpy_module
+    own = bpy.data.objects.new("Mine", bpy.data.cameras.new("Mine"))
+    stored.collection.objects.link(own)
+    stored.camera = own
+    bpy.ops.atelier.apply_scene_idea(index=0)
+    assert bpy.context.scene.camera.name == "Mine"
+    assert f"{TITLE} camera" in bpy.data.objects
+
+
+def test_applying_is_one_undo_step(addon, bpy_module, stored):
+    bpy = bpy_module
+    bpy.ops.ed.undo_push(message="init")
+    before = _snapshot(bpy)
+    assert bpy.ops.atelier.apply_scene_idea("EXEC_DEFAULT", True, index=0) == {"FINISHED"}
+    assert TITLE in bpy.data.collections and bpy.context.scene.camera is not None
+    bpy.ops.ed.undo()
+    assert _snapshot(bpy) == before
+
+
+def test_ideas_survive_save_and_reload_and_still_build(addon, bpy_module, stored, nook, tmp_path):
+    bpy = bpy_module
+    path = str(tmp_path / "ideas.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    assert len(bpy.context.scene.atelier.ideas) == 0
+    bpy.ops.wm.open_mainfile(filepath=path)
+    (item,) = bpy.context.scene.atelier.ideas
+    assert item.title == TITLE and json.loads(item.document) == nook
+    assert bpy.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
+    assert TITLE in bpy.data.collections
+
+
+def _tamper(stored, document_text):
+    stored.atelier.ideas[0].document = document_text
+
+
+TAMPERED = [
+    ("not a number", lambda nook: json.dumps(nook).replace('"lens": 35', '"lens": NaN'),
+     "NaN is not a number JSON allows"),
+    ("10,000 objects", lambda nook: json.dumps(dict(nook, objects=[{"name": "a"}] * 10_000)),
+     "objects has 10000 items; at most 64 are allowed"),
+    ("a 2 MB document", lambda nook: json.dumps(dict(nook, objects=nook["objects"][:1] * 20_000)),
+     "at most 1000000 are read"),
+    ("code instead of data", lambda nook: "__import__('os').system('echo pwned')", "not valid JSON"),
+    ("an unknown primitive", lambda nook: json.dumps(nook).replace('"monkey"', '"script"'),
+     "objects[6].primitive must be one of"),
+]
+
+
+@pytest.mark.parametrize("what, document, says", TAMPERED, ids=[case[0] for case in TAMPERED])
+def test_a_tampered_idea_in_the_file_is_refused_and_nothing_changes(addon, bpy_module, stored, nook,
+                                                                      what, document, says):
+    bpy = bpy_module
+    _tamper(stored, document(nook))
+    before = _snapshot(bpy)
+    with pytest.raises(RuntimeError, match="idea 0 .* is not a valid scene idea and was not built") as caught:
+        bpy.ops.atelier.apply_scene_idea(index=0)
+    assert says in str(caught.value)
+    assert _snapshot(bpy) == before
+
+
+def test_a_fixable_idea_in_the_file_is_cleaned_before_it_is_built(addon, bpy_module, stored, nook, capfd):
+    nook["objects"][1]["name"] = "../../etc/passwd"
+    nook["objects"][2]["location"] = [1e308, 0.7, 0.3]
+    _tamper(stored, json.dumps(nook))
+    assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
+    collection = bpy_module.data.collections[TITLE]
+    assert "..-..-etc-passwd" in collection.objects
+    assert collection.objects["Side table"].location.x == 100
+    assert 'cleaned: objects[1].name was cleaned to "..-..-etc-passwd" and 1 more' in capfd.readouterr().out
+
+
+def test_a_title_holding_code_stays_text(addon, bpy_module, clean_scene, nook, tmp_path, monkeypatch):
+    bpy = bpy_module
+    monkeypatch.chdir(tmp_path)
+    nook["title"] = "__import__('pathlib').Path('pwned').touch()"
+    addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="x", engine="hand")
+    bpy.ops.atelier.apply_scene_idea(index=0)
+    assert nook["title"] in bpy.data.collections
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_failed_build_removes_what_it_made(addon, bpy_module, stored, nook, monkeypatch):
+    bpy = bpy_module
+    before = _snapshot(bpy)
+    make_camera = addon.apply.scene_idea._camera
+
+    def camera_then_failure(spec, name, made):
+        # Fails once objects, meshes, materials, lights and the camera exist.
+        make_camera(spec, name, made)
+        raise RuntimeError("the camera could not be made")
+
+    monkeypatch.setattr(addon.apply.scene_idea, "_camera", camera_then_failure)
+    with pytest.raises(RuntimeError, match="the camera could not be made"):
+        addon.apply.scene_idea.build_idea(bpy.context.scene, nook)
+    assert _snapshot(bpy) == before
+    assert not any(name.startswith(("Armchair", TITLE)) for name in bpy.data.meshes.keys())
+
+
+@pytest.mark.parametrize("index, says", [(1, "there is no idea 1; the index runs from 0 to 0"),
+                                         (-1, "there is no idea -1")])
+def test_an_index_out_of_range_is_refused(addon, bpy_module, stored, index, says):
+    before = _snapshot(bpy_module)
+    with pytest.raises(RuntimeError, match=says):
+        bpy_module.ops.atelier.apply_scene_idea(index=index)
+    assert _snapshot(bpy_module) == before
+
+
+def test_applying_without_ideas_says_to_suggest_first(addon, bpy_module, clean_scene):
+    with pytest.raises(RuntimeError, match="Suggest scene ideas first"):
+        bpy_module.ops.atelier.apply_scene_idea(index=0)
+
+
+def test_a_result_with_one_bad_idea_stores_none_of_them(addon, bpy_module, stored, nook):
+    before = _snapshot(bpy_module)
+    bad = dict(nook, objects="none")
+    with pytest.raises(addon.jobs.ApplyError, match="idea 2 is not a valid scene idea"):
+        addon.apply.scene_idea.store_ideas(stored, [nook, bad], prompt="x", engine="m")
+    assert _snapshot(bpy_module) == before
+
+
+# --------------------------------------------------------------------------- suggesting
+
+
+def test_the_builtin_engine_suggests_valid_ideas(addon, bpy_module, clean_scene):
+    bpy = bpy_module
+    result = bpy.ops.atelier.suggest_scene(prompt="an abandoned greenhouse", count=2, model="builtin", seed=3)
+    assert result == {"FINISHED"}
+    ideas = bpy.context.scene.atelier.ideas
+    assert len(ideas) == 2 and all(idea.engine == "builtin" for idea in ideas)
+    for idea in ideas:
+        addon.backend.idea_checks.check_idea(idea.document)
+    assert bpy.ops.atelier.apply_scene_idea(index=1) == {"FINISHED"}
+
+
+@pytest.mark.parametrize("prompt, count, says", [
+    ("", 3, "the prompt is empty; describe the scene you want ideas for"),
+    ("a nook", 0, "count must be a whole number from 1 to 5, got 0"),
+    ("a nook", 9, "count must be a whole number from 1 to 5, got 9"),
+])
+@pytest.mark.parametrize("model", ["builtin", "some/text-model"])
+def test_bad_suggestion_requests_are_refused_and_nothing_changes(addon, bpy_module, stored, prompt, count,
+                                                                 says, model, monkeypatch):
+    # Refused before the backend starts (this interpreter could run it).
+    monkeypatch.setenv("ATELIER_PYTHON", sys.executable)
+    before = _snapshot(bpy_module)
+    with pytest.raises(RuntimeError, match=says):
+        bpy_module.ops.atelier.suggest_scene(prompt=prompt, count=count, model=model)
+    assert _snapshot(bpy_module) == before
+
+
+def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, clean_scene, nook):
+    # The operator's apply step, as the job mixin calls it when the result event arrives.
+    from types import SimpleNamespace
+
+    protocol = addon.backend.protocol
+    nook["title"] = "Nook: dusk"
+    event = protocol.ResultEvent(id="r", metadata={"model": "tiny"},
+                                 data={"ideas": [nook], "repairs": ["pitch was cleaned to ..."]})
+    operator = SimpleNamespace(prompt="a nook", _model_sent="tiny")
+    message = addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, event)
+    assert message == ("1 scene idea(s) for 'a nook': 'Nook- dusk'; cleaned: pitch was cleaned to ... "
+                       "and 1 more")
+    (item,) = clean_scene.atelier.ideas
+    assert (item.title, item.engine, item.prompt) == ("Nook- dusk", "tiny", "a nook")
+
+    before = _snapshot(bpy_module)
+    bad = protocol.ResultEvent(id="r", data={"ideas": [dict(nook, lights=[{}])]})
+    with pytest.raises(addon.jobs.ApplyError, match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
+        addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, bad)
+    assert _snapshot(bpy_module) == before
+
+
+def test_the_scene_context_names_the_selection_and_palette(addon, bpy_module, clean_scene):
+    bpy = bpy_module
+    mesh = bpy.data.meshes.new("Chair")
+    addon.apply.scene_idea._fill_mesh(mesh, "cube")
+    chair = bpy.data.objects.new("Chair", mesh)
+    chair.scale = (0.5, 0.6, 0.9)
+    clean_scene.collection.objects.link(chair)
+    chair.select_set(True)
+    bpy.context.view_layer.update()
+    palette = bpy.data.palettes.new("Dusk")
+    addon.apply.palette.set_palette_color(palette.colors.new(), (1.0, 128 / 255, 0.0))
+    clean_scene.atelier.palette.palette = palette
+    context = addon.operators.ideas.scene_context(bpy.context)
+    assert context == {"selected": [{"name": "Chair", "dimensions": [0.5, 0.6, 0.9]}],
+                       "palette": ["#ff8000"]}
+
+
+def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stored, monkeypatch, tmp_path):
+    # The real backend process answers; the text model it is asked for does not exist.
+    monkeypatch.setenv("ATELIER_PYTHON", sys.executable)
+    monkeypatch.setenv("ATELIER_DEVICE", "cpu")
+    before = _snapshot(bpy_module)
+    try:
+        with pytest.raises(RuntimeError, match="no-model"):
+            bpy_module.ops.atelier.suggest_scene(prompt="a nook", count=1, model=str(tmp_path / "no-model"))
+    finally:
+        addon.jobs.shutdown()
+    assert _snapshot(bpy_module) == before
+
+
+def test_the_panel_hangs_below_the_atelier_tab(addon, bpy_module):
+    panel = bpy_module.types.ATELIER_PT_ideas
+    assert panel.bl_parent_id == "ATELIER_PT_main" and panel.bl_category == "Atelier"
+
+
+def test_building_checks_an_idea_handed_over_directly(addon, bpy_module, clean_scene, nook):
+    before = _snapshot(bpy_module)
+    idea = dict(nook, world={"color": "#000000", "strength": "bright"})
+    with pytest.raises(addon.jobs.ApplyError, match="not a valid scene idea: world.strength must be a"):
+        addon.apply.scene_idea.build_idea(clean_scene, idea)
+    assert _snapshot(bpy_module) == before

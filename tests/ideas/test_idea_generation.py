@@ -1,0 +1,183 @@
+"""The ``ideas`` task: constrained decoding with a tiny random-weight model, the semantic retry
+(with canned answers), request checks, and the CLI."""
+
+import copy
+import json
+import re
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from backend import idea_checks, structured
+from backend.errors import TaskError
+from backend.tasks import ideas
+from backend.text_model import load_text_model
+
+SEEDS = range(4)
+IDEA_SCHEMA = jsonschema.Draft202012Validator(idea_checks.load_schema())
+
+
+def small(schema: dict) -> dict:
+    """``schema`` with every text at most 6 characters and every list at most 2 items.
+
+    Still a subset of the real schema, so what is valid here is a valid idea; the random model
+    just has less to write.
+    """
+    schema = copy.deepcopy(schema)
+    for definition in schema["$defs"].values():
+        if "pattern" in definition:
+            definition["pattern"] = re.sub(r"\{1,\d+\}\$$", "{1,6}$", definition["pattern"])
+
+    def shrink(node):
+        if isinstance(node, dict):
+            if node.get("type") == "array" and node["maxItems"] > 3:
+                node["maxItems"] = 2
+            for value in node.values():
+                shrink(value)
+
+    shrink(schema)
+    return schema
+
+
+@pytest.fixture
+def lm(make_job, tiny_text_model):
+    _, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    return job, load_text_model(job, str(tiny_text_model))
+
+
+def test_constrained_answers_are_always_valid_ideas(lm):
+    job, model = lm
+    schema = small(ideas.generation_schema(1))
+    grammar = structured.compiled_grammar(model, schema)
+    budget = structured.token_budget(schema)
+    for seed in SEEDS:
+        text, tokens = structured.generate_text(job, model, ideas.messages("a reading nook", 1, ""),
+                                                grammar=grammar, max_new_tokens=budget, seed=seed)
+        assert tokens < budget  # ended by the grammar, not cut off
+        (idea,) = json.loads(text)["ideas"]
+        assert idea_checks.schema_problems(idea) == [], text
+        assert IDEA_SCHEMA.is_valid(idea)
+
+
+def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
+    job, model = lm
+    schema = small(ideas.generation_schema(1))
+    budget = structured.token_budget(schema)  # the same budget the constrained run gets
+    for seed in SEEDS:
+        text, _ = structured.generate_text(job, model, ideas.messages("a reading nook", 1, ""),
+                                           max_new_tokens=budget, seed=seed)
+        with pytest.raises(idea_checks.IdeaError):
+            idea_checks.check_ideas_document(text, 1)
+
+
+# --------------------------------------------------------------------------- the retry
+
+
+@pytest.fixture
+def canned(monkeypatch):
+    """Replace the model's answers with ``answers`` (in order); records what it was asked."""
+    asked = []
+
+    def install(*answers):
+        queue = [json.dumps({"ideas": answer}) for answer in answers]
+
+        def answer(job, lm, messages, **kwargs):
+            asked.append(copy.deepcopy(messages))
+            return queue.pop(0), 10
+
+        monkeypatch.setattr(structured, "generate_text", answer)
+        return asked
+
+    return install
+
+
+def _lump(nook):
+    nook = copy.deepcopy(nook)
+    nook["objects"][5].update(location=nook["objects"][1]["location"], scale=[0.9, 0.9, 0.9])
+    return nook
+
+
+OVERLAP = "Idea 1: objects 'Armchair' and 'Globe' take up mostly the same space"
+
+
+def test_a_layout_problem_is_told_to_the_model_which_fixes_it(make_job, tiny_text_model, canned, nook):
+    asked = canned([_lump(nook)], [nook])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    output = ideas.run(request, job)
+    assert output.data["ideas"] == [nook]
+    assert output.metadata["attempts"] == 2
+    assert output.metadata["schema_version"] == idea_checks.SCHEMA_VERSION
+    assert len(asked) == 2
+    retry = asked[1][-1]
+    assert retry["role"] == "user" and OVERLAP in retry["content"]
+    assert asked[1][-2] == {"role": "assistant", "content": json.dumps({"ideas": [_lump(nook)]})}
+
+
+def test_a_good_first_answer_needs_no_retry(make_job, tiny_text_model, canned, nook):
+    asked = canned([nook])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    assert ideas.run(request, job).metadata["attempts"] == 1
+    assert len(asked) == 1
+
+
+def test_an_answer_failing_the_check_twice_is_an_error(make_job, tiny_text_model, canned, nook):
+    away = copy.deepcopy(nook)
+    away["camera"]["target"] = [0, -20, 1.6]
+    canned([_lump(nook)], [away])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    with pytest.raises(TaskError) as caught:
+        ideas.run(request, job)
+    assert caught.value.code == "invalid_output"
+    assert "failed the check twice" in caught.value.message
+    assert "sees only 0 of 8 objects" in caught.value.message
+
+
+def test_every_idea_of_a_document_is_checked(make_job, tiny_text_model, canned, nook):
+    asked = canned([nook, _lump(nook)], [nook, nook])
+    request, job = make_job(prompt="a reading nook", count=2, model=str(tiny_text_model))
+    assert ideas.run(request, job).data["ideas"] == [nook, nook]
+    assert OVERLAP.replace("Idea 1", "Idea 2") in asked[1][-1]["content"]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@pytest.mark.parametrize("fields, says", [
+    ({"prompt": ""}, "the prompt is empty"),
+    ({"prompt": "  "}, "the prompt is empty"),
+    ({"count": 0}, "count must be a whole number from 1 to 5, got 0"),
+    ({"count": 6}, "count must be a whole number from 1 to 5, got 6"),
+    ({"context": {"objects": []}}, "unknown context field(s) objects"),
+    ({"context": {"selected": [{"name": "Chair", "dimensions": [1, "x", 2]}]}},
+     "context.selected[0].dimensions must be three finite numbers"),
+    ({"context": {"palette": ["orange"]}}, "context.palette must be a list of #rrggbb colours"),
+])
+def test_bad_requests_are_refused_before_any_model_loads(make_job, fields, says):
+    fields = {"prompt": "a nook", "count": 1, "model": "no/such-model", **fields}
+    request, job = make_job(**fields)
+    with pytest.raises(TaskError) as caught:
+        ideas.run(request, job)
+    assert caught.value.code == "bad_request" and says in caught.value.message
+
+
+def test_the_scene_context_reaches_the_prompt_cleaned():
+    context = ideas.describe_context({
+        "selected": [{"name": "Chair\x1b[2J/../x", "dimensions": [0.5, 0.6, 0.9]}],
+        "palette": ["#112233", "#ffcc00"],
+    })
+    assert context == ("Objects already in the scene (name: size in metres):\n"
+                       "- Chair[2J-..-x: 0.5 x 0.6 x 0.9\n"
+                       "Current palette: #112233, #ffcc00")
+    (system, user) = ideas.messages("  a nook ", 2, context)
+    assert "exactly 2 idea(s)" in system["content"]
+    assert user["content"] == "Brief: a nook\n" + context
+
+
+def test_the_cli_refuses_an_empty_prompt():
+    done = subprocess.run([sys.executable, "-m", "backend", "ideas", "", "--count", "1", "--device", "cpu"],
+                          cwd=idea_checks.SCHEMA_PATH.parents[2], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "error (bad_request): the prompt is empty" in done.stderr

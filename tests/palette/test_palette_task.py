@@ -1,0 +1,103 @@
+"""The backend ``palette`` task in process, and ``python -m backend palette`` as scripts use it."""
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+from PIL import Image, ImageDraw
+
+from backend.errors import TaskError
+from backend.tasks import palette
+
+ROOT = palette.SCHEMA_PATH.parents[2]
+
+
+def test_prompt_answers_are_schema_valid_and_checked(make_job, tiny_text_model):
+    """Random weights pass the semantic check only by chance: every accepted answer is valid,
+    every refused one is ``invalid_output`` after exactly one retry."""
+    outcomes = []
+    for seed in range(5):
+        request, job = make_job(source="prompt", prompt="rainy neon alley", count=4, seed=seed,
+                                model=str(tiny_text_model))
+        try:
+            output = palette.run(request, job)
+        except TaskError as exc:
+            assert exc.code == "invalid_output" and exc.hint
+            outcomes.append("refused")
+            continue
+        jsonschema.validate(output.data, palette.schema_for(4))
+        assert palette.semantic_problems(output.data) == []
+        assert output.metadata["engine"] == "transformers" and output.metadata["attempts"] in (1, 2)
+        assert output.metadata["parameters"]["prompt"] == "rainy neon alley"
+        outcomes.append("accepted")
+    assert "accepted" in outcomes
+
+
+def test_same_seed_gives_the_same_palette(make_job, tiny_text_model):
+    answers = []
+    for _ in range(2):
+        request, job = make_job(source="prompt", prompt="moss", count=3, seed=11, model=str(tiny_text_model))
+        try:
+            answers.append(palette.run(request, job).data)
+        except TaskError as exc:
+            answers.append(exc.message)
+    assert answers[0] == answers[1]
+
+
+def test_image_and_harmony_sources(make_job, tmp_path):
+    image = Image.new("RGB", (40, 40), (10, 120, 60))
+    ImageDraw.Draw(image).rectangle((0, 0, 39, 9), fill=(250, 250, 240))
+    image.save(tmp_path / "2_field#north.png")
+    request, job = make_job(source="image", image=str(tmp_path / "2_field#north.png"), count=5)
+    data = palette.run(request, job).data
+    assert [c["hex"] for c in data["colors"]] == ["#0a783c", "#fafaf0"]
+    assert data["title"] == "field north"  # a title the schema allows
+
+    request, job = make_job(source="harmony", harmony="complementary", base_color="#aa3300", count=4)
+    output = palette.run(request, job)
+    jsonschema.validate(output.data, palette.schema_for(4))
+    assert output.data["colors"][0]["hex"] == "#aa3300"
+    assert [e.stage for e in job.events if e.type == "progress"][-1] == "done"
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"source": "prompt", "prompt": " "}, "the prompt is empty"),
+    ({"source": "prompt_image", "prompt": ""}, "the prompt is empty"),
+    ({"source": "image", "image": ""}, "no image was given"),
+    ({"source": "image", "image": "/no/such/file.png"}, "does not exist"),
+    ({"source": "harmony", "harmony": "triadic", "base_color": ""}, "no base colour"),
+    ({"source": "harmony", "harmony": "", "base_color": "#102030"}, "unknown harmony rule"),
+    ({"source": "harmony", "harmony": "triadic", "base_color": "#10203"}, "is not a colour"),
+    ({"source": "rainbow"}, "unknown palette source"),
+    ({"source": "harmony", "harmony": "triadic", "base_color": "#102030", "count": 0}, "out of range"),
+    ({"source": "prompt", "prompt": "x", "count": 99}, "out of range"),
+])
+def test_bad_requests_say_what_to_change(make_job, fields, words):
+    request, job = make_job(**fields)
+    with pytest.raises(TaskError) as failure:
+        palette.run(request, job)
+    assert failure.value.code == "bad_request"
+    assert words in failure.value.message and failure.value.hint
+
+
+def test_cli_prints_the_palette_as_json(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "palette", "--source", "harmony", "--harmony", "tetradic",
+         "--base-color", "#2266aa", "--count", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert len(body["data"]["colors"]) == 5 and body["data"]["colors"][0]["hex"] == "#2266aa"
+    assert body["metadata"]["schema"] == "atelier.provenance/1"
+
+
+def test_cli_failure_exits_non_zero_with_the_hint():
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "palette", "--source", "image", "--image", "/no/such.png"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    assert "does not exist" in done.stderr and "hint:" in done.stderr

@@ -1,0 +1,133 @@
+"""Atelier's headless demo through the bpy module: texture an object, save a .blend, render a PNG.
+
+Usage: ``.venv/bin/python tools/demo.py [--out DIR] [--prompt TEXT] [--size PX]`` (tools/demo.sh
+sets up the environment and runs this). The texture engine is ``ATELIER_TEXTURE_MODEL``: a
+Hugging Face id or local folder runs the diffusion backend (``ATELIER_PYTHON``), ``builtin``
+the built-in procedural engine. A failure ends with a message saying what to configure.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO_MODULE = "atelier_demo"
+ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
+
+
+class DemoFailed(Exception):
+    """A step failed for a reason the user can fix; the message says how."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "out"), help="folder for demo.blend and demo.png")
+    parser.add_argument("--prompt", default="weathered red brick wall", help="what the texture shows")
+    parser.add_argument("--size", type=int, default=256, help="render size in pixels")
+    parser.add_argument("--texture-size", type=int, default=512, help="generated image size")
+    parser.add_argument("--steps", type=int, default=0, help="denoising steps (0 = the model's own)")
+    parser.add_argument("--samples", type=int, default=16, help="Cycles samples")
+    return parser.parse_args(argv)
+
+
+def install_extension(bpy):
+    """Atelier as an extension from this checkout, the way Blender loads installed ones."""
+    import addon_utils
+
+    repo_dir = Path(tempfile.mkdtemp(prefix="atelier-demo-repo-"))
+    (repo_dir / "atelier").symlink_to(ROOT, target_is_directory=True)
+    bpy.context.preferences.extensions.repos.new(
+        name="Atelier demo", module=REPO_MODULE, custom_directory=str(repo_dir), source="USER")
+    addon_utils.enable(ADDON_MODULE, default_set=True)
+    if ADDON_MODULE not in bpy.context.preferences.addons:
+        raise DemoFailed("the Atelier extension did not enable; run `bash tools/test.sh` to see why")
+    return sys.modules[ADDON_MODULE]
+
+
+def build_scene(bpy):
+    """A sphere on a ground plane, a camera and a sun: enough to see a material."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    bpy.ops.mesh.primitive_plane_add(size=8.0, location=(0, 0, -1))
+    bpy.context.active_object.name = "Ground"
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=48, ring_count=24)
+    subject = bpy.context.active_object
+    subject.name = "Subject"
+    bpy.ops.object.shade_smooth()
+    bpy.ops.object.camera_add(location=(0.0, -5.0, 1.6), rotation=(1.29, 0.0, 0.0))
+    scene.camera = bpy.context.active_object
+    bpy.ops.object.light_add(type="SUN", rotation=(0.8, 0.2, 0.6))
+    bpy.context.active_object.data.energy = 3.0
+    world = bpy.data.worlds.new("Demo sky")
+    world.color = (0.35, 0.4, 0.5)
+    if world.node_tree is not None:  # node-based worlds (5.0) take the colour from Background
+        world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.35, 0.4, 0.5, 1.0)
+    scene.world = world
+    bpy.ops.object.select_all(action="DESELECT")
+    subject.select_set(True)
+    bpy.context.view_layer.objects.active = subject
+    return subject
+
+
+def texture_subject(bpy, subject, args) -> str:
+    """Generate the texture onto the subject; returns the engine that made it."""
+    model = os.environ.get("ATELIER_TEXTURE_MODEL", "")
+    try:
+        result = bpy.ops.atelier.generate_texture(
+            prompt=args.prompt, width=args.texture_size, height=args.texture_size, steps=args.steps,
+            seed=7, target=subject.name)
+    except RuntimeError as exc:  # the operator's ERROR report: the message says what to change
+        message = str(exc).removeprefix("Error: ").strip()
+        raise DemoFailed(f"texture failed: {message}\nConfigure a model that is available here "
+                         "(ATELIER_TEXTURE_MODEL=<downloaded HF id or local folder>, see README) "
+                         "or run with ATELIER_TEXTURE_MODEL=builtin.") from None
+    if result != {"FINISHED"}:
+        raise DemoFailed(f"texture did not finish ({result}); see the messages above")
+    entry = bpy.context.scene.atelier.history[-1]
+    return f"{entry.engine or 'unknown'} (model {entry.model or model})"
+
+
+def render(bpy, out: Path, size: int, samples: int) -> Path:
+    """A small Cycles CPU render (EEVEE would first compile shaders for a long time)."""
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    path = out / "demo.png"
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    return path
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="atelier-demo-user-"))
+    import bpy
+
+    try:
+        atelier = install_extension(bpy)
+        try:
+            subject = build_scene(bpy)
+            engine = texture_subject(bpy, subject, args)
+            print(f"Atelier demo: texture '{args.prompt}' on {subject.name} by engine {engine}")
+            blend = out / "demo.blend"
+            bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+            png = render(bpy, out, args.size, args.samples)
+        finally:
+            atelier.jobs.shutdown()
+    except DemoFailed as exc:
+        print(f"Atelier demo stopped: {exc}", file=sys.stderr)
+        return 1
+    print(f"Atelier demo: wrote {blend} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The headless demo on a fresh machine: sets up the environment (a Python 3.11 venv with real
+# Blender as the bpy module and the backend's stack), then generates a texture onto an object
+# and writes out/demo.blend and a rendered out/demo.png.
+#
+# The texture engine is ATELIER_TEXTURE_MODEL (default: builtin, which needs no weights and no
+# network). For the diffusion model: ATELIER_TEXTURE_MODEL=stabilityai/sd-turbo (downloaded
+# once with `huggingface-cli download stabilityai/sd-turbo`) or a local diffusers folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+export ATELIER_PYTHON="${ATELIER_PYTHON:-$PWD/.venv/bin/python}"
+export ATELIER_TEXTURE_MODEL="${ATELIER_TEXTURE_MODEL:-builtin}"
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+exec .venv/bin/python tools/demo.py "$@"
