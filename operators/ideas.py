@@ -51,17 +51,10 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
 
     # ------------------------------------------------------------------ engine choice
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if self._model() == preferences.BUILTIN:
-            return self._run_builtin(context)
-        return super().execute(context)
+    def runs_in_blender(self, context: bpy.types.Context) -> bool:
+        return self._model() == preferences.BUILTIN
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if self._model() == preferences.BUILTIN:
-            return self._run_builtin(context)
-        return super().invoke(context, event)
-
-    def _run_builtin(self, context: bpy.types.Context) -> set[str]:
+    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
         """The built-in templates: ideas now, no backend."""
         from ..builtin import ideas as builtin_ideas  # only this path needs it
 

@@ -7,6 +7,9 @@ A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
 * ``apply_result(self, context, event: protocol.ResultEvent) -> str`` (the INFO report; raise
   ``jobs.ApplyError`` to report a failure with the scene unchanged).
 
+An operator whose call can run inside Blender (the built-in engine) also writes
+``runs_in_blender`` and ``run_in_blender``; then no backend is started at all.
+
 In the UI the job is asynchronous: a modal timer drains events, the panel shows a progress
 bar, the status bar says what runs, and Esc or ``atelier.cancel_job`` cancels. With
 ``bpy.app.background`` (``blender -b``, the bpy module) ``execute`` blocks until the job ends.
@@ -42,6 +45,13 @@ class BackendJobOperator:
         """Shown in the status bar and panel while the job runs."""
         return getattr(self, "bl_label", "Atelier job")
 
+    def runs_in_blender(self, context: bpy.types.Context) -> bool:
+        """True when this call needs no backend (the built-in engine); ``run_in_blender`` runs it."""
+        return False
+
+    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
+        raise NotImplementedError
+
     def describe_error(self, error: protocol.ErrorEvent) -> str:
         """The report for a backend error: its message and hint (subclasses may add advice)."""
         return jobs.format_error(error.message, error.hint)
@@ -50,6 +60,8 @@ class BackendJobOperator:
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Blocking: start the job, wait for it, apply it."""
+        if self.runs_in_blender(context):
+            return self.run_in_blender(context)
         job = self._start(context)
         if job is None:
             return {"CANCELLED"}
@@ -61,7 +73,7 @@ class BackendJobOperator:
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         """Asynchronous in the UI; falls back to blocking when there is no window."""
-        if bpy.app.background or context.window is None:
+        if bpy.app.background or context.window is None or self.runs_in_blender(context):
             return self.execute(context)
         job = self._start(context)
         if job is None:

@@ -57,20 +57,11 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         kind = "texture" if self.source == "PROMPT_IMAGE" else "text"
         return self.model.strip() or preferences.resolved_model(kind)
 
-    def _in_blender(self) -> bool:
+    def runs_in_blender(self, context) -> bool:
         return self.source in ("PROMPT", "HARMONY") and self._model() == preferences.BUILTIN
 
-    def execute(self, context):
-        if self._in_blender():
-            return self._run_in_blender(context)
-        return super().execute(context)
 
-    def invoke(self, context, event):
-        if self._in_blender():
-            return self._run_in_blender(context)
-        return super().invoke(context, event)
-
-    def _run_in_blender(self, context):
+    def run_in_blender(self, context):
         """Built-in engine (PROMPT) or harmony rules (HARMONY) inside Blender: no backend."""
         try:
             self._check_inputs()

@@ -67,17 +67,10 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     def _model(self) -> str:
         return self.model.strip() or preferences.resolved_model("texture")
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if self._model() == preferences.BUILTIN:
-            return self._run_builtin(context)
-        return super().execute(context)
+    def runs_in_blender(self, context: bpy.types.Context) -> bool:
+        return self._model() == preferences.BUILTIN
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if self._model() == preferences.BUILTIN:
-            return self._run_builtin(context)
-        return super().invoke(context, event)
-
-    def _run_builtin(self, context: bpy.types.Context) -> set[str]:
+    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
         """The built-in engine: a procedural material now, no backend."""
         from ..builtin import texture as builtin_texture  # only this path needs it
 

@@ -6,19 +6,16 @@ import textwrap
 import bpy
 
 from .. import preferences
+from .sidebar import SectionPanel
 
 WRAP = 48  # characters per line of wrapped text in the sidebar
 
 
-class ATELIER_PT_ideas(bpy.types.Panel):
+class ATELIER_PT_ideas(SectionPanel, bpy.types.Panel):
     """Scene ideas from the text model (or the built-in templates), applied as block-outs"""
 
     bl_idname = "ATELIER_PT_ideas"
     bl_label = "Scene Ideas"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Atelier"
-    bl_parent_id = "ATELIER_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

@@ -3,16 +3,14 @@
 import bpy
 
 from .. import jobs, preferences
+from .sidebar import SidebarPanel
 
 
-class ATELIER_PT_main(bpy.types.Panel):
+class ATELIER_PT_main(SidebarPanel, bpy.types.Panel):
     """Atelier: generative textures, colour schemes and scene ideas"""
 
     bl_idname = "ATELIER_PT_main"
     bl_label = "Atelier"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Atelier"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

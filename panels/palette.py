@@ -4,19 +4,16 @@ import bpy
 
 from .. import preferences
 from ..apply import palette as apply_palette
+from .sidebar import SectionPanel
 
 _GENERATE = "atelier.generate_palette"
 
 
-class ATELIER_PT_palette(bpy.types.Panel):
+class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
     """Make colour schemes and recolour the scene with them"""
 
     bl_idname = "ATELIER_PT_palette"
     bl_label = "Colour Scheme"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Atelier"
-    bl_parent_id = "ATELIER_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

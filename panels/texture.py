@@ -3,6 +3,7 @@
 import bpy
 
 from .. import preferences
+from .sidebar import SectionPanel
 
 
 class ATELIER_UL_texture_history(bpy.types.UIList):
@@ -14,15 +15,11 @@ class ATELIER_UL_texture_history(bpy.types.UIList):
         layout.label(text=f"seed {item.seed}")
 
 
-class ATELIER_PT_texture(bpy.types.Panel):
+class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
     """Generate a texture from a prompt and apply it as a material"""
 
     bl_idname = "ATELIER_PT_texture"
     bl_label = "Texture"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Atelier"
-    bl_parent_id = "ATELIER_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

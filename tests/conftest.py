@@ -5,6 +5,7 @@ once per session, the way users get it: a local extension repository whose direc
 a link to this checkout, enabled as ``bl_ext.atelier_dev.atelier``.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="atelier-blender-user-"))
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the backend package is imported as ``backend``, as it runs
+    sys.path.insert(0, str(ROOT))
 REPO_MODULE = "atelier_dev"
 ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
 
@@ -78,6 +81,45 @@ def backend_env(tiny_sd_model, addon):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory) -> Path:
+    """Folder of a tiny random-weight Qwen2 instruct model (built once per test run)."""
+    import torch
+
+    from backend.tiny_text_model import build_tiny_text_model
+
+    torch.set_num_threads(1)  # tiny models gain nothing from threads on a shared CPU
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text-model"))
+
+
+@pytest.fixture(scope="session")
+def model_cache():
+    """One backend model cache for in-process task tests, as ``serve`` keeps one."""
+    from backend.model_cache import ModelCache
+
+    return ModelCache()
+
+
+@pytest.fixture
+def job_factory(model_cache, tmp_path):
+    """``job_factory(RequestClass, **fields) -> (request, JobContext)`` on the CPU, with the
+    events the job emits collected in ``job.events``."""
+    from backend.job import JobContext
+
+    def make(request_class, **fields):
+        fields.setdefault("id", f"{request_class.type}-test")
+        fields.setdefault("device", "cpu")
+        if "output_dir" in {f.name for f in dataclasses.fields(request_class)}:
+            fields.setdefault("output_dir", str(tmp_path / "out"))
+        request = request_class(**fields)
+        events = []
+        job = JobContext(request, model_cache, emit=events.append)
+        job.events = events
+        return request, job
+
+    return make
 
 
 @pytest.fixture

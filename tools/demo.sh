@@ -9,11 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3.11}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+source tools/setup_venv.sh
 
 export ATELIER_PYTHON="${ATELIER_PYTHON:-$PWD/.venv/bin/python}"
 export ATELIER_TEXTURE_MODEL="${ATELIER_TEXTURE_MODEL:-builtin}"

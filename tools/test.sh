@@ -4,11 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3.11}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+source tools/setup_venv.sh
 
 # Blender 4.2, the oldest version the manifest claims, in its own environment for the smoke
 # tests (install, register, one generation, unregister); the backend still runs from .venv.
