@@ -9,7 +9,8 @@ subtype decides, so every version reads and writes it correctly.
 The mapping (``apply_palette``), one fixed rule:
 
 1. The materials in scope are ranked by the world-space surface area they cover on the
-   objects in scope, largest first (ties by name).
+   objects in scope, largest first (ties by name). Objects are visited by name, so the
+   result does not depend on selection order.
 2. The palette's colours are ranked by role: primary, secondary, accent, background,
    highlight, shadow (palette order within a role). A palette without roles keeps its order.
 3. The n-th material gets the n-th colour, cycling when there are more materials than colours.
@@ -18,8 +19,8 @@ The mapping (``apply_palette``), one fixed rule:
 4. A Base Color driven by a texture (a linked input) is left alone and named in the report;
    so is a material without a Principled BSDF. Either still takes its place in the ranking.
 5. A material also used by objects outside the scope is copied for the objects in scope
-   (``COPY``) or left alone (``SKIP``). Light data shared with lights outside the scope is
-   treated the same way.
+   (``COPY``) or left alone (``SKIP``). Light data shared with lights outside the scope, and
+   a world shared with another scene, are treated the same way.
 6. With ``include_world`` the world background takes the background colour (else the last
    colour of the ranking); with ``include_lights`` the lights in scope take the highlight
    colour (else the lightest).
@@ -197,10 +198,13 @@ def ranked_swatches(swatches: list[Swatch]) -> list[Swatch]:
 
 def objects_in_scope(context, scope: str) -> list:
     if scope == "SCENE":
-        return list(context.scene.objects)
-    if scope == "SELECTED":
-        return list(context.selected_objects)
-    raise PaletteError(f"unknown scope {scope!r}; use 'SELECTED' or 'SCENE'")
+        objects = context.scene.objects
+    elif scope == "SELECTED":
+        objects = context.selected_objects
+    else:
+        raise PaletteError(f"unknown scope {scope!r}; use 'SELECTED' or 'SCENE'")
+    # By name: areas are summed in this order, so the ranking never depends on selection order.
+    return sorted(objects, key=lambda o: o.name_full)
 
 
 def material_areas(objects) -> dict:
@@ -263,7 +267,7 @@ def apply_palette(context, palette: bpy.types.Palette, *, scope: str = "SELECTED
     ranked = ranked_swatches(swatches)
     report = ApplyReport()
     in_scope = set(objects)
-    order = sorted(areas, key=lambda m: (-areas[m], m.name))
+    order = sorted(areas, key=lambda m: (-areas[m], m.name_full))
     for n, material in enumerate(order):
         swatch = ranked[n % len(ranked)]
         if not _recolourable(material, report):
@@ -278,7 +282,7 @@ def apply_palette(context, palette: bpy.types.Palette, *, scope: str = "SELECTED
         _recolour(target, swatch, report)
     if include_world:
         background = next((s for s in ranked if s.role == "background"), ranked[-1])
-        report.world = _set_world(context.scene, background)
+        report.world = _set_world(context.scene, background, shared, report)
     if lights:
         lightest = _lightest(ranked)
         for obj in lights:
@@ -346,11 +350,17 @@ def _lightest(ranked: list[Swatch]) -> Swatch:
     return chosen or max(ranked, key=lambda s: Color(s.hex).convert("oklab")["lightness"])
 
 
-def _set_world(scene, swatch: Swatch) -> str:
+def _set_world(scene, swatch: Swatch, shared: str, report: ApplyReport) -> str:
     world = scene.world
     if world is None:
         world = bpy.data.worlds.new("World")
         scene.world = world
+    elif any(other.world == world for other in bpy.data.scenes if other != scene):
+        if shared == "SKIP":
+            return f"{world.name} left alone (shared with another scene)"
+        scene.world = world.copy()
+        report.copied.append((world.name, scene.world.name))
+        world = scene.world
     if not _uses_nodes(world):
         world.use_nodes = True  # Blender 4.x: a world without nodes gets its default tree
     background = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)

@@ -18,7 +18,7 @@ import mathutils
 
 from ..backend import idea_checks
 from ..jobs import ApplyError
-from .names import datablock_name
+from .names import MAX_NAME_BYTES, datablock_name
 from .palette import display_to_linear
 
 LIGHT_TYPES = {"point": "POINT", "sun": "SUN", "spot": "SPOT", "area": "AREA"}
@@ -141,14 +141,21 @@ def _build(idea: dict, source: str, made: list) -> Built:
         collection.objects.link(obj)
         built.objects.append(obj)
     for index, spec in enumerate(idea["lights"], start=1):
-        obj = _light(spec, f"{title} {spec['type']} light {index}", made)
+        obj = _light(spec, part_name(title, f"{spec['type']} light {index}"), made)
         collection.objects.link(obj)
         built.lights.append(obj)
-    built.camera = _camera(idea["camera"], f"{title} camera", made)
+    built.camera = _camera(idea["camera"], part_name(title, "camera"), made)
     collection.objects.link(built.camera)
-    built.world = _world(idea["world"], f"{title} world", made)
+    built.world = _world(idea["world"], part_name(title, "world"), made)
     built.text = _notes(idea, source, made)
     return built
+
+
+def part_name(title: str, part: str) -> str:
+    """The name of one part of an idea ("<title> camera"), the title cut so the part stays whole."""
+    room = MAX_NAME_BYTES - len(part.encode("utf-8")) - 1
+    head = datablock_name(title, "Scene Idea").encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return f"{head.rstrip()} {part}"
 
 
 def _new(made: list, data_collection, name: str, *args):
@@ -272,7 +279,7 @@ def _material(spec: dict, name: str, made: list) -> bpy.types.Material:
 def _light(spec: dict, name: str, made: list) -> bpy.types.Object:
     # Blender's units match the schema's: watts for point, spot and area lights, and for a sun
     # its strength in W/m2, so the energy passes through unchanged.
-    data = _new(made, bpy.data.lights, datablock_name(name), LIGHT_TYPES[spec["type"]])
+    data = _new(made, bpy.data.lights, name, LIGHT_TYPES[spec["type"]])
     data.color = linear(spec["color"])
     data.energy = spec["energy"]
     obj = _new(made, bpy.data.objects, data.name, data)
@@ -281,7 +288,7 @@ def _light(spec: dict, name: str, made: list) -> bpy.types.Object:
 
 
 def _camera(spec: dict, name: str, made: list) -> bpy.types.Object:
-    data = _new(made, bpy.data.cameras, datablock_name(name))
+    data = _new(made, bpy.data.cameras, name)
     data.lens = spec["lens"]
     obj = _new(made, bpy.data.objects, data.name, data)
     obj.location = spec["location"]
@@ -297,7 +304,7 @@ def aim_at(obj: bpy.types.Object, target) -> None:
 
 
 def _world(spec: dict, name: str, made: list) -> bpy.types.World:
-    world = _new(made, bpy.data.worlds, datablock_name(name))
+    world = _new(made, bpy.data.worlds, name)
     rgb = linear(spec["color"])
     world.color = rgb
     if world.node_tree is None:  # Blender 4.x makes new worlds without nodes
@@ -310,7 +317,7 @@ def _world(spec: dict, name: str, made: list) -> bpy.types.World:
 
 
 def _notes(idea: dict, source: str, made: list) -> bpy.types.Text:
-    text = _new(made, bpy.data.texts, datablock_name(f"{idea['title']} notes"))
+    text = _new(made, bpy.data.texts, part_name(idea["title"], "notes"))
     text.use_module = False  # plain text: never registered or run as a script
     lines = [idea["title"], "", idea["pitch"], "", f"Mood: {idea['mood']}",
              "Palette: " + ", ".join(idea["palette"])]

@@ -19,6 +19,8 @@ from pathlib import Path
 from . import protocol
 
 EXIT_FAILED = 1
+# A scene context in the shape the ideas task reads (tasks/ideas.describe_context).
+CONTEXT_EXAMPLE = '{"selected": [{"name": "Chair", "dimensions": [0.5, 0.5, 0.9]}], "palette": ["#1a2b3c"]}'
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     palette.add_argument("--count", type=int, default=5)
     palette.add_argument("--harmony", choices=protocol.HARMONY_RULES)
     palette.add_argument("--base-color", default="", help="#rrggbb for harmony rules")
-    palette.add_argument("--model", default="", help="Hugging Face id or local folder of a text model")
+    palette.add_argument("--model", default="", help="Hugging Face id or local folder: the text model "
+                         "(source prompt) or the texture model (source prompt_image)")
     palette.add_argument("--seed", type=int)
     palette.add_argument("--out-dir", default="", help="folder for files the task writes")
     _common(palette)
@@ -60,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ideas = commands.add_parser("ideas", help="suggest scene ideas")
     ideas.add_argument("prompt")
     ideas.add_argument("--count", type=int, default=3)
-    ideas.add_argument("--context", default="{}", help="JSON object describing the current scene")
+    ideas.add_argument("--context", default="{}",
+                       help="JSON object describing the current scene: the selected objects "
+                            "(name, dimensions in metres) and the palette, e.g. " + CONTEXT_EXAMPLE)
     ideas.add_argument("--model", default="", help="Hugging Face id or local folder of a text model")
     ideas.add_argument("--seed", type=int)
     _common(ideas)
@@ -106,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         context = json.loads(args.context)
     except ValueError as exc:
-        return _fail("bad_request", f"--context is not JSON: {exc}", "pass a JSON object")
+        return _fail("bad_request", f"--context is not JSON: {exc}", f"e.g. --context '{CONTEXT_EXAMPLE}'")
     if not isinstance(context, dict):
-        return _fail("bad_request", "--context must be a JSON object", 'e.g. --context \'{"objects": []}\'')
+        return _fail("bad_request", "--context must be a JSON object", f"e.g. --context '{CONTEXT_EXAMPLE}'")
     return _one_shot(protocol.IdeasRequest(
         id="cli", prompt=args.prompt, count=args.count, context=context, model=args.model,
         device=args.device, allow_network=args.allow_network, seed=args.seed))

@@ -74,7 +74,7 @@ class JobContext:
         allow_pickle = bool(getattr(self.request, "allow_pickle", False))
         built, _ = self._cache.get_or_load(
             key,
-            lambda: locate(model, self.allow_network, allow_pickle),
+            lambda: locate(model, self.allow_network, allow_pickle, kind=kind),
             lambda located: loader(located, self.device, self.dtype),
         )
         return built

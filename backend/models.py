@@ -19,6 +19,8 @@ from .errors import TaskError
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 CONFIG_FILES = ("model_index.json", "config.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# How a hint names a model of each kind.
+_KIND_WORDS = {"texture": "a diffusers text-to-image model", "text": "an instruct (chat) model"}
 
 
 @dataclass
@@ -38,20 +40,37 @@ def network_allowed(allow_network: bool) -> bool:
     return allow_network and not offline
 
 
-def locate(model: str, allow_network: bool, allow_pickle: bool = False) -> LocatedModel:
-    """Resolve ``model`` (a folder or a hub id) or raise ``TaskError`` saying how to get it."""
+def locate(model: str, allow_network: bool, allow_pickle: bool = False,
+           kind: str = "texture") -> LocatedModel:
+    """Resolve ``model`` (a folder or a hub id) or raise ``TaskError`` saying how to get it.
+
+    ``kind`` ('texture' or 'text') only shapes the hints: they suggest a model of that kind.
+    """
     model = model.strip()
     if not model:
-        raise TaskError("bad_request", "no model was named",
-                        hint="set a Hugging Face id (e.g. stabilityai/sd-turbo) or a local folder")
+        raise TaskError("bad_request", f"no {kind} model was named",
+                        hint=f"set a Hugging Face id (e.g. {example_model(kind)}) or a local folder")
     path = Path(model).expanduser()
     if path.is_dir():
         check_folder(path, allow_pickle)
         return LocatedModel(str(path.resolve()), _snapshot_revision(path), True, allow_pickle)
     if path.is_absolute() or model.startswith((".", "~")) or not _HUB_ID.match(model):
-        raise TaskError("model_missing", f"model folder {model!r} does not exist",
-                        hint="check the path, or give a Hugging Face id such as stabilityai/sd-turbo")
+        raise TaskError("model_missing", f"{kind} model folder {model!r} does not exist",
+                        hint=f"check the path, or give the Hugging Face id of "
+                             f"{_KIND_WORDS.get(kind, 'a model')} such as {example_model(kind)}")
     return _locate_hub(model, allow_network, allow_pickle)
+
+
+def example_model(kind: str) -> str:
+    """The default model of ``kind`` ('texture' or 'text'), the example a hint gives."""
+    # Imported on use: tasks.texture imports this module (through job.py) as it loads.
+    if kind == "text":
+        from .text_model import DEFAULT_TEXT_MODEL
+
+        return DEFAULT_TEXT_MODEL
+    from .tasks.texture import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
 
 
 def check_folder(path: Path, allow_pickle: bool) -> None:
@@ -102,11 +121,15 @@ def _locate_hub(model: str, allow_network: bool, allow_pickle: bool) -> LocatedM
         if network_allowed(allow_network):
             # from_pretrained downloads it; the revision is the hub's default branch.
             return LocatedModel(model, None, False, allow_pickle)
+        # Name the switch that keeps downloads off: the request, or HF_HUB_OFFLINE over it.
+        hint = (f"HF_HUB_OFFLINE=1 blocks downloads: unset it and download it once with "
+                f"`hf download {model}`, or point to a local folder" if allow_network else
+                f"download it once with `hf download {model}`, allow online access in Blender's "
+                "preferences (--allow-network on the command line), or point to a local folder")
         raise TaskError(
             "model_missing",
             f"model {model!r} is not in the local Hugging Face cache and downloads are off",
-            hint=f"download it once with `hf download {model}` (or allow online access in "
-                 "Blender's preferences), or point to a local folder",
+            hint=hint,
         ) from None
     check_folder(snapshot, allow_pickle)
     return LocatedModel(str(snapshot), snapshot.name, False, allow_pickle)

@@ -288,12 +288,29 @@ def _decode(line: str, registry: dict, what: str):
         raise ProtocolError(f"unknown {what} type {kind!r}",
                             hint=f"known types: {', '.join(sorted(registry))}",
                             request_id=request_id)
+    overflow = _non_finite_path(raw)
+    if overflow:
+        raise ProtocolError(f"field {overflow!r} must be a finite number",
+                            hint="send numbers that fit in a double; NaN and infinity are refused",
+                            request_id=request_id)
     body = {k: v for k, v in raw.items() if k != "type"}
     return _build(cls, body, request_id)
 
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
+
+
+def _non_finite_path(value: Any, path: str = "") -> str | None:
+    """Where a number overflowed to infinity (``1e999`` is valid JSON), nested values included."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "the message"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite_path(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def _build(cls, body: dict, request_id: str | None):

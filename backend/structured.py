@@ -24,8 +24,13 @@ API (used by the palette and ideas tasks)::
 
 ``generate_json`` raises ``TaskError('invalid_output', ...)`` when the retry also fails the
 check (or, impossible with a bounded schema, the answer is not valid JSON), ``Cancelled``
-when the job is cancelled between two tokens. Progress goes out as
-``job.progress(tokens, budget, stage)`` every ``PROGRESS_EVERY`` tokens.
+when the job is cancelled between two tokens.
+
+Progress goes out every ``PROGRESS_EVERY`` tokens. The budget is only an upper bound (a real
+answer is far shorter), so a task that knows its document's shape passes
+``progress_of(text_so_far) -> (step, total)``, e.g. colours written of colours asked, and
+progress follows the document; without it progress is ``(tokens, budget)``, honest about
+the bound but with a jump to the end when the answer closes early.
 
 Bounded schemas. Decoding stops at the token budget, so the budget must hold the longest
 document the grammar allows; ``token_budget(schema)`` computes it, and refuses a schema with
@@ -76,6 +81,7 @@ def generate_json(
     seed: int | None = None,
     temperature: float = 0.7,
     stage: str = "writing",
+    progress_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> StructuredAnswer:
     """Ask ``lm`` for a document of ``schema``; retry once with the problems ``check`` found."""
     budget = token_budget(schema)
@@ -86,6 +92,7 @@ def generate_json(
         text, used = generate_text(
             job, lm, conversation, grammar=grammar, max_new_tokens=budget, seed=seed,
             temperature=temperature, stage=stage if attempt == 1 else f"{stage} (second try)",
+            progress_of=progress_of,
         )
         tokens += used
         document, problems = _parse(text, schema)
@@ -116,10 +123,12 @@ def generate_text(
     seed: int | None = None,
     temperature: float = 0.7,
     stage: str = "writing",
+    progress_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> tuple[str, int]:
     """One answer to the chat ``messages``; constrained by ``grammar`` when given.
 
-    Returns the answer text and the number of tokens generated.
+    Returns the answer text and the number of tokens generated. Progress: see the module
+    docstring.
     """
     import torch
     import transformers
@@ -136,7 +145,7 @@ def generate_text(
         processors.append(LogitsProcessor(grammar))
     if seed is not None:
         transformers.set_seed(seed)
-    watcher = _ProgressAndCancel(job, max_new_tokens, stage)
+    watcher = _ProgressAndCancel(job, lm, input_ids.shape[1], max_new_tokens, stage, progress_of)
     with torch.inference_mode():
         output = lm.model.generate(
             input_ids=input_ids,
@@ -154,8 +163,11 @@ def generate_text(
         )
     new = output[0, input_ids.shape[1]:]
     new = new[~torch.isin(new, torch.tensor(lm.stop_token_ids, device=new.device))]
-    job.progress(max_new_tokens, max_new_tokens, stage)
-    return lm.tokenizer.decode(new, skip_special_tokens=True), int(output.shape[1] - input_ids.shape[1])
+    text = lm.tokenizer.decode(new, skip_special_tokens=True)
+    # The answer is complete: the end of this stage, whatever the measure said last.
+    _, total = progress_of(text) if progress_of else (0, max_new_tokens)
+    job.progress(total, total, stage)
+    return text, int(output.shape[1] - input_ids.shape[1])
 
 
 def compiled_grammar(lm, schema: dict):
@@ -178,8 +190,9 @@ def compiled_grammar(lm, schema: dict):
 class _ProgressAndCancel:
     """A stopping criterion that never stops: it reports progress and raises on cancel."""
 
-    def __init__(self, job, total: int, stage: str) -> None:
-        self.job, self.total, self.stage, self.tokens = job, total, stage, 0
+    def __init__(self, job, lm, prompt_length: int, budget: int, stage: str, progress_of) -> None:
+        self.job, self.lm, self.prompt_length, self.budget = job, lm, prompt_length, budget
+        self.stage, self.progress_of, self.tokens, self.last = stage, progress_of, 0, None
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
@@ -187,7 +200,14 @@ class _ProgressAndCancel:
         self.tokens += 1
         self.job.check_cancelled()
         if self.tokens % PROGRESS_EVERY == 0:
-            self.job.progress(self.tokens, self.total, self.stage)
+            if self.progress_of is None:
+                now = (self.tokens, self.budget)
+            else:
+                written = input_ids[0, self.prompt_length:]
+                now = self.progress_of(self.lm.tokenizer.decode(written, skip_special_tokens=True))
+            if now != self.last:
+                self.job.progress(*now, self.stage)
+                self.last = now
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 

@@ -3,6 +3,7 @@
 import bpy
 
 from ..apply import texture as apply_texture
+from . import texture as generate
 
 
 def _entry(context: bpy.types.Context, index: int):
@@ -55,6 +56,14 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
     index: bpy.props.IntProperty(name="Index", description="History entry (-1 = the selected one)",
                                  default=-1, min=-1)
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = generate.refusal(context)
+        if reason:
+            cls.poll_message_set(reason)
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         return self.invoke(context, None)
 
@@ -64,8 +73,9 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         if item is None:
             self.report({"ERROR"}, f"there is no history entry {index}")
             return {"CANCELLED"}
-        if not bpy.ops.atelier.generate_texture.poll():
-            self.report({"ERROR"}, "select a mesh object to put the texture on (and check the backend)")
+        reason = generate.refusal(context)
+        if reason:
+            self.report({"ERROR"}, reason)
             return {"CANCELLED"}
         # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual.
         return bpy.ops.atelier.generate_texture(

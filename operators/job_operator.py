@@ -8,7 +8,9 @@ A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
   ``jobs.ApplyError`` to report a failure with the scene unchanged).
 
 An operator whose call can run inside Blender (the built-in engine) also writes
-``runs_in_blender`` and ``run_in_blender``; then no backend is started at all.
+``runs_in_blender`` and ``run_in_blender``; then no backend is started at all. One that
+prepares something for the backend in ``make_request`` (a temporary file) frees it in
+``release_request``, which runs once the job has ended however it ended.
 
 In the UI the job is asynchronous: a modal timer drains events, the panel shows a progress
 bar, the status bar says what runs, and Esc or ``atelier.cancel_job`` cancels. With
@@ -55,6 +57,13 @@ class BackendJobOperator:
     def describe_error(self, error: protocol.ErrorEvent) -> str:
         """The report for a backend error: its message and hint (subclasses may add advice)."""
         return jobs.format_error(error.message, error.hint)
+
+    def release_request(self, context: bpy.types.Context) -> None:
+        """Free what ``make_request`` prepared for the backend (e.g. a temporary file).
+
+        Called when the job can no longer need it: after a result, an error or a cancel, when
+        the request could not be sent, and when Blender ends the operator. It may run twice.
+        """
 
     # ----------------------------------------------------------- Blender's entry points
 
@@ -107,6 +116,7 @@ class BackendJobOperator:
         """Blender ends the modal operator (window closed, file loaded): stop the job too."""
         if self._job is not None and not self._job.done:
             jobs.cancel(self._client, self._job)
+        self.release_request(context)
         self._stop_modal(context)
 
     # ----------------------------------------------------------- steps
@@ -120,6 +130,7 @@ class BackendJobOperator:
             request = self.make_request(context, jobs.new_request_id())
             job = jobs.submit(self._client, request, label=self.job_label())
         except jobs.JobRefused as exc:
+            self.release_request(context)
             self._report_error(context, str(exc))
             return None
         self._job = job
@@ -133,6 +144,7 @@ class BackendJobOperator:
         return job
 
     def _finish(self, context: bpy.types.Context, job: jobs.Job) -> set[str]:
+        self.release_request(context)
         state = _session(context)
         state.running = False
         state.progress = 0.0

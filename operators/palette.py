@@ -113,7 +113,6 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         )
 
     def apply_result(self, context, event: protocol.ResultEvent) -> str:
-        self._drop_input_copy()
         try:
             palette = apply_palette.create_palette(context.scene, event.data, source=self.source,
                                                    provenance=json.dumps(event.metadata))
@@ -122,10 +121,6 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         self._show(context, palette)
         seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
         return _describe(palette, event.data) + (f" (seed {self._seed_sent})" if seeded else "")
-
-    def describe_error(self, error: protocol.ErrorEvent) -> str:
-        self._drop_input_copy()
-        return super().describe_error(error)
 
     def job_label(self) -> str:
         what = {"PROMPT": self.prompt.strip()[:40], "PROMPT_IMAGE": self.prompt.strip()[:40],
@@ -168,9 +163,10 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         self._input_copy = _save_copy(image, os.path.join(folder, f"palette-input-{request_id}.png"))
         return self._input_copy
 
-    def _drop_input_copy(self) -> None:
-        """The temporary copy of an Image datablock is only for the backend to read."""
+    def release_request(self, context) -> None:
+        """Delete the temporary copy of an Image datablock: it was only for the backend to read."""
         path = getattr(self, "_input_copy", "")
+        self._input_copy = ""
         if path and os.path.isfile(path):
             os.remove(path)
 
@@ -218,7 +214,10 @@ def _find_palette(context, name: str):
 
 
 class ATELIER_OT_apply_palette(bpy.types.Operator):
-    """Recolour materials (and optionally the world and lights) with a palette, in one undo step"""
+    """Recolour materials with a palette in one undo step. The material covering the largest surface
+    gets the primary colour, the next ones secondary, accent, background, highlight, shadow (a palette
+    without roles: its order). Texture-driven colours stay; shared materials are copied or skipped.
+    World: the background colour; lights: the highlight"""
 
     bl_idname = "atelier.apply_palette"
     bl_label = "Apply Palette"

@@ -19,6 +19,20 @@ from .job_operator import BackendJobOperator
 _MODEL_CODES = ("model_missing", "model_invalid")
 
 
+def refusal(context: bpy.types.Context) -> str:
+    """Why a texture cannot be generated now ('' when it can): the reason a greyed-out button shows.
+
+    Poll cannot see the operator's ``model``, so only the texture model preference (or
+    ``ATELIER_TEXTURE_MODEL``) set to ``builtin`` lifts the need for a backend.
+    """
+    if not apply_texture.pick_targets(context):
+        return "Select a mesh object to put the texture on"
+    if preferences.resolved_model("texture") == preferences.BUILTIN:
+        return ""
+    problem = preferences.backend_problem()
+    return f"{problem}, or use the texture model 'builtin' for a draft" if problem else ""
+
+
 class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     """Generate a texture from the prompt and put it on the selected objects as a material"""
 
@@ -51,14 +65,9 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not apply_texture.pick_targets(context):
-            cls.poll_message_set("Select a mesh object to put the texture on")
-            return False
-        if preferences.resolved_model("texture") == preferences.BUILTIN:
-            return True
-        problem = preferences.backend_problem()
-        if problem:
-            cls.poll_message_set(f"{problem}, or use the texture model 'builtin' for a draft")
+        reason = refusal(context)
+        if reason:
+            cls.poll_message_set(reason)
             return False
         return True
 

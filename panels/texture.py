@@ -1,9 +1,13 @@
 """Texture section of the Atelier tab: prompt, size, steps, seed, seamless, Generate, history."""
 
+import textwrap
+
 import bpy
 
 from .. import preferences
 from .sidebar import SectionPanel
+
+WRAP = 48  # characters per line of wrapped text in the sidebar
 
 
 class ATELIER_UL_texture_history(bpy.types.UIList):
@@ -50,10 +54,11 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
             for name in ("prompt", "negative_prompt", "width", "height", "steps", "guidance", "seed",
                          "seamless"):
                 setattr(op, name, getattr(settings, name))
-        if state.last_error and state.last_error_operator.startswith("atelier.generate_texture"):
+        if state.last_error and state.last_error_operator == "atelier.generate_texture":
             box = layout.box()
             box.label(text="Last error:", icon="ERROR")
-            for line in _wrap(state.last_error, 48):
+            # Panel labels do not wrap: split long messages at spaces.
+            for line in textwrap.wrap(state.last_error, WRAP):
                 box.label(text=line)
 
         history = context.scene.atelier.history
@@ -64,18 +69,6 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.operator("atelier.texture_history_apply", icon="MATERIAL")
             row.operator("atelier.texture_history_regenerate", icon="FILE_REFRESH")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """Panel labels do not wrap; split long messages at spaces."""
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
 
 
 classes = (ATELIER_UL_texture_history, ATELIER_PT_texture)

@@ -5,7 +5,7 @@
 #
 # The texture engine is ATELIER_TEXTURE_MODEL (default: builtin, which needs no weights and no
 # network). For the diffusion model: ATELIER_TEXTURE_MODEL=stabilityai/sd-turbo (downloaded
-# once with `huggingface-cli download stabilityai/sd-turbo`) or a local diffusers folder.
+# once with `hf download stabilityai/sd-turbo`) or a local diffusers folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

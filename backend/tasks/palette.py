@@ -5,7 +5,8 @@ Sources (``request.source``):
 - ``prompt``: the text model (``request.model``; empty = ``ATELIER_TEXT_MODEL``, else
   ``text_model.DEFAULT_TEXT_MODEL``) writes a document of ``schemas/palette.json`` under
   schema-constrained decoding, with the colour count fixed to ``request.count``; a semantic
-  check (distinct colours, a primary) gets one retry.
+  check (distinct colours, a primary) gets one retry. Progress counts the colours written
+  (``colours_written``), not tokens: the token budget is only an upper bound.
 - ``prompt_image``: the texture model (``request.model``, empty = the texture default)
   paints a small image of the prompt and its dominant colours are taken.
 - ``image``: the dominant colours of the image file ``request.image``.
@@ -78,6 +79,7 @@ def _from_prompt(request, job):
         check=semantic_problems,
         seed=request.seed,
         stage="writing the palette",
+        progress_of=colours_written(request.count),
     )
     return answer.document, "transformers", lm.name, {"attempts": answer.attempts, "tokens": answer.tokens}
 
@@ -130,6 +132,15 @@ def _title(text: str) -> str:
     words = re.sub(r"[^A-Za-z0-9 ,'-]+", " ", text).split()
     title = " ".join(words).lstrip("0123456789 ,'-") or "Palette"
     return title[:40].rstrip()
+
+
+def colours_written(count: int):
+    """Progress of an answer being written: ``(colours complete, count)``.
+
+    The grammar fixes the count, and no string the schema allows holds a ``}``, so each ``}``
+    closes one colour (the last closes the document, hence the cap).
+    """
+    return lambda text: (min(text.count("}"), count), count)
 
 
 # --------------------------------------------------------------------------- checks

@@ -14,6 +14,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from .. import limits, protocol
 from ..errors import TaskError
@@ -64,7 +65,13 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
 
     check_request(request)
     model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_MODEL
-    pipe = job.load("texture", model, load_pipeline)
+    failure = None
+    try:
+        pipe = job.load("texture", model, load_pipeline)
+    except torch.OutOfMemoryError as exc:  # a model too large for the GPU fails as it moves there
+        failure = _first_line(exc)
+    if failure is not None:
+        raise_out_of_memory(f"loading {model} on {job.device}", failure)
     family = family_of(pipe, model)
     settings = resolve_settings(request, pipe, family)
     job.check_cancelled()
@@ -89,7 +96,6 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
         options["negative_prompt"] = request.negative_prompt or None
     if family.max_sequence_length:
         options["max_sequence_length"] = family.max_sequence_length
-    failure = None
     try:
         with seamless_tiling(pipe, request.seamless):
             image = pipe(
@@ -99,20 +105,10 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
                 generator=generator, callback_on_step_end=on_step_end,
             ).images[0]
     except torch.OutOfMemoryError as exc:
-        failure = str(exc).splitlines()[0] if str(exc) else "out of memory"
+        failure = _first_line(exc)
     if failure is not None:
-        # Outside the except block the traceback (and the tensors its frames hold) is gone.
-        from ..device import free_device_memory
-
-        free_device_memory()
-        raise TaskError(
-            "out_of_memory",
-            f"the device ran out of memory making a {settings['width']}x{settings['height']} "
-            f"texture on {job.device}: {failure}",
-            hint="try a smaller size (e.g. 512x512), close other programs using the GPU, unload "
-                 f"other models, start the backend with {CPU_OFFLOAD_ENV}=1 (CPU offload), "
-                 "or use device 'cpu'",
-        )
+        raise_out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
+                            failure)
 
     parameters = {
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
@@ -127,6 +123,27 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     write_png(image, path, record)
     return TaskOutput(files=[protocol.ResultFile("base_color", str(path), "png")],
                       metadata=record, data=parameters)
+
+
+def raise_out_of_memory(doing: str, failure: str) -> NoReturn:
+    """Free device memory and report that it ran out while ``doing``, with what to change.
+
+    Call it outside the ``except`` block: by then the traceback, and the device tensors its
+    frames hold, are gone, so the memory can really be given back.
+    """
+    from ..device import free_device_memory
+
+    free_device_memory()
+    raise TaskError(
+        "out_of_memory", f"the device ran out of memory {doing}: {failure}",
+        hint="try a smaller size (e.g. 512x512), close other programs using the GPU, unload "
+             f"other models, start the backend with {CPU_OFFLOAD_ENV}=1 (CPU offload), "
+             "or use device 'cpu'",
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def check_request(request: protocol.TextureRequest) -> None:

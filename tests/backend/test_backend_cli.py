@@ -14,9 +14,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]  # the extension folder: `python -m backend` runs here
 
 
-def run_backend(*args: str) -> subprocess.CompletedProcess:
+def run_backend(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
 def test_texture_command_writes_the_png_and_prints_metadata(tiny_sd, tmp_path, backend, texture_request):
@@ -41,11 +41,20 @@ def test_texture_command_fails_with_a_reason(tmp_path):
     assert run_backend("texture", "bricks", "--out", str(tmp_path / "x.jpg")).returncode == 1
 
 
-def test_doctor_runs_a_tiny_pipeline_end_to_end():
-    done = run_backend("doctor")
+def test_doctor_runs_a_tiny_pipeline_and_a_tiny_text_model_end_to_end():
+    done = run_backend("doctor", env={"ATELIER_DEVICE": "auto"})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "torch" in done.stdout and "CUDA" in done.stdout
+    assert "torch" in done.stdout and "CUDA" in done.stdout and "MPS" in done.stdout
     assert "end-to-end texture on cpu (float32): ok" in done.stdout
+    assert "end-to-end text on cpu (float32): ok" in done.stdout and "schema-valid JSON" in done.stdout
+    assert done.stdout.rstrip().endswith("doctor: everything works")
+
+
+def test_doctor_fails_with_a_readable_reason():
+    done = run_backend("doctor", env={"ATELIER_DEVICE": "tpu"})
+    assert done.returncode == 1
+    assert "doctor: BROKEN: unknown device 'tpu'" in done.stderr and "hint:" in done.stderr
+    assert "everything works" not in done.stdout
 
 
 def test_palette_and_ideas_commands_reach_their_tasks():
@@ -56,3 +65,14 @@ def test_palette_and_ideas_commands_reach_their_tasks():
     assert missing.returncode == 1 and "model_missing" in missing.stderr
     bad_context = run_backend("ideas", "a cozy cabin", "--context", "[1]")
     assert bad_context.returncode == 1 and "JSON object" in bad_context.stderr
+
+
+def test_context_hint_shows_a_context_the_ideas_task_accepts():
+    from backend.tasks.ideas import describe_context
+
+    for bad in ("[1]", "{not json"):
+        done = run_backend("ideas", "a cozy cabin", "--context", bad)
+        assert done.returncode == 1
+        example = done.stderr.split("hint: e.g. --context '", 1)[1].rsplit("'", 1)[0]
+        described = describe_context(json.loads(example))  # raises TaskError if it were refused
+        assert "Chair" in described and "#1a2b3c" in described

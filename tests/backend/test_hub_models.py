@@ -30,3 +30,4 @@ def test_default_model_offline_says_how_to_get_it(backend, texture_request):
 def test_network_allowed_is_still_offline_under_hf_hub_offline(backend, texture_request):
     final = backend.request(texture_request(model="nobody-here/no-model", allow_network=True))
     assert final["code"] == "model_missing", final
+    assert "HF_HUB_OFFLINE" in final["hint"]  # the switch that keeps downloads off

@@ -58,6 +58,30 @@ def test_out_of_memory_is_reported_and_survived(backend, texture_request, oom_pr
     assert "smaller size" in final["hint"] and "CPU offload" in final["hint"]
 
 
+def test_out_of_memory_while_loading_is_reported(tiny_sd, tmp_path, monkeypatch):
+    """A model too large for the GPU fails as it moves there; same report, nothing half cached."""
+    import torch
+
+    from backend import protocol
+    from backend.errors import TaskError
+    from backend.job import JobContext
+    from backend.model_cache import ModelCache
+    from backend.tasks import texture
+
+    def too_large(located, device, dtype):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    monkeypatch.setattr(texture, "load_pipeline", too_large)
+    cache = ModelCache()
+    request = protocol.TextureRequest(id="oom-load", prompt="bricks", output_dir=str(tmp_path),
+                                      model=str(tiny_sd), device="cpu")
+    with pytest.raises(TaskError) as caught:
+        texture.run(request, JobContext(request, cache))
+    assert caught.value.code == "out_of_memory" and f"loading {tiny_sd}" in caught.value.message
+    assert "smaller size" in caught.value.hint and "CPU offload" in caught.value.hint
+    assert cache.located_any(str(tiny_sd)) is None
+
+
 def test_non_finite_numbers(backend, texture_request):
     for literal in ("1e999", "-1e999"):  # valid JSON that overflows to infinity
         job = texture_request()

@@ -1,4 +1,4 @@
-"""Install the built zip into a fresh Blender, generate once, unregister; prints a JSON summary.
+"""Install the built zip into a fresh Blender, use each feature once, unregister; prints a JSON summary.
 
 Run as ``<python with bpy> install_smoke.py ZIP``, so each Blender version (5.0 in the main test
 environment, 4.2 in ``.venv-bpy42``) gets its own process and its own user folder. The backend
@@ -36,6 +36,15 @@ def main(zip_path: str) -> dict:
     summary["material"] = material.name
     summary["image_size"] = list(bpy.data.images[material.name].size)
     summary["history"] = [item.material_name for item in bpy.context.scene.atelier.history]
+    # The other features, on their in-Blender engines: the harmony rules need the bundled
+    # coloraide wheel (the 4.2 environment has nothing else), ideas need only the stdlib.
+    summary["palette"] = sorted(bpy.ops.atelier.generate_palette(
+        source="HARMONY", harmony="TRIADIC", count=3, model="builtin"))
+    summary["palette_colors"] = len(bpy.data.palettes[-1].colors) if bpy.data.palettes else 0
+    summary["ideas"] = sorted(bpy.ops.atelier.suggest_scene(
+        prompt="a reading nook", count=1, model="builtin", seed=1))
+    summary["idea_build"] = sorted(bpy.ops.atelier.apply_scene_idea(index=0))
+    summary["idea_parts"] = sorted({o.type for o in bpy.context.scene.collection.children[-1].objects})
     summary["heavy_modules"] = sorted({"torch", "diffusers", "transformers"} & set(sys.modules))
     addon_utils.disable(MODULE, default_set=True)
     summary["left_registered"] = [n for n in dir(bpy.types) if n.startswith(("ATELIER_", "Atelier"))]

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -45,14 +46,28 @@ def test_manifest_passes_blenders_validator(python):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def _shipped_files(folder: str) -> set[str]:
+    """Every file under ``folder`` of the checkout that must reach users (code and data)."""
+    return {path.relative_to(ROOT).as_posix() for path in (ROOT / folder).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts}
+
+
 def test_zip_holds_the_extension_and_no_development_files(built_zip):
-    names = zipfile.ZipFile(built_zip).namelist()
+    names = set(zipfile.ZipFile(built_zip).namelist())
     tops = {name.split("/")[0] for name in names}
-    assert {"blender_manifest.toml", "__init__.py", "backend", "client", "operators", "apply"} <= tops
-    assert "backend/server.py" in names and "backend/protocol.py" in names
-    assert not tops & {"tests", "tools", "bench", ".ci", ".git", ".venv", "pyproject.toml",
-                       "requirements-dev.txt", ".pytest_cache", ".ruff_cache"}
-    assert not [name for name in names if "__pycache__" in name]
+    assert {"blender_manifest.toml", "__init__.py", "README.md", "client", "operators", "apply",
+            "panels", "properties"} <= tops
+    # The backend with its schemas and requirements, the built-in engine with its data files,
+    # and the bundled wheels: all of each folder.
+    for folder in ("backend", "builtin", "wheels"):
+        missing = _shipped_files(folder) - names
+        assert not missing, f"{folder} files missing from the zip: {sorted(missing)}"
+    assert {"backend/schemas/scene_idea.json", "builtin/texture_recipes.json",
+            "backend/requirements.txt"} <= names
+    assert not tops & {"tests", "tools", "bench", ".ci", "pyproject.toml", "requirements-dev.txt",
+                       "out", "build"}
+    assert not [name for name in names if any(part.startswith(".") for part in name.split("/"))]
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".zip")]
 
 
 def _smoke(python: Path, built_zip: Path, tiny_sd_model: Path) -> dict:
@@ -73,6 +88,9 @@ def _check(summary: dict, version: str) -> None:
     # Names are cut to 63 bytes by Atelier itself, so both versions give the same name.
     assert summary["material"] == " ".join(["weathered"] * 6)
     assert summary["history"] == [summary["material"]]
+    assert summary["palette"] == ["FINISHED"] and summary["palette_colors"] == 3
+    assert summary["ideas"] == ["FINISHED"] and summary["idea_build"] == ["FINISHED"]
+    assert {"CAMERA", "LIGHT", "MESH"} <= set(summary["idea_parts"])
     assert summary["heavy_modules"] == []
     assert summary["left_registered"] == [] and not summary["scene_property_left"]
 
@@ -97,3 +115,27 @@ def test_blender_process_never_imports_the_model_libraries(tiny_sd_model, tmp_pa
     lines = [line for line in run.stdout.splitlines() if line.startswith("ATELIER-TOUR ")]
     assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-3000:]
     assert json.loads(lines[-1].removeprefix("ATELIER-TOUR ")) == []
+
+
+def _process_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_backend_stops_when_blender_quits(tmp_path):
+    """Blender quits without disabling the extension: the backend must not outlive it."""
+    env = dict(os.environ, ATELIER_PYTHON=sys.executable)
+    run = subprocess.run([sys.executable, str(HERE / "quit_with_backend.py"), str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    lines = [line for line in run.stdout.splitlines() if line.startswith("ATELIER-BACKEND-PID ")]
+    assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-3000:]
+    pid = int(lines[-1].split()[-1])
+    deadline = time.monotonic() + 10
+    while not _process_gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _process_gone(pid), f"backend {pid} still runs after Blender quit"

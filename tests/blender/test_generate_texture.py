@@ -115,6 +115,14 @@ def test_saved_images_go_next_to_the_blend(bpy_module, addon, clean_scene, backe
     assert (tmp_path / "textures" / "red_sand.png").is_file()
 
 
+def test_saved_images_of_an_unsaved_file_go_to_the_user_folder(bpy_module, addon, clean_scene):
+    bpy, apply_texture = bpy_module, addon.apply.texture
+    assert bpy.data.filepath == ""
+    user_folder = bpy.utils.extension_path_user(addon.__name__, path="textures")
+    assert str(apply_texture.images_folder("SAVE")) == user_folder
+    assert apply_texture.images_folder("PACK") is None
+
+
 def test_undo_removes_the_material_and_history(bpy_module, addon, clean_scene, backend_env):
     bpy = bpy_module
     cube = mesh_object(bpy)

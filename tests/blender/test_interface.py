@@ -89,6 +89,9 @@ def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, ba
     assert not bpy.ops.atelier.generate_texture.poll()
     with pytest.raises(RuntimeError, match="Select a mesh object"):
         bpy.ops.atelier.generate_texture(prompt="x")
+    # The history's Regenerate button is greyed out for the same reasons.
+    with pytest.raises(RuntimeError, match="Select a mesh object"):
+        bpy.ops.atelier.texture_history_regenerate()
     mesh_object(bpy)
     assert bpy.ops.atelier.generate_texture.poll()
     monkeypatch.delenv("ATELIER_PYTHON")
@@ -96,6 +99,8 @@ def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, ba
     assert not bpy.ops.atelier.generate_texture.poll()
     with pytest.raises(RuntimeError, match="Set the backend Python.*'builtin'"):
         bpy.ops.atelier.generate_texture(prompt="x")
+    with pytest.raises(RuntimeError, match="Set the backend Python"):
+        bpy.ops.atelier.texture_history_regenerate()
     monkeypatch.setenv("ATELIER_TEXTURE_MODEL", "builtin")
     assert bpy.ops.atelier.generate_texture.poll()  # the built-in engine needs no backend
 
@@ -168,12 +173,15 @@ def test_free_memory_unloads_and_backend_keeps_serving(bpy_module, addon, clean_
                                             steps=1) == {"FINISHED"}
 
 
-def test_unregister_leaves_nothing_registered(bpy_module, addon):
+def test_unregister_leaves_nothing_registered(bpy_module, addon, backend_env):
     import addon_utils
 
     bpy = bpy_module
     module = addon.__name__
     backend_ops = addon.operators.backend
+    client = addon.jobs.client_for(addon.preferences.backend_config(addon.jobs.EXTENSION_DIR))
+    client.ensure_started()
+    backend_process = client._transport._process
     addon_utils.disable(module, default_set=True)
     try:
         assert not [name for name in dir(bpy.types) if name.startswith(("ATELIER_", "Atelier"))]
@@ -181,6 +189,7 @@ def test_unregister_leaves_nothing_registered(bpy_module, addon):
         assert backend_ops._cancel_jobs_on_load not in bpy.app.handlers.load_pre
         assert not bpy.app.timers.is_registered(backend_ops._unload_idle_models)
         assert addon.jobs.current_client() is None
+        assert backend_process.poll() is not None  # the backend process was stopped
         assert module not in bpy.context.preferences.addons
     finally:
         addon_utils.enable(module, default_set=True)

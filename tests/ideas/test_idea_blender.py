@@ -4,6 +4,8 @@ bad or hostile input leaving the scene unchanged (no backend needed)."""
 import json
 import math
 import sys
+import textwrap
+import types
 
 import pytest
 
@@ -84,6 +86,8 @@ def test_building_makes_every_part_with_the_idea_values_and_units(addon, bpy_mod
 
     lights = {obj.data.type: obj.data for obj in collection.objects if obj.type == "LIGHT"}
     assert lights["SUN"].energy == pytest.approx(3.5)  # W/m2, Blender's sun strength unit
+    sun = next(obj for obj in collection.objects if obj.type == "LIGHT" and obj.data.type == "SUN")
+    assert list(sun.rotation_euler) == pytest.approx([math.radians(a) for a in nook["lights"][0]["rotation"]])
     assert (lights["POINT"].energy, lights["SPOT"].energy, lights["AREA"].energy) == (60, 250, 120)
     assert _close(lights["POINT"].color, _linear("#ffd8a0"))
 
@@ -105,6 +109,18 @@ def test_building_makes_every_part_with_the_idea_values_and_units(addon, bpy_mod
     content = notes.as_string()
     assert nook["pitch"] in content and all(note in content for note in nook["notes"])
     assert "Suggested by hand for 'a reading nook'" in content
+
+
+def test_a_long_title_leaves_each_part_its_name(addon, bpy_module, clean_scene, nook):
+    # 60 characters, 66 bytes: every "<title> part" name is longer than Blender 4.2 keeps.
+    nook["title"] = "Serre abandonnée envahie de fougères et de lierre à l'aube ét"
+    built = addon.apply.scene_idea.build_idea(clean_scene, nook)
+    names = [built.camera.name, built.world.name, built.text.name] + [light.name for light in built.lights]
+    parts = ["camera", "world", "notes", "sun light 1", "point light 2", "spot light 3", "area light 4"]
+    for name, part in zip(names, parts, strict=True):
+        head = name.removesuffix(" " + part)
+        assert head != name and nook["title"].startswith(head) and len(head) > 40, name
+        assert len(name.encode()) <= 63, name
 
 
 def test_an_existing_scene_camera_stays(addon, bpy_module, stored):
@@ -145,10 +161,6 @@ def _tamper(stored, document_text):
 
 
 TAMPERED = [
-    ("not a number", lambda nook: json.dumps(nook).replace('"lens": 35', '"lens": NaN'),
-     "NaN is not a number JSON allows"),
-    ("10,000 objects", lambda nook: json.dumps(dict(nook, objects=[{"name": "a"}] * 10_000)),
-     "objects has 10000 items; at most 64 are allowed"),
     ("a 2 MB document", lambda nook: json.dumps(dict(nook, objects=nook["objects"][:1] * 20_000)),
      "at most 1000000 are read"),
     ("code instead of data", lambda nook: "__import__('os').system('echo pwned')", "not valid JSON"),
@@ -169,25 +181,87 @@ def test_a_tampered_idea_in_the_file_is_refused_and_nothing_changes(addon, bpy_m
     assert _snapshot(bpy) == before
 
 
-def test_a_fixable_idea_in_the_file_is_cleaned_before_it_is_built(addon, bpy_module, stored, nook, capfd):
-    nook["objects"][1]["name"] = "../../etc/passwd"
-    nook["objects"][2]["location"] = [1e308, 0.7, 0.3]
-    _tamper(stored, json.dumps(nook))
-    assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
-    collection = bpy_module.data.collections[TITLE]
-    assert "..-..-etc-passwd" in collection.objects
-    assert collection.objects["Side table"].location.x == 100
-    assert 'cleaned: objects[1].name was cleaned to "..-..-etc-passwd" and 1 more' in capfd.readouterr().out
+CODE = "__import__('pathlib').Path('pwned').touch()"
 
 
-def test_a_title_holding_code_stays_text(addon, bpy_module, clean_scene, nook, tmp_path, monkeypatch):
-    bpy = bpy_module
+def _at(path, value):
+    def mutate(doc):
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+# The hostile answers the issue names. (what, mutation, refused with (a pattern), or what the block-out
+# gets instead: (kind of datablock, its name) or (object, attribute, value)). A NaN from a
+# result arrives as a float, from a file as text that JSON does not allow.
+HOSTILE = [
+    ("python code in the title", _at(["title"], CODE), None, ("collection", CODE)),
+    # Short ones: 10,000 whole objects would hit the size limit of a document first.
+    ("10,000 objects", lambda doc: doc.update(objects=[{"name": "Box", "primitive": "cube"}] * 10_000),
+     "objects has 10000 items; at most 64 are allowed", None),
+    ("a NaN coordinate", _at(["objects", 2, "location", 0], math.nan),
+     r"objects\[2\]\.location\[0\] must be a finite number|NaN is not a number JSON allows", None),
+    ("a 1e308 coordinate", _at(["objects", 2, "location", 0], 1e308), None, ("Side table", "location", 100)),
+    ("path separators in a name", _at(["objects", 1, "name"], "../..\\etc/passwd"), None,
+     ("object", "..-..-etc-passwd")),
+    ("path separators and a line break in the title", _at(["title"], "Nook/../x\n"), None,
+     ("collection", "Nook-..-x")),
+    ("control characters in a name", _at(["objects", 2, "name"], "Table\x00\x1b[2J\u202e"), None,
+     ("object", "Table[2J")),
+]
+
+
+def _check_built(bpy, expected):
+    if expected[0] == "collection":
+        assert expected[1] in bpy.data.collections
+        return
+    collection = bpy.data.collections[TITLE]
+    if expected[0] == "object":
+        assert expected[1] in collection.objects
+    else:
+        name, attribute, value = expected
+        assert getattr(collection.objects[name], attribute).x == value
+
+
+@pytest.mark.parametrize("what, mutate, refused, built", HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_a_hostile_model_answer_is_refused_or_cleaned_before_it_is_stored(addon, bpy_module, stored, nook,
+                                                                           tmp_path, monkeypatch,
+                                                                           what, mutate, refused, built):
     monkeypatch.chdir(tmp_path)
-    nook["title"] = "__import__('pathlib').Path('pwned').touch()"
-    addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="x", engine="hand")
-    bpy.ops.atelier.apply_scene_idea(index=0)
-    assert nook["title"] in bpy.data.collections
+    mutate(nook)
+    before = _snapshot(bpy_module)
+    if refused:
+        with pytest.raises(addon.jobs.ApplyError, match=f"idea 1 is not a valid scene idea: .*({refused})"):
+            addon.apply.scene_idea.store_ideas(stored, [nook], prompt="x", engine="m")
+        assert _snapshot(bpy_module) == before
+        return
+    addon.apply.scene_idea.store_ideas(stored, [nook], prompt="x", engine="m")
+    assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
+    _check_built(bpy_module, built)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("what, mutate, refused, built", HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_a_hostile_idea_in_a_file_is_refused_or_cleaned_before_it_is_built(addon, bpy_module, stored, nook,
+                                                                           tmp_path, monkeypatch, capfd,
+                                                                           what, mutate, refused, built):
+    monkeypatch.chdir(tmp_path)
+    mutate(nook)
+    _tamper(stored, json.dumps(nook))
+    before = _snapshot(bpy_module)
+    if refused:
+        with pytest.raises(RuntimeError, match=f"idea 0 .* is not a valid scene idea and was not built: "
+                                               f".*({refused})"):
+            bpy_module.ops.atelier.apply_scene_idea(index=0)
+        assert _snapshot(bpy_module) == before
+        return
+    assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
+    _check_built(bpy_module, built)
+    assert not (tmp_path / "pwned").exists()
+    report = capfd.readouterr().out
+    assert ("cleaned: " in report) == (what != "python code in the title"), report
 
 
 def test_a_failed_build_removes_what_it_made(addon, bpy_module, stored, nook, monkeypatch):
@@ -314,6 +388,64 @@ def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stor
 def test_the_panel_hangs_below_the_atelier_tab(addon, bpy_module):
     panel = bpy_module.types.ATELIER_PT_ideas
     assert panel.bl_parent_id == "ATELIER_PT_main" and panel.bl_category == "Atelier"
+
+
+class PanelRecorder:
+    """Stands in for ``UILayout`` (there is no window here): keeps the labels, checks that every
+    property and operator property the panel names exists."""
+
+    def __init__(self, bpy, record):
+        self._bpy, self.record = bpy, record
+
+    def row(self, **kwargs):
+        return self
+
+    column = box = row
+
+    def label(self, text="", **kwargs):
+        self.record.append(text)
+
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, name
+
+    def operator(self, idname, **kwargs):
+        module, name = idname.split(".")
+        known = getattr(getattr(self._bpy.ops, module), name).get_rna_type().properties.keys()
+        record = self.record
+
+        class Properties:
+            def __setattr__(self, key, value):
+                assert key in known, key
+                record.append((idname, key, value))
+
+        return Properties()
+
+
+def test_the_panel_lists_titles_and_pitches_and_opens_details(addon, bpy_module, stored, nook,
+                                                                monkeypatch):
+    monkeypatch.setenv("ATELIER_TEXT_MODEL", "builtin")
+    other = dict(nook, title="Greenhouse", pitch="Glass and ferns.")
+    addon.apply.scene_idea.store_ideas(stored, [nook, other], prompt="a nook", engine="hand")
+    stored.atelier.idea_request.prompt = "a nook"
+    stored.atelier.ideas[1].show_details = True
+    lines = []
+    addon.panels.ideas.ATELIER_PT_ideas.draw(types.SimpleNamespace(layout=PanelRecorder(bpy_module, lines)),
+                                             bpy_module.context)
+    text = [line for line in lines if isinstance(line, str)]
+    assert ("atelier.suggest_scene", "prompt", "a nook") in lines
+    assert [line[2] for line in lines if line[:2] == ("atelier.apply_scene_idea", "index")] == [0, 1]
+    assert TITLE in text and "Greenhouse" in text and "Glass and ferns." in text
+    assert " ".join(text).count("A deep armchair by a tall window") == 1  # the pitch, wrapped
+    # Only the opened idea shows its details.
+    assert text.count(f"Mood: {nook['mood']}") == 1
+    assert f"{len(nook['objects'])} objects, {len(nook['lights'])} lights, 35 mm camera" in text
+    assert textwrap.wrap(f"- {nook['notes'][0]}", addon.panels.ideas.WRAP)[0] in text
+
+    stored.atelier.ideas[1].document = "not json"
+    lines.clear()
+    addon.panels.ideas.ATELIER_PT_ideas.draw(types.SimpleNamespace(layout=PanelRecorder(bpy_module, lines)),
+                                             bpy_module.context)
+    assert "This idea's document cannot be read" in lines
 
 
 def test_building_checks_an_idea_handed_over_directly(addon, bpy_module, clean_scene, nook):

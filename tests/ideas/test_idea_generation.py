@@ -61,6 +61,20 @@ def test_constrained_answers_are_always_valid_ideas(lm):
         assert IDEA_SCHEMA.is_valid(idea)
 
 
+def test_under_the_full_grammar_the_answer_is_a_valid_idea(lm):
+    """Once at full size (a few seconds): the schema as the task sends it, nothing shrunk."""
+    job, model = lm
+    schema = ideas.generation_schema(1)
+    budget = structured.token_budget(schema)
+    text, tokens = structured.generate_text(job, model, ideas.messages("a reading nook", 1, ""),
+                                            grammar=structured.compiled_grammar(model, schema),
+                                            max_new_tokens=budget, seed=0)
+    assert tokens < budget
+    (idea,) = json.loads(text)["ideas"]
+    assert idea_checks.schema_problems(idea) == [], text
+    assert IDEA_SCHEMA.is_valid(idea)
+
+
 def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
     job, model = lm
     schema = small(ideas.generation_schema(1))

@@ -3,7 +3,10 @@
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -259,3 +262,38 @@ def test_bad_requests_say_what_to_change(prompt, count, says):
 
 def test_a_good_request_has_no_problems():
     assert idea_checks.request_problems("a cosy reading nook at dusk", 3) == []
+
+
+# --------------------------------------------------------------------------- Blender's view
+
+
+CHECK_WITHOUT_PACKAGES = """
+import json, sys
+try:
+    import jsonschema
+except ModuleNotFoundError:
+    pass
+else:
+    sys.exit("site-packages are reachable; the test proves nothing")
+from backend import idea_checks
+checked, repairs = idea_checks.check_idea(sys.stdin.read())
+try:
+    idea_checks.check_idea(dict(checked, objects=[checked["objects"][0]] * 10_000))
+except idea_checks.IdeaError as exc:
+    refused = exc.problems
+semantic = idea_checks.semantic_problems(checked)
+print(json.dumps({"repairs": repairs, "semantic": semantic, "refused": refused}))
+"""
+
+
+def test_the_validator_needs_no_installed_package(nook):
+    """Blender's Python imports ``idea_checks``: it must run without jsonschema, rpds or any
+    other installed (often compiled) package. ``-S`` leaves site-packages off the path."""
+    nook["objects"][1]["name"] = "../../etc/passwd"
+    done = subprocess.run([sys.executable, "-S", "-c", CHECK_WITHOUT_PACKAGES], input=json.dumps(nook),
+                          cwd=idea_checks.SCHEMA_PATH.parents[2], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "repairs": ['objects[1].name was cleaned to "..-..-etc-passwd"'], "semantic": [],
+        "refused": ["objects has 10000 items; at most 64 are allowed"]}

@@ -106,6 +106,25 @@ def test_largest_surface_gets_primary_then_secondary_then_accent(bpy_module, add
     assert tuple(big.diffuse_color)[:3] == pytest.approx(_linear("#ff2e88"), abs=1e-5)
 
 
+def test_equal_areas_rank_by_material_name_whatever_the_selection(bpy_module, addon, clean_scene, palette):
+    bpy = bpy_module
+    beta, alpha = _material(bpy, "Beta"), _material(bpy, "Alpha")
+    first = _cube(bpy, "A first", 2.0, beta)
+    second = _cube(bpy, "B second", 2.0, alpha, (5, 0, 0))
+    for order in ((first, second), (second, first)):
+        _select(bpy, *order)
+        report = addon.apply.palette.apply_palette(bpy.context, palette)
+        mapped = [(name, s.role) for name, s in report.recoloured]
+        assert mapped == [("Alpha", "primary"), ("Beta", "secondary")]
+
+
+def test_the_tooltip_states_the_mapping(bpy_module, addon):
+    tooltip = bpy_module.ops.atelier.apply_palette.get_rna_type().description
+    for words in ("largest surface", "primary", "secondary, accent", "without roles", "Texture-driven",
+                  "copied or skipped", "one undo step"):
+        assert words in tooltip
+
+
 def test_area_counts_object_scale_and_per_face_materials(bpy_module, addon, clean_scene, palette):
     bpy = bpy_module
     top, rest = _material(bpy, "Top"), _material(bpy, "Rest")
@@ -230,6 +249,23 @@ def test_light_data_shared_outside_the_scope(bpy_module, addon, clean_scene, pal
         assert inside.data == data and report.shared_skipped == ["Shared lamp"] and report.lights == []
 
 
+@pytest.mark.parametrize("shared", ["COPY", "SKIP"])
+def test_world_shared_with_another_scene(bpy_module, addon, clean_scene, palette, shared):
+    bpy = bpy_module
+    world = bpy.data.worlds.new("Sky")
+    other = bpy.data.scenes.new("Other")
+    clean_scene.world = other.world = world
+    before = tuple(world.color)
+    report = addon.apply.palette.apply_palette(bpy.context, palette, scope="SCENE", include_world=True,
+                                               shared=shared)
+    assert other.world == world and tuple(world.color) == before
+    if shared == "COPY":
+        assert clean_scene.world != world and report.copied == [("Sky", clean_scene.world.name)]
+        assert tuple(clean_scene.world.color) == pytest.approx(_linear("#1b1f3a"), abs=1e-5)
+    else:
+        assert clean_scene.world == world and "world Sky left alone (shared" in report.summary()
+
+
 def test_apply_operator_is_one_undo_step(bpy_module, addon, clean_scene, palette):
     bpy = bpy_module
     material = _material(bpy, "Box")
@@ -247,17 +283,31 @@ def test_apply_operator_is_one_undo_step(bpy_module, addon, clean_scene, palette
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"palette": "No such palette"}, "no palette named"),
+    ({"palette": ""}, "no palette chosen"),
+    ({"palette": "Empty"}, "has no colours"),
     ({"scope": "SELECTED"}, "nothing to recolour"),
 ])
 def test_apply_refusals_leave_the_scene_unchanged(bpy_module, addon, clean_scene, palette, kwargs, message):
     bpy = bpy_module
+    bpy.data.palettes.new("Empty")
     material = _material(bpy, "Box")
-    _cube(bpy, "Box", 1.0, material)
-    _select(bpy)
+    box = _cube(bpy, "Box", 1.0, material)
+    _select(bpy, *([] if kwargs.get("scope") == "SELECTED" else [box]))
     kwargs.setdefault("palette", palette.name)
     with pytest.raises(RuntimeError, match=message):
         bpy.ops.atelier.apply_palette(**kwargs)
     assert _base(material) == pytest.approx((0.5, 0.5, 0.5))
+    assert [m.name for m in bpy.data.materials] == ["Box"] and bpy.context.scene.world is None
+
+
+@pytest.mark.parametrize("palette_name, where, message", [
+    ("No such palette", "out.gpl", "no palette named"),
+    ("Rainy neon alley", "missing-folder/out.gpl", "No such file or directory"),
+])
+def test_gpl_export_refusals(bpy_module, addon, clean_scene, palette, tmp_path, palette_name, where, message):
+    with pytest.raises(RuntimeError, match=message):
+        bpy_module.ops.atelier.export_palette(filepath=str(tmp_path / where), palette=palette_name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_gpl_export(bpy_module, addon, clean_scene, palette, tmp_path):

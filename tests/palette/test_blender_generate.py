@@ -57,38 +57,86 @@ def test_image_file_through_the_backend(bpy_module, addon, clean_scene, palette_
     assert hexes == ["#285ac8", "#f0c81e"]  # blue covers more than yellow; the green band is transparent
 
 
-def test_generated_image_datablock_is_copied_for_the_backend(bpy_module, addon, clean_scene, palette_env):
-    bpy = bpy_module
+def _painted(bpy, red_rows=10):
+    """A generated 16 x 16 Image datablock (no file): red on ``red_rows`` rows, blue below."""
     image = bpy.data.images.new("Painted", 16, 16)
     pixels = np.zeros((16, 16, 4), dtype=np.float32)
     pixels[:, :, 3] = 1.0
-    pixels[:10, :, 0] = 1.0  # red on 10 of 16 rows
-    pixels[10:, :, 2] = 1.0  # blue on the rest
+    pixels[:red_rows, :, 0] = 1.0
+    pixels[red_rows:, :, 2] = 1.0
     image.pixels.foreach_set(pixels.ravel())
+    return image
+
+
+def _input_copies(bpy, addon):
+    """Temporary copies of Image datablocks left in the jobs folder."""
+    jobs_dir = bpy.utils.extension_path_user(addon.__name__, path="jobs", create=True)
+    return [name for name in os.listdir(jobs_dir) if name.startswith("palette-input-")]
+
+
+def test_generated_image_datablock_is_copied_for_the_backend(bpy_module, addon, clean_scene, palette_env):
+    bpy = bpy_module
+    image = _painted(bpy)
     assert bpy.ops.atelier.generate_palette(source="IMAGE", image="Painted", count=3) == {"FINISHED"}
     hexes = [addon.apply.palette.palette_color_hex(c) for c in clean_scene.atelier.palette.palette.colors]
     assert hexes == ["#ff0000", "#0000ff"]
     assert image.source == "GENERATED" and image.filepath == ""  # the datablock itself is untouched
     assert [i.name for i in bpy.data.images] == ["Painted"]
-    jobs_dir = bpy.utils.extension_path_user(addon.__name__, path="jobs")
-    assert not [name for name in os.listdir(jobs_dir) if name.startswith("palette-input-")]
+    assert not _input_copies(bpy, addon)
+
+
+def test_the_datablock_copy_is_deleted_when_the_job_fails(bpy_module, addon, clean_scene, palette_env):
+    bpy = bpy_module
+    _painted(bpy, red_rows=16)  # one flat colour: the backend refuses it
+    with pytest.raises(RuntimeError, match="one flat colour"):
+        bpy.ops.atelier.generate_palette(source="IMAGE", image="Painted", count=3)
+    assert _nothing_made(bpy, clean_scene) and [i.name for i in bpy.data.images] == ["Painted"]
+    assert not _input_copies(bpy, addon)
+
+
+def test_the_datablock_copy_is_deleted_when_the_job_is_cancelled(bpy_module, addon, clean_scene, palette_env,
+                                                                 monkeypatch):
+    """Cancelled while the blocking operator waits (what a second Esc does in the UI: the job
+    ends at once, the backend's answer no longer matters)."""
+    bpy, jobs = bpy_module, addon.jobs
+    _painted(bpy)
+    copies_sent = []
+    real_wait = jobs.wait
+
+    def cancel_then_wait(client, job, **kwargs):
+        copies_sent.extend(_input_copies(bpy, addon))
+        jobs.abandon(job, "cancelled")
+        return real_wait(client, job, **kwargs)
+
+    monkeypatch.setattr(jobs, "wait", cancel_then_wait)
+    assert bpy.ops.atelier.generate_palette(source="IMAGE", image="Painted", count=3) == {"CANCELLED"}
+    assert len(copies_sent) == 1  # the copy existed while the job ran
+    assert not _input_copies(bpy, addon)
+    assert _nothing_made(bpy, clean_scene) and [i.name for i in bpy.data.images] == ["Painted"]
+    monkeypatch.undo()
+    assert bpy.ops.atelier.generate_palette(source="HARMONY", count=3) == {"FINISHED"}
 
 
 def test_prompt_through_the_tiny_text_model(bpy_module, addon, clean_scene, palette_env):
-    """A random model passes the semantic check only by chance; any answer that is accepted
-    is a schema-valid palette, and a refused one leaves nothing behind."""
+    """A random model passes the semantic check only by chance (about one seed in three here),
+    so both ends are seen: an accepted answer is a schema-valid palette, and an answer that
+    fails the check twice is a clear error that leaves nothing behind."""
     bpy = bpy_module
-    made = None
-    for seed in range(6):
+    made, refused = None, 0
+    for seed in range(12):
+        before = (len(bpy.data.palettes), len(clean_scene.atelier.palettes))
         try:
             bpy.ops.atelier.generate_palette(source="PROMPT", prompt="rainy neon alley", count=4, seed=seed)
         except RuntimeError as exc:
-            assert "failed the check twice" in str(exc)
-            assert _nothing_made(bpy, clean_scene)
+            assert "failed the check twice" in str(exc) and "larger text model" in str(exc)
+            assert (len(bpy.data.palettes), len(clean_scene.atelier.palettes)) == before
+            refused += 1
             continue
         made = clean_scene.atelier.palette.palette
-        break
+        if refused:
+            break
     assert made is not None, "no seed gave an accepted answer"
+    assert refused, "no seed gave an answer that failed the check twice"
     info = _info(clean_scene, made)
     assert len(made.colors) == 4 and "primary" in [c.role for c in info.colors]
     record = json.loads(info.provenance)
@@ -143,6 +191,7 @@ def bad_images(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"source": "PROMPT", "prompt": "  "}, "the prompt is empty"),
+    ({"source": "IMAGE", "image": "Lost"}, "has no pixels"),
     ({"source": "PROMPT_IMAGE", "prompt": ""}, "the prompt is empty"),
     ({"source": "IMAGE", "image": "{dir}/missing.png"}, "neither an Image datablock nor an existing file"),
     ({"source": "IMAGE", "image": "{dir}/empty.png"}, "cannot be read"),
@@ -155,11 +204,16 @@ def bad_images(tmp_path):
 def test_bad_input_is_a_clear_error_and_the_scene_is_unchanged(bpy_module, addon, clean_scene, palette_env,
                                                                 bad_images, kwargs, message):
     bpy = bpy_module
+    lost = bpy.data.images.load(str(bad_images / "flat.png"), check_existing=False)
+    lost.name = "Lost"
+    lost.filepath = str(bad_images / "gone.png")  # its file is missing: the datablock has no pixels
+    lost.reload()
     if "image" in kwargs:
         kwargs = {**kwargs, "image": kwargs["image"].format(dir=bad_images)}
     with pytest.raises(RuntimeError, match=message):
         bpy.ops.atelier.generate_palette(**kwargs)
     assert _nothing_made(bpy, clean_scene)
+    assert [i.name for i in bpy.data.images] == ["Lost"] and not _input_copies(bpy, addon)
     assert message in bpy.context.window_manager.atelier.last_error
     # The backend survived and serves the next request.
     assert bpy.ops.atelier.generate_palette(source="HARMONY", count=3) == {"FINISHED"}

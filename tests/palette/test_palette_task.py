@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 from PIL import Image, ImageDraw
 
+from backend import structured
 from backend.errors import TaskError
 from backend.tasks import palette
 
@@ -44,6 +45,93 @@ def test_same_seed_gives_the_same_palette(make_job, tiny_text_model):
         except TaskError as exc:
             answers.append(exc.message)
     assert answers[0] == answers[1]
+
+
+def test_progress_follows_the_colours_written(make_job, tiny_text_model):
+    """The bar moves colour by colour (the token budget is only an upper bound) and never
+    reports a step past its total."""
+    request, job = make_job(source="prompt", prompt="rainy neon alley", count=6, seed=0,
+                            model=str(tiny_text_model))
+    try:
+        palette.run(request, job)
+    except TaskError:
+        pass  # a refused answer was still written colour by colour
+    progress = [e for e in job.events if e.type == "progress"]
+    assert all(0 <= e.step <= e.total for e in progress)
+    writing = [(e.step, e.total) for e in progress if e.stage == "writing the palette"]
+    assert {total for _, total in writing} == {6}
+    steps = [step for step, _ in writing]
+    assert steps == sorted(steps) and steps[-1] == 6
+    assert len(set(steps)) >= 4  # several colours reported on the way, not one jump at the end
+
+
+# --------------------------------------------------------------------------- semantic retry
+
+
+def _answer(*entries):
+    return json.dumps({"title": "Alley", "colors": [{"hex": h, "name": "c", "role": r} for h, r in entries]},
+                      separators=(",", ":"))
+
+
+GOOD = _answer(("#101020", "background"), ("#ff0088", "primary"), ("#00ffee", "accent"))
+NO_PRIMARY = _answer(("#101020", "background"), ("#ff0088", "secondary"), ("#00ffee", "accent"))
+DUPLICATES = _answer(("#ff0088", "primary"), ("#ff0089", "secondary"), ("#00ffee", "accent"))
+
+
+@pytest.fixture
+def canned(monkeypatch):
+    """The text model's answers replaced by ``canned(*texts)`` (in order); returns the
+    conversations it was asked. Loading, the grammar and the checks stay real."""
+    asked = []
+
+    def install(*texts):
+        queue = list(texts)
+
+        def answer(job, lm, messages, **kwargs):
+            asked.append(list(messages))
+            return queue.pop(0), 10
+
+        monkeypatch.setattr(structured, "generate_text", answer)
+        return asked
+
+    return install
+
+
+def _prompt_request(make_job, tiny_text_model):
+    return make_job(source="prompt", prompt="rainy neon alley", count=3, seed=4, model=str(tiny_text_model))
+
+
+def test_semantic_retry_tells_the_model_what_was_wrong(make_job, tiny_text_model, canned):
+    asked = canned(NO_PRIMARY, GOOD)
+    output = palette.run(*_prompt_request(make_job, tiny_text_model))
+    assert output.data == json.loads(GOOD)
+    assert output.metadata["attempts"] == 2
+    assert "3 colours for: rainy neon alley" in asked[0][-1]["content"]
+    assert asked[1][:-2] == asked[0]  # the same conversation, then the answer and what was wrong
+    assert asked[1][-2] == {"role": "assistant", "content": NO_PRIMARY}
+    assert asked[1][-1]["role"] == "user" and "No colour has the role primary" in asked[1][-1]["content"]
+
+
+def test_a_good_first_answer_needs_no_retry(make_job, tiny_text_model, canned):
+    asked = canned(GOOD)
+    assert palette.run(*_prompt_request(make_job, tiny_text_model)).metadata["attempts"] == 1
+    assert len(asked) == 1
+
+
+def test_failing_the_check_twice_is_invalid_output(make_job, tiny_text_model, canned):
+    asked = canned(NO_PRIMARY, DUPLICATES)
+    with pytest.raises(TaskError) as failure:
+        palette.run(*_prompt_request(make_job, tiny_text_model))
+    assert failure.value.code == "invalid_output" and failure.value.hint
+    assert "failed the check twice" in failure.value.message
+    assert "#ff0088 and #ff0089 look the same" in failure.value.message
+    assert len(asked) == 2
+
+
+def test_semantic_check_accepts_a_good_palette_and_names_each_problem():
+    assert palette.semantic_problems(json.loads(GOOD)) == []
+    assert len(palette.semantic_problems(json.loads(DUPLICATES))) == 1
+    assert "primary" in palette.semantic_problems(json.loads(NO_PRIMARY))[0]
 
 
 def test_image_and_harmony_sources(make_job, tmp_path):

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from backend import protocol, structured
-from backend.errors import Cancelled, TaskError
+from backend.errors import Cancelled
 from backend.tasks import palette
 from backend.text_model import load_text_model
 
@@ -129,68 +129,3 @@ def test_budget_holds_the_longest_document_the_schema_allows():
 def test_unbounded_schemas_are_refused(schema, part):
     with pytest.raises(ValueError, match=part):
         structured.token_budget(schema)
-
-
-class _CannedAnswers:
-    """Stands in for ``generate_text``: returns prepared answers and records the prompts."""
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.conversations = []
-
-    def __call__(self, job, lm, messages, **kwargs):
-        self.conversations.append(list(messages))
-        return self.answers.pop(0), 10
-
-
-def _doc(*entries):
-    return json.dumps({"title": "Alley", "colors": [
-        {"hex": h, "name": "c", "role": r} for h, r in entries]})
-
-
-GOOD = _doc(("#101020", "background"), ("#ff0088", "primary"), ("#00ffee", "accent"))
-NO_PRIMARY = _doc(("#101020", "background"), ("#ff0088", "secondary"), ("#00ffee", "accent"))
-DUPLICATES = _doc(("#ff0088", "primary"), ("#ff0089", "secondary"), ("#00ffee", "accent"))
-
-
-def test_semantic_retry_tells_the_model_what_was_wrong(make_job, monkeypatch):
-    _, job = make_job()
-    canned = _CannedAnswers([NO_PRIMARY, GOOD])
-    monkeypatch.setattr(structured, "generate_text", canned)
-    monkeypatch.setattr(structured, "compiled_grammar", lambda lm, schema: None)
-    answer = structured.generate_json(job, None, schema=palette.schema_for(3), messages=MESSAGES,
-                                      check=palette.semantic_problems)
-    assert answer.attempts == 2
-    assert answer.document == json.loads(GOOD)
-    retry = canned.conversations[1]
-    assert retry[-2] == {"role": "assistant", "content": NO_PRIMARY}
-    assert "primary" in retry[-1]["content"] and retry[-1]["role"] == "user"
-
-
-def test_a_good_first_answer_needs_no_retry(make_job, monkeypatch):
-    _, job = make_job()
-    canned = _CannedAnswers([GOOD])
-    monkeypatch.setattr(structured, "generate_text", canned)
-    monkeypatch.setattr(structured, "compiled_grammar", lambda lm, schema: None)
-    answer = structured.generate_json(job, None, schema=palette.schema_for(3), messages=MESSAGES,
-                                      check=palette.semantic_problems)
-    assert answer.attempts == 1 and len(canned.conversations) == 1
-
-
-def test_failing_the_check_twice_is_invalid_output(make_job, monkeypatch):
-    _, job = make_job()
-    canned = _CannedAnswers([NO_PRIMARY, DUPLICATES])
-    monkeypatch.setattr(structured, "generate_text", canned)
-    monkeypatch.setattr(structured, "compiled_grammar", lambda lm, schema: None)
-    with pytest.raises(TaskError) as failure:
-        structured.generate_json(job, None, schema=palette.schema_for(3), messages=MESSAGES,
-                                 check=palette.semantic_problems)
-    assert failure.value.code == "invalid_output"
-    assert "#ff0088 and #ff0089 look the same" in failure.value.message
-    assert len(canned.conversations) == 2
-
-
-def test_semantic_check_accepts_a_good_palette_and_names_each_problem():
-    assert palette.semantic_problems(json.loads(GOOD)) == []
-    assert len(palette.semantic_problems(json.loads(DUPLICATES))) == 1
-    assert "primary" in palette.semantic_problems(json.loads(NO_PRIMARY))[0]

@@ -1,0 +1,24 @@
+"""Decoding refuses numbers that overflow to infinity wherever they hide, naming the field."""
+
+import pytest
+
+from backend import protocol
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"type": "texture", "id": "t1", "guidance": -1e999}', "guidance"),
+    ('{"type": "ideas", "id": "t1", "prompt": "a nook", '
+     '"context": {"selected": [{"name": "Chair", "dimensions": [1, 1e999, 1]}]}}',
+     "context.selected.0.dimensions.1"),
+])
+def test_overflowing_numbers_are_refused_with_their_path(line, field):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.decode_request(line)
+    assert caught.value.code == "bad_request" and caught.value.request_id == "t1"
+    assert f"'{field}'" in caught.value.message and caught.value.hint
+
+
+def test_large_finite_numbers_still_decode():
+    request = protocol.decode_request('{"type": "ideas", "id": "t2", "prompt": "a nook", '
+                                      '"context": {"selected": [{"dimensions": [1e300, 2, 3]}]}}')
+    assert request.context["selected"][0]["dimensions"][0] == 1e300

@@ -1,0 +1,42 @@
+"""Start Atelier's backend in a fresh Blender, then quit without disabling the extension.
+
+Run as ``python quit_with_backend.py SCRATCH_DIR`` with ``ATELIER_PYTHON`` set; prints the
+backend's process id. The test then checks that the backend did not outlive Blender.
+"""
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-quit-user-")
+
+import bpy  # noqa: E402  (reads the user folder when imported)
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = "bl_ext.atelier_quit.atelier"
+
+
+def main(scratch: Path) -> int:
+    import addon_utils
+
+    repo = scratch / "extensions"
+    repo.mkdir()
+    (repo / "atelier").symlink_to(ROOT, target_is_directory=True)
+    bpy.context.preferences.extensions.repos.new(name="quit", module="atelier_quit",
+                                                 custom_directory=str(repo), source="USER")
+    addon_utils.enable(MODULE, default_set=True)
+    atelier = sys.modules[MODULE]
+    jobs, protocol = atelier.jobs, atelier.backend.protocol
+    client = jobs.client_for(atelier.preferences.backend_config(jobs.EXTENSION_DIR))
+    client.submit(protocol.PingRequest(id="quit-ping"))
+    deadline = time.monotonic() + 60
+    while not any(isinstance(event, protocol.PongEvent) for event in client.poll(timeout=0.2)):
+        assert time.monotonic() < deadline, f"the backend did not answer: {client.log_tail()}"
+    return client._transport.pid
+
+
+if __name__ == "__main__":
+    print(f"ATELIER-BACKEND-PID {main(Path(sys.argv[1]))}", flush=True)
