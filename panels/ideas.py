@@ -1,14 +1,11 @@
 """The Scene Ideas panel: ask for ideas, review titles and pitches, open the details, apply one."""
 
 import json
-import textwrap
 
 import bpy
 
 from .. import preferences
-from .sidebar import SectionPanel
-
-WRAP = 48  # characters per line of wrapped text in the sidebar
+from .sidebar import SectionPanel, draw_job_button, draw_wrapped
 
 
 class ATELIER_PT_ideas(SectionPanel, bpy.types.Panel):
@@ -30,8 +27,10 @@ class ATELIER_PT_ideas(SectionPanel, bpy.types.Panel):
         problem = preferences.backend_problem()
         if problem and model != preferences.BUILTIN:
             layout.label(text=f"{problem}, or use the text model 'builtin'", icon="ERROR")
-        op = layout.operator("atelier.suggest_scene", icon="OUTLINER_COLLECTION")
-        op.prompt, op.count, op.use_selection = request.prompt, request.count, request.use_selection
+        op = draw_job_button(layout, context, "atelier.suggest_scene", "Suggest Scene Ideas",
+                             "OUTLINER_COLLECTION")
+        if op is not None:
+            op.prompt, op.count, op.use_selection = request.prompt, request.count, request.use_selection
         for index, idea in enumerate(settings.ideas):
             _draw_idea(layout.box(), idea, index)
 
@@ -42,7 +41,7 @@ def _draw_idea(box: bpy.types.UILayout, idea, index: int) -> None:
              icon="TRIA_DOWN" if idea.show_details else "TRIA_RIGHT")
     row.label(text=idea.title)
     row.operator("atelier.apply_scene_idea", text="Apply", icon="CHECKMARK").index = index
-    _wrapped(box, idea.pitch)
+    draw_wrapped(box, idea.pitch)
     if idea.show_details:
         _draw_details(box.column(align=True), idea)
 
@@ -63,14 +62,8 @@ def _draw_details(column: bpy.types.UILayout, idea) -> None:
     if len(objects) > 12:
         column.label(text=f"  ... and {len(objects) - 12} more")
     for note in document.get("notes", []):
-        _wrapped(column, f"- {note}")
+        draw_wrapped(column, f"- {note}")
     column.label(text=f"From {idea.engine or 'unknown'}: '{idea.prompt}'", icon="INFO")
-
-
-def _wrapped(layout: bpy.types.UILayout, text: str) -> None:
-    column = layout.column(align=True)
-    for line in textwrap.wrap(str(text), WRAP) or [""]:
-        column.label(text=line)
 
 
 classes = (ATELIER_PT_ideas,)

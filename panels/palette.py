@@ -4,7 +4,7 @@ import bpy
 
 from .. import preferences
 from ..apply import palette as apply_palette
-from .sidebar import SectionPanel
+from .sidebar import SectionPanel, draw_job_button
 
 _GENERATE = "atelier.generate_palette"
 
@@ -18,7 +18,6 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         settings = context.scene.atelier.palette
-        state = context.window_manager.atelier
         layout.prop(settings, "source")
         if settings.source in ("PROMPT", "PROMPT_IMAGE"):
             layout.prop(settings, "prompt", text="")
@@ -29,23 +28,13 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
             layout.prop(settings, "base_color")
         layout.prop(settings, "count")
 
-        if state.running and state.job_operator == _GENERATE:
-            row = layout.row(align=True)
-            row.progress(factor=state.progress, type="BAR", text=state.stage)
-            row.operator("atelier.cancel_job", text="Cancel", icon="CANCEL")
-        else:
-            row = layout.row()
-            row.enabled = not state.running
-            builtin = (settings.source in ("PROMPT", "HARMONY")
-                       and preferences.resolved_model("text") == preferences.BUILTIN)
-            op = row.operator(_GENERATE, text="Generate (built-in)" if builtin else "Generate",
-                              icon="COLOR")
+        builtin = (settings.source in ("PROMPT", "HARMONY")
+                   and preferences.resolved_model("text") == preferences.BUILTIN)
+        op = draw_job_button(layout, context, _GENERATE,
+                             "Generate (built-in)" if builtin else "Generate", "COLOR")
+        if op is not None:
             for name in ("source", "prompt", "image", "count", "harmony", "base_color"):
                 setattr(op, name, getattr(settings, name))
-        if state.last_error and state.last_error_operator == _GENERATE:
-            box = layout.box()
-            box.label(text="Last error:", icon="ERROR")
-            box.label(text=state.last_error[:120])
 
         layout.template_ID(settings, "palette")
         palette = settings.palette

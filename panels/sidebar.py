@@ -1,4 +1,7 @@
-"""Where Atelier's panels live: 3D View > Sidebar > "Atelier", sections below the main panel."""
+"""Where Atelier's panels live: 3D View > Sidebar > "Atelier", sections below the main panel;
+and the pieces every section draws the same way."""
+
+import textwrap
 
 
 class SidebarPanel:
@@ -13,3 +16,33 @@ class SectionPanel(SidebarPanel):
     """A feature's section, folded under ``ATELIER_PT_main``."""
 
     bl_parent_id = "ATELIER_PT_main"
+
+
+WRAP = 48  # characters per line of wrapped text in the sidebar (labels do not wrap)
+
+
+def draw_wrapped(layout, text: str) -> None:
+    """Text as labels, split at spaces so it fits the sidebar."""
+    column = layout.column(align=True)
+    for line in textwrap.wrap(str(text), WRAP) or [""]:
+        column.label(text=line)
+
+
+def draw_job_button(layout, context, operator: str, text: str, icon: str):
+    """A feature's job button, or its progress bar and Cancel while its job runs, then its last
+    error. Returns the button's operator properties to fill in (None while the job runs)."""
+    state = context.window_manager.atelier
+    button = None
+    if state.running and state.job_operator == operator:
+        row = layout.row(align=True)
+        row.progress(factor=state.progress, type="BAR", text=state.stage)
+        row.operator("atelier.cancel_job", text="Cancel", icon="CANCEL")
+    else:
+        row = layout.row()
+        row.enabled = not state.running  # one job at a time; the running one shows its bar
+        button = row.operator(operator, text=text, icon=icon)
+    if state.last_error and state.last_error_operator == operator:
+        box = layout.box()
+        box.label(text="Last error:", icon="ERROR")
+        draw_wrapped(box, state.last_error)
+    return button

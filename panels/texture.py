@@ -1,13 +1,9 @@
 """Texture section of the Atelier tab: prompt, size, steps, seed, seamless, Generate, history."""
 
-import textwrap
-
 import bpy
 
 from .. import preferences
-from .sidebar import SectionPanel
-
-WRAP = 48  # characters per line of wrapped text in the sidebar
+from .sidebar import SectionPanel, draw_job_button
 
 
 class ATELIER_UL_texture_history(bpy.types.UIList):
@@ -28,7 +24,6 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         settings = context.scene.atelier.texture
-        state = context.window_manager.atelier
         layout.prop(settings, "prompt", text="")
         layout.prop(settings, "negative_prompt", text="Avoid")
         row = layout.row(align=True)
@@ -40,26 +35,13 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
         layout.prop(settings, "seed")
         layout.prop(settings, "seamless")
 
-        mine = state.running and state.job_operator == "atelier.generate_texture"
-        if mine:
-            row = layout.row(align=True)
-            row.progress(factor=state.progress, type="BAR", text=state.stage)
-            row.operator("atelier.cancel_job", text="Cancel", icon="CANCEL")
-        else:
-            row = layout.row()
-            row.enabled = not state.running  # one job at a time; the other one shows above
-            builtin = preferences.resolved_model("texture") == preferences.BUILTIN
-            op = row.operator("atelier.generate_texture",
-                              text="Generate (built-in)" if builtin else "Generate", icon="SHADING_TEXTURE")
+        builtin = preferences.resolved_model("texture") == preferences.BUILTIN
+        op = draw_job_button(layout, context, "atelier.generate_texture",
+                             "Generate (built-in)" if builtin else "Generate", "SHADING_TEXTURE")
+        if op is not None:
             for name in ("prompt", "negative_prompt", "width", "height", "steps", "guidance", "seed",
                          "seamless"):
                 setattr(op, name, getattr(settings, name))
-        if state.last_error and state.last_error_operator == "atelier.generate_texture":
-            box = layout.box()
-            box.label(text="Last error:", icon="ERROR")
-            # Panel labels do not wrap: split long messages at spaces.
-            for line in textwrap.wrap(state.last_error, WRAP):
-                box.label(text=line)
 
         history = context.scene.atelier.history
         if len(history):
@@ -69,6 +51,8 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.operator("atelier.texture_history_apply", icon="MATERIAL")
             row.operator("atelier.texture_history_regenerate", icon="FILE_REFRESH")
+        # Procedural (built-in) materials become image maps for export here.
+        layout.operator("atelier.bake_material", icon="RENDER_STILL")
 
 
 classes = (ATELIER_UL_texture_history, ATELIER_PT_texture)

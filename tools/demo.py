@@ -1,12 +1,16 @@
-"""Atelier's headless demo through the bpy module: texture an object, save a .blend, render a PNG.
+"""Atelier's headless demo through the bpy module: texture an object, build a block-out, apply a
+colour scheme, save a .blend, render a PNG.
 
 Usage: ``.venv/bin/python tools/demo.py [--out DIR] [--prompt TEXT] [--size PX]`` (tools/demo.sh
 sets up the environment and runs this). The texture engine is ``ATELIER_TEXTURE_MODEL``: a
 Hugging Face id or local folder runs the diffusion backend (``ATELIER_PYTHON``), ``builtin``
-the built-in procedural engine. A failure ends with a message saying what to configure.
+the built-in procedural engine. The scene idea and the colour scheme come from
+``ATELIER_TEXT_MODEL`` (default ``builtin``: templates and colour tables, no weights). A failure
+ends with a message saying what to configure.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -14,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO_MODULE = "atelier_demo"
+# Where the block-out goes relative to its idea: behind and beside the subject, on the ground.
+BLOCK_OUT_OFFSET = (2.2, 6.0, -0.998)
 ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
 
 
@@ -89,6 +95,59 @@ def texture_subject(bpy, subject, args) -> str:
     return f"{entry.engine or 'unknown'} (model {entry.model or model})"
 
 
+def text_model() -> str:
+    """The engine for the scene idea and the colour scheme: ``ATELIER_TEXT_MODEL`` or ``builtin``."""
+    return os.environ.get("ATELIER_TEXT_MODEL", "").strip() or "builtin"
+
+
+def _run(operator, step: str, **properties) -> None:
+    """One Atelier operator; its ERROR report becomes a DemoFailed saying what to change."""
+    try:
+        result = operator("EXEC_DEFAULT", **properties)
+    except RuntimeError as exc:
+        message = str(exc).removeprefix("Error: ").strip()
+        raise DemoFailed(f"{step} failed: {message}\nConfigure a text model that is available here "
+                         "(ATELIER_TEXT_MODEL=<downloaded HF id or local folder>, see README) "
+                         "or run with ATELIER_TEXT_MODEL=builtin.") from None
+    if result != {"FINISHED"}:
+        raise DemoFailed(f"{step} did not finish ({result}); see the messages above")
+
+
+def add_block_out(bpy, args):
+    """Suggest a scene idea for the prompt and build it as a block-out behind the subject.
+
+    Returns the block-out's collection and the engine that suggested it."""
+    scene = bpy.context.scene
+    _run(bpy.ops.atelier.suggest_scene, "scene idea", prompt=args.prompt, count=1, seed=7,
+         model=text_model())
+    before = set(scene.collection.children)
+    _run(bpy.ops.atelier.apply_scene_idea, "block-out", index=0)
+    (collection,) = set(scene.collection.children) - before
+    # Ideas stand on Z = 0 around the origin, where the subject is: move this one back and to
+    # the side, onto the demo's ground (Z = -1, a hair above it), so both show in one picture.
+    for obj in collection.objects:
+        if obj.parent is None:
+            obj.location = [a + b for a, b in zip(obj.location, BLOCK_OUT_OFFSET, strict=True)]
+    return collection, scene.atelier.ideas[0].engine or "unknown"
+
+
+def colour_block_out(bpy, collection, args) -> str:
+    """Make a colour scheme for the prompt and apply it to the block-out and the world.
+
+    Returns the engine that made the scheme."""
+    scene = bpy.context.scene
+    _run(bpy.ops.atelier.generate_palette, "colour scheme", source="PROMPT", prompt=args.prompt,
+         count=5, seed=7, model=text_model())
+    palette = scene.atelier.palette.palette
+    bpy.ops.object.select_all(action="DESELECT")
+    for obj in collection.objects:
+        obj.select_set(True)
+    _run(bpy.ops.atelier.apply_palette, "applying the colour scheme", palette=palette.name,
+         scope="SELECTED", include_world=True)
+    record = json.loads(scene.atelier.palettes[palette.name].provenance or "{}")
+    return record.get("engine", "unknown")
+
+
 def render(bpy, out: Path, size: int, samples: int) -> Path:
     """A small Cycles CPU render (EEVEE would first compile shaders for a long time)."""
     scene = bpy.context.scene
@@ -117,6 +176,10 @@ def main(argv=None) -> int:
             subject = build_scene(bpy)
             engine = texture_subject(bpy, subject, args)
             print(f"Atelier demo: texture '{args.prompt}' on {subject.name} by engine {engine}")
+            collection, idea_engine = add_block_out(bpy, args)
+            print(f"Atelier demo: block-out '{collection.name}' by engine {idea_engine}")
+            palette_engine = colour_block_out(bpy, collection, args)
+            print(f"Atelier demo: colour scheme applied to the block-out by engine {palette_engine}")
             blend = out / "demo.blend"
             bpy.ops.wm.save_as_mainfile(filepath=str(blend))
             png = render(bpy, out, args.size, args.samples)

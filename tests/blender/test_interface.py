@@ -2,54 +2,11 @@
 
 import os
 import time
-import types
 
 import pytest
 from blender_helpers import mesh_object
-
-
-class RecordingLayout:
-    """Stands in for ``UILayout``: records every call and checks that what it names exists."""
-
-    def __init__(self, bpy, calls):
-        self._bpy = bpy
-        self.calls = calls
-
-    def __getattr__(self, name):
-        def record(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            if name in ("row", "column", "box", "split"):
-                return RecordingLayout(self._bpy, self.calls)
-            if name == "prop":
-                assert args[1] in args[0].bl_rna.properties, f"no property {args[1]!r}"
-            if name == "template_list":
-                assert args[3] in args[2].bl_rna.properties and args[5] in args[4].bl_rna.properties
-            if name == "operator":
-                stand_in = OperatorStandIn(self._bpy, args[0])
-                self.calls.append(("operator properties", (args[0],), stand_in.values))
-                return stand_in
-            return None
-        return record
-
-
-class OperatorStandIn:
-    """What ``layout.operator`` returns: only the operator's own properties can be set."""
-
-    def __init__(self, bpy, idname):
-        module, name = idname.split(".")
-        rna = getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises when unregistered
-        object.__setattr__(self, "_names", set(rna.properties.keys()))
-        object.__setattr__(self, "values", {})
-
-    def __setattr__(self, name, value):
-        assert name in self._names, f"operator has no property {name!r}"
-        self.values[name] = value
-
-
-def _draw(bpy, panel_class):
-    calls = []
-    panel_class.draw(types.SimpleNamespace(layout=RecordingLayout(bpy, calls)), bpy.context)
-    return calls
+from panel_recorder import RecordingLayout
+from panel_recorder import draw as _draw
 
 
 def test_panels_draw_idle_running_and_after_an_error(bpy_module, addon, clean_scene, backend_env):

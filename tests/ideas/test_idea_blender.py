@@ -5,8 +5,8 @@ import json
 import math
 import sys
 import textwrap
-import types
 
+import panel_recorder
 import pytest
 
 TITLE = "Reading nook at dusk"
@@ -390,37 +390,6 @@ def test_the_panel_hangs_below_the_atelier_tab(addon, bpy_module):
     assert panel.bl_parent_id == "ATELIER_PT_main" and panel.bl_category == "Atelier"
 
 
-class PanelRecorder:
-    """Stands in for ``UILayout`` (there is no window here): keeps the labels, checks that every
-    property and operator property the panel names exists."""
-
-    def __init__(self, bpy, record):
-        self._bpy, self.record = bpy, record
-
-    def row(self, **kwargs):
-        return self
-
-    column = box = row
-
-    def label(self, text="", **kwargs):
-        self.record.append(text)
-
-    def prop(self, data, name, **kwargs):
-        assert name in data.bl_rna.properties, name
-
-    def operator(self, idname, **kwargs):
-        module, name = idname.split(".")
-        known = getattr(getattr(self._bpy.ops, module), name).get_rna_type().properties.keys()
-        record = self.record
-
-        class Properties:
-            def __setattr__(self, key, value):
-                assert key in known, key
-                record.append((idname, key, value))
-
-        return Properties()
-
-
 def test_the_panel_lists_titles_and_pitches_and_opens_details(addon, bpy_module, stored, nook,
                                                                 monkeypatch):
     monkeypatch.setenv("ATELIER_TEXT_MODEL", "builtin")
@@ -428,24 +397,21 @@ def test_the_panel_lists_titles_and_pitches_and_opens_details(addon, bpy_module,
     addon.apply.scene_idea.store_ideas(stored, [nook, other], prompt="a nook", engine="hand")
     stored.atelier.idea_request.prompt = "a nook"
     stored.atelier.ideas[1].show_details = True
-    lines = []
-    addon.panels.ideas.ATELIER_PT_ideas.draw(types.SimpleNamespace(layout=PanelRecorder(bpy_module, lines)),
-                                             bpy_module.context)
-    text = [line for line in lines if isinstance(line, str)]
-    assert ("atelier.suggest_scene", "prompt", "a nook") in lines
-    assert [line[2] for line in lines if line[:2] == ("atelier.apply_scene_idea", "index")] == [0, 1]
+    calls = panel_recorder.draw(bpy_module, addon.panels.ideas.ATELIER_PT_ideas)
+    text = panel_recorder.labels(calls)
+    assert panel_recorder.operator_settings(calls, "atelier.suggest_scene")[0]["prompt"] == "a nook"
+    applies = panel_recorder.operator_settings(calls, "atelier.apply_scene_idea")
+    assert [values["index"] for values in applies] == [0, 1]
     assert TITLE in text and "Greenhouse" in text and "Glass and ferns." in text
     assert " ".join(text).count("A deep armchair by a tall window") == 1  # the pitch, wrapped
     # Only the opened idea shows its details.
     assert text.count(f"Mood: {nook['mood']}") == 1
     assert f"{len(nook['objects'])} objects, {len(nook['lights'])} lights, 35 mm camera" in text
-    assert textwrap.wrap(f"- {nook['notes'][0]}", addon.panels.ideas.WRAP)[0] in text
+    assert textwrap.wrap(f"- {nook['notes'][0]}", addon.panels.sidebar.WRAP)[0] in text
 
     stored.atelier.ideas[1].document = "not json"
-    lines.clear()
-    addon.panels.ideas.ATELIER_PT_ideas.draw(types.SimpleNamespace(layout=PanelRecorder(bpy_module, lines)),
-                                             bpy_module.context)
-    assert "This idea's document cannot be read" in lines
+    calls = panel_recorder.draw(bpy_module, addon.panels.ideas.ATELIER_PT_ideas)
+    assert "This idea's document cannot be read" in panel_recorder.labels(calls)
 
 
 def test_building_checks_an_idea_handed_over_directly(addon, bpy_module, clean_scene, nook):

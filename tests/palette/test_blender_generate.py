@@ -5,6 +5,7 @@ import os
 import time
 
 import numpy as np
+import panel_recorder
 import pytest
 from PIL import Image, ImageDraw
 
@@ -218,3 +219,33 @@ def test_bad_input_is_a_clear_error_and_the_scene_is_unchanged(bpy_module, addon
     # The backend survived and serves the next request.
     assert bpy.ops.atelier.generate_palette(source="HARMONY", count=3) == {"FINISHED"}
 
+
+
+def test_panel_shows_swatches_with_names_and_roles(bpy_module, addon, clean_scene, monkeypatch):
+    bpy = bpy_module
+    monkeypatch.setenv("ATELIER_TEXT_MODEL", "builtin")
+    assert bpy.ops.atelier.generate_palette(source="PROMPT", prompt="calm ocean at dawn", count=4,
+                                            seed=1) == {"FINISHED"}
+    settings = clean_scene.atelier.palette
+    settings.palette = bpy.data.palettes[-1]
+    info = clean_scene.atelier.palettes[settings.palette.name]
+    calls = panel_recorder.draw(bpy, addon.panels.palette.ATELIER_PT_palette)
+    text = panel_recorder.labels(calls)
+    swatches = [args[0] for name, args, kwargs in calls if name == "prop" and args[1] == "color"]
+    assert swatches == list(settings.palette.colors)
+    for entry in info.colors:
+        assert entry.label in text and entry.role in text
+    apply_button = panel_recorder.operator_settings(calls, "atelier.apply_palette")[0]
+    assert apply_button["palette"] == settings.palette.name
+
+    # While the palette job runs the button gives way to its progress bar and Cancel; an error stays.
+    state = bpy.context.window_manager.atelier
+    state.running, state.job_operator, state.progress = True, "atelier.generate_palette", 0.25
+    state.last_error, state.last_error_operator = "the image is one flat colour", "atelier.generate_palette"
+    try:
+        calls = panel_recorder.draw(bpy, addon.panels.palette.ATELIER_PT_palette)
+    finally:
+        state.running, state.last_error = False, ""
+    assert not panel_recorder.operator_settings(calls, "atelier.generate_palette")
+    assert any(name == "progress" and kwargs["factor"] == 0.25 for name, args, kwargs in calls)
+    assert "the image is one flat colour" in panel_recorder.labels(calls)
