@@ -80,17 +80,9 @@ def build_scene(bpy):
 def texture_subject(bpy, subject, args) -> str:
     """Generate the texture onto the subject; returns the engine that made it."""
     model = os.environ.get("ATELIER_TEXTURE_MODEL", "")
-    try:
-        result = bpy.ops.atelier.generate_texture(
-            prompt=args.prompt, width=args.texture_size, height=args.texture_size, steps=args.steps,
-            seed=7, target=subject.name)
-    except RuntimeError as exc:  # the operator's ERROR report: the message says what to change
-        message = str(exc).removeprefix("Error: ").strip()
-        raise DemoFailed(f"texture failed: {message}\nConfigure a model that is available here "
-                         "(ATELIER_TEXTURE_MODEL=<downloaded HF id or local folder>, see README) "
-                         "or run with ATELIER_TEXTURE_MODEL=builtin.") from None
-    if result != {"FINISHED"}:
-        raise DemoFailed(f"texture did not finish ({result}); see the messages above")
+    _run(bpy.ops.atelier.generate_texture, "texture", "ATELIER_TEXTURE_MODEL", prompt=args.prompt,
+         width=args.texture_size, height=args.texture_size, steps=args.steps, seed=7,
+         target=subject.name)
     entry = bpy.context.scene.atelier.history[-1]
     return f"{entry.engine or 'unknown'} (model {entry.model or model})"
 
@@ -100,15 +92,15 @@ def text_model() -> str:
     return os.environ.get("ATELIER_TEXT_MODEL", "").strip() or "builtin"
 
 
-def _run(operator, step: str, **properties) -> None:
+def _run(operator, step: str, model_variable: str, **properties) -> None:
     """One Atelier operator; its ERROR report becomes a DemoFailed saying what to change."""
     try:
         result = operator("EXEC_DEFAULT", **properties)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # the operator's ERROR report: the message says what to change
         message = str(exc).removeprefix("Error: ").strip()
-        raise DemoFailed(f"{step} failed: {message}\nConfigure a text model that is available here "
-                         "(ATELIER_TEXT_MODEL=<downloaded HF id or local folder>, see README) "
-                         "or run with ATELIER_TEXT_MODEL=builtin.") from None
+        raise DemoFailed(f"{step} failed: {message}\nConfigure a model that is available here "
+                         f"({model_variable}=<downloaded HF id or local folder>, see README) "
+                         f"or run with {model_variable}=builtin.") from None
     if result != {"FINISHED"}:
         raise DemoFailed(f"{step} did not finish ({result}); see the messages above")
 
@@ -118,10 +110,10 @@ def add_block_out(bpy, args):
 
     Returns the block-out's collection and the engine that suggested it."""
     scene = bpy.context.scene
-    _run(bpy.ops.atelier.suggest_scene, "scene idea", prompt=args.prompt, count=1, seed=7,
-         model=text_model())
+    _run(bpy.ops.atelier.suggest_scene, "scene idea", "ATELIER_TEXT_MODEL", prompt=args.prompt,
+         count=1, seed=7, model=text_model())
     before = set(scene.collection.children)
-    _run(bpy.ops.atelier.apply_scene_idea, "block-out", index=0)
+    _run(bpy.ops.atelier.apply_scene_idea, "block-out", "ATELIER_TEXT_MODEL", index=0)
     (collection,) = set(scene.collection.children) - before
     # Ideas stand on Z = 0 around the origin, where the subject is: move this one back and to
     # the side, onto the demo's ground (Z = -1, a hair above it), so both show in one picture.
@@ -136,14 +128,14 @@ def colour_block_out(bpy, collection, args) -> str:
 
     Returns the engine that made the scheme."""
     scene = bpy.context.scene
-    _run(bpy.ops.atelier.generate_palette, "colour scheme", source="PROMPT", prompt=args.prompt,
-         count=5, seed=7, model=text_model())
+    _run(bpy.ops.atelier.generate_palette, "colour scheme", "ATELIER_TEXT_MODEL", source="PROMPT",
+         prompt=args.prompt, count=5, seed=7, model=text_model())
     palette = scene.atelier.palette.palette
     bpy.ops.object.select_all(action="DESELECT")
     for obj in collection.objects:
         obj.select_set(True)
-    _run(bpy.ops.atelier.apply_palette, "applying the colour scheme", palette=palette.name,
-         scope="SELECTED", include_world=True)
+    _run(bpy.ops.atelier.apply_palette, "applying the colour scheme", "ATELIER_TEXT_MODEL",
+         palette=palette.name, scope="SELECTED", include_world=True)
     record = json.loads(scene.atelier.palettes[palette.name].provenance or "{}")
     return record.get("engine", "unknown")
 
