@@ -4,15 +4,6 @@ Installed as ``bl_ext.<repo>.atelier``; every import inside is relative.
 """
 
 from . import operators, panels, preferences, properties
+from .registration import modules_factory
 
-_modules = (preferences, properties, operators, panels)
-
-
-def register() -> None:
-    for module in _modules:
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(_modules):
-        module.unregister()
+register, unregister = modules_factory((preferences, properties, operators, panels))

@@ -1,16 +1,6 @@
-"""Registration of this package's modules; each module exposes register()/unregister()."""
+"""Atelier's operators, one module per feature."""
 
-import importlib
+from ..registration import modules_factory
+from . import backend, bake, history, ideas, palette, texture
 
-_module_names: tuple[str, ...] = ("backend", "texture", "history", "bake", "palette", "ideas")
-_modules = [importlib.import_module(f".{name}", __package__) for name in _module_names]
-
-
-def register() -> None:
-    for module in _modules:
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(_modules):
-        module.unregister()
+register, unregister = modules_factory((backend, texture, history, bake, palette, ideas))

@@ -1,16 +1,6 @@
-"""Registration of this package's modules; each module exposes register()/unregister()."""
+"""Atelier's sidebar panels: the main panel, then one section per feature, in this order."""
 
-import importlib
+from ..registration import modules_factory
+from . import ideas, main, palette, texture
 
-_module_names: tuple[str, ...] = ("main", "texture", "palette", "ideas")
-_modules = [importlib.import_module(f".{name}", __package__) for name in _module_names]
-
-
-def register() -> None:
-    for module in _modules:
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(_modules):
-        module.unregister()
+register, unregister = modules_factory((main, texture, palette, ideas))

@@ -1,14 +1,15 @@
 """Saved state: one PropertyGroup on the Scene, ``Scene.atelier``; session state on the WindowManager.
 
 Each feature keeps its PropertyGroups in its own module, registered before the root group that
-points at them (add the module to ``_feature_modules`` and one field to the root).
+points at them (add the module to the features registered below and one field to the root).
 """
 
 import bpy
 
+from ..registration import modules_factory
 from . import ideas, palette, texture
 
-_feature_modules = (texture, palette, ideas)
+_register_features, _unregister_features = modules_factory((texture, palette, ideas))
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):
@@ -41,8 +42,7 @@ class AtelierSessionState(bpy.types.PropertyGroup):
 
 
 def register() -> None:
-    for module in _feature_modules:
-        module.register()
+    _register_features()
     bpy.utils.register_class(AtelierSceneSettings)
     bpy.utils.register_class(AtelierSessionState)
     bpy.types.Scene.atelier = bpy.props.PointerProperty(type=AtelierSceneSettings)
@@ -54,5 +54,4 @@ def unregister() -> None:
     del bpy.types.Scene.atelier
     bpy.utils.unregister_class(AtelierSessionState)
     bpy.utils.unregister_class(AtelierSceneSettings)
-    for module in reversed(_feature_modules):
-        module.unregister()
+    _unregister_features()
