@@ -52,6 +52,7 @@ def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
         check=lambda document: document_problems(document, request.count),
         seed=request.seed,
         stage="writing ideas",
+        progress_of=sections_written(request.count),
     )
     ideas, repairs = idea_checks.check_ideas_document(answer.document, request.count)
     parameters = {"prompt": request.prompt, "count": request.count, "context": request.context,
@@ -94,6 +95,18 @@ def generation_schema(count: int) -> dict:
             definition.pop("minLength", None)
             definition.pop("maxLength", None)
     return schema
+
+
+def sections_written(count: int):
+    """Progress of an answer being written: ``(sections begun, sections of all ideas)``.
+
+    The grammar writes each idea's sections (title, pitch, ..., notes) in the schema's order and
+    once each; no nested object reuses those keys and no string may hold a quote, so each quoted
+    key marks one section begun.
+    """
+    keys = [f'"{key}"' for key in idea_checks.load_schema()["properties"] if key != "schema_version"]
+    total = len(keys) * count
+    return lambda text: (min(sum(text.count(key) for key in keys), total), total)
 
 
 def describe_context(context: dict) -> str:

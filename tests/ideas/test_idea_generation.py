@@ -195,3 +195,12 @@ def test_the_cli_refuses_an_empty_prompt():
                           timeout=120)
     assert done.returncode == 1
     assert "error (bad_request): the prompt is empty" in done.stderr
+
+
+def test_progress_counts_the_sections_of_each_idea_begun(nook):
+    progress = ideas.sections_written(2)
+    text = json.dumps({"ideas": [nook, nook]})
+    assert progress("") == (0, 18)
+    assert progress(text) == (18, 18)
+    middle = text.index('"camera"', len(text) // 2)  # in the second idea, after its lights
+    assert progress(text[:middle]) == (14, 18)

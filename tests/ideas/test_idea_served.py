@@ -131,6 +131,7 @@ def test_the_async_path_shows_progress_cancels_and_serves_on(addon, clean_scene,
     job = jobs.submit(client, request("a reading nook", tiny_text_model), label="ideas")
     _drain_until(jobs, client, job, lambda: job.stage == "writing ideas" and job.step > 0, "progress")
     assert 0 < job.fraction < 1 and not job.done
+    assert job.total == 9  # sections of one idea (title ... notes), not tokens of the budget
     jobs.cancel(client, job)
     _drain_until(jobs, client, job, lambda: job.done, "cancel")
     assert job.cancelled and job.result is None
