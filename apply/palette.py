@@ -207,37 +207,53 @@ def objects_in_scope(context, scope: str) -> list:
     return sorted(objects, key=lambda o: o.name_full)
 
 
-def material_areas(objects) -> dict:
-    """World-space surface area each material covers on ``objects`` (mesh objects only)."""
-    import numpy as np
+# Object types whose evaluated geometry is a surface that shows materials.
+SURFACE_TYPES = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 
+
+def material_areas(objects) -> dict:
+    """World-space surface area each material covers on ``objects``: the surface they show after
+    modifiers, so curves, text and metaballs count as well as meshes."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
     areas: dict = {}
     for obj in objects:
-        if obj.type != "MESH" or not obj.material_slots:
+        if obj.type not in SURFACE_TYPES or not obj.material_slots:
             continue
-        mesh = obj.data
-        mesh.calc_loop_triangles()
-        count = len(mesh.loop_triangles)
         slots = [slot.material for slot in obj.material_slots]
-        if count == 0:
-            for material in slots:
-                if material is not None:
-                    areas.setdefault(material, 0.0)
-            continue
-        corners = np.empty(count * 3, dtype=np.int32)
-        mesh.loop_triangles.foreach_get("vertices", corners)
-        faces = np.empty(count, dtype=np.int32)
-        mesh.loop_triangles.foreach_get("material_index", faces)
-        points = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
-        mesh.vertices.foreach_get("co", points)
-        matrix = np.array(obj.matrix_world)
-        world = points.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
-        a, b, c = (world[corners.reshape(-1, 3)[:, k]] for k in range(3))
-        tri_area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-        for index, material in enumerate(slots):
+        for material in slots:
             if material is not None:
-                areas[material] = areas.get(material, 0.0) + float(tri_area[faces == index].sum())
+                areas.setdefault(material, 0.0)
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        try:
+            for index, area in _areas_by_material_index(mesh, obj.matrix_world).items():
+                if index < len(slots) and slots[index] is not None:
+                    areas[slots[index]] += area
+        finally:
+            evaluated.to_mesh_clear()
     return areas
+
+
+def _areas_by_material_index(mesh, matrix_world) -> dict[int, float]:
+    import numpy as np
+
+    if mesh is None:
+        return {}
+    mesh.calc_loop_triangles()
+    count = len(mesh.loop_triangles)
+    if count == 0:
+        return {}
+    corners = np.empty(count * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("vertices", corners)
+    faces = np.empty(count, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("material_index", faces)
+    points = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+    mesh.vertices.foreach_get("co", points)
+    matrix = np.array(matrix_world)
+    world = points.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
+    a, b, c = (world[corners.reshape(-1, 3)[:, k]] for k in range(3))
+    tri_area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    return {int(index): float(tri_area[faces == index].sum()) for index in np.unique(faces)}
 
 
 def _users_outside(material, scope_objects: set) -> list:

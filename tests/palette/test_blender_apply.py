@@ -139,6 +139,26 @@ def test_area_counts_object_scale_and_per_face_materials(bpy_module, addon, clea
     assert areas[top] == pytest.approx(1.0 + 54.0)
 
 
+def test_curves_and_text_count_by_the_surface_they_show(bpy_module, addon, clean_scene, palette):
+    bpy = bpy_module
+    lettering, tube = _material(bpy, "Lettering"), _material(bpy, "Tube")
+    bpy.ops.object.text_add()
+    text = bpy.context.active_object
+    text.data.body = "NEON"
+    text.data.materials.append(lettering)
+    bpy.ops.curve.primitive_bezier_circle_add(location=(6, 0, 0))
+    circle = bpy.context.active_object
+    circle.data.bevel_depth = 0.1  # a tube: now it has a surface
+    circle.data.materials.append(tube)
+    bpy.context.view_layer.update()
+    areas = addon.apply.palette.material_areas([text, circle])
+    assert areas[lettering] > 0.1 and areas[tube] > 0.1
+    _select(bpy, text, circle)
+    report = addon.apply.palette.apply_palette(bpy.context, palette)
+    assert {name for name, _ in report.recoloured} == {"Lettering", "Tube"}
+    assert _base(lettering) != (0.5, 0.5, 0.5) and _base(tube) != (0.5, 0.5, 0.5)
+
+
 def test_a_palette_without_roles_maps_by_order(bpy_module, addon, clean_scene):
     bpy = bpy_module
     plain = bpy.data.palettes.new("Plain")
