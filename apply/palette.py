@@ -37,6 +37,7 @@ import bpy
 import mathutils
 
 from .names import datablock_name
+from .nodes import find_node, node_tree, uses_nodes
 
 ROLE_ORDER = ("primary", "secondary", "accent", "background", "highlight", "shadow")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -320,17 +321,10 @@ def _copy_for(material, objects):
     return copy
 
 
-def _uses_nodes(datablock) -> bool:
-    """Blender 5.0 always uses the node tree (``use_nodes`` is deprecated); 4.x may not."""
-    if datablock.node_tree is None:
-        return False
-    return bpy.app.version >= (5, 0, 0) or datablock.use_nodes
-
-
 def _principled(material):
-    if not _uses_nodes(material):
+    if not uses_nodes(material):
         return None
-    return next((n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    return find_node(material.node_tree, "BSDF_PRINCIPLED")
 
 
 def _recolourable(material, report: ApplyReport) -> bool:
@@ -377,9 +371,7 @@ def _set_world(scene, swatch: Swatch, shared: str, report: ApplyReport) -> str:
         scene.world = world.copy()
         report.copied.append((world.name, scene.world.name))
         world = scene.world
-    if not _uses_nodes(world):
-        world.use_nodes = True  # Blender 4.x: a world without nodes gets its default tree
-    background = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
+    background = find_node(node_tree(world), "BACKGROUND")
     if background is None:
         return f"{world.name} left alone (no Background node)"
     if background.inputs["Color"].is_linked:

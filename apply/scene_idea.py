@@ -19,6 +19,7 @@ import mathutils
 from ..backend import idea_checks
 from ..jobs import ApplyError
 from .names import MAX_NAME_BYTES, datablock_name
+from .nodes import find_node, node_tree
 from .palette import display_to_linear
 
 LIGHT_TYPES = {"point": "POINT", "sun": "SUN", "spot": "SPOT", "area": "AREA"}
@@ -266,9 +267,7 @@ def _material(spec: dict, name: str, made: list) -> bpy.types.Material:
     material.diffuse_color = (*rgb, 1.0)  # the solid viewport's colour
     material.roughness = spec["roughness"]
     material.metallic = spec["metallic"]
-    if material.node_tree is None:  # Blender 4.x makes new materials without nodes
-        material.use_nodes = True
-    node = next((n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    node = find_node(node_tree(material), "BSDF_PRINCIPLED")
     if node is not None:
         node.inputs["Base Color"].default_value = (*rgb, 1.0)
         node.inputs["Roughness"].default_value = spec["roughness"]
@@ -307,9 +306,7 @@ def _world(spec: dict, name: str, made: list) -> bpy.types.World:
     world = _new(made, bpy.data.worlds, name)
     rgb = linear(spec["color"])
     world.color = rgb
-    if world.node_tree is None:  # Blender 4.x makes new worlds without nodes
-        world.use_nodes = True
-    node = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
+    node = find_node(node_tree(world), "BACKGROUND")
     if node is not None:
         node.inputs["Color"].default_value = (*rgb, 1.0)
         node.inputs["Strength"].default_value = spec["strength"]

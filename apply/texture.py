@@ -19,6 +19,7 @@ import bpy
 from ..backend import protocol
 from ..jobs import ApplyError
 from .names import datablock_name
+from .nodes import node_tree
 
 PROVENANCE_KEY = "atelier_provenance"
 
@@ -159,9 +160,8 @@ def build_material(name: str, image: bpy.types.Image, box_projection: bool) -> b
     """Principled BSDF <- Image Texture (sRGB) on Base Color; Box projection on object
     coordinates for meshes without UVs."""
     material = bpy.data.materials.new(name)
-    if material.node_tree is None:  # Blender 4.x makes the tree on request
-        material.use_nodes = True
-    nodes, links = material.node_tree.nodes, material.node_tree.links
+    tree = node_tree(material)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     output = nodes.new("ShaderNodeOutputMaterial")
     output.location = (300, 0)

@@ -22,6 +22,7 @@ import mathutils
 # coloraide: a maintained colour-science library (OKLCh for tinting recipe colours).
 from coloraide import Color
 
+from ..apply.nodes import node_tree
 from ..apply.texture import store_provenance
 from . import provenance, words
 
@@ -109,9 +110,7 @@ def build_material(material: bpy.types.Material, recipe_id: str, colors: dict[st
     only) is built three times, facing along Z, Y and X, and blended by the surface's
     object-space normal, so the pattern sits right on every side of a cube or sphere."""
     recipe = recipes()[recipe_id]
-    if material.node_tree is None:  # Blender 4.x makes the tree on request
-        material.use_nodes = True
-    tree = material.node_tree
+    tree = node_tree(material)
     tree.nodes.clear()
     coords = tree.nodes.new("ShaderNodeTexCoord")
     mapping = tree.nodes.new("ShaderNodeMapping")
