@@ -41,16 +41,28 @@ class JobContext:
     def __init__(self, request: protocol.Request, cache: ModelCache,
                  emit: Callable[[protocol.Event], None] | None = None,
                  cancel_event: threading.Event | None = None) -> None:
-        from .device import default_dtype, resolve_device
-
         self.request = request
-        self.device: str = resolve_device(getattr(request, "device", "auto"))
-        self.dtype = default_dtype(self.device)
         self.allow_network: bool = bool(getattr(request, "allow_network", False))
         self._cache = cache
         self._emit = emit or (lambda event: None)
         self._cancel = cancel_event or threading.Event()
         self._job_dir: Path | None = None
+
+    # Resolved on first use: a job that loads no model (a harmony or image palette) never
+    # imports torch and never trips over a device it does not use.
+    @functools.cached_property
+    def device(self) -> str:
+        """The device the request asked for, resolved to one that exists here."""
+        from .device import resolve_device
+
+        return resolve_device(getattr(self.request, "device", "auto"))
+
+    @functools.cached_property
+    def dtype(self):
+        """The torch dtype models of this job compute in."""
+        from .device import default_dtype
+
+        return default_dtype(self.device)
 
     # ----------------------------------------------------------------- progress and cancel
 
@@ -128,8 +140,9 @@ class JobContext:
             "model": model,
             "model_source": located.path_or_id if located else model,
             "revision": located.revision if located else None,
-            "device": self.device,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            # None for a job that ran no model on any device.
+            "device": self.__dict__.get("device"),
+            "dtype": str(self.dtype).removeprefix("torch.") if "dtype" in self.__dict__ else None,
             "versions": library_versions(),
             "parameters": parameters,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

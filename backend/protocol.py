@@ -351,8 +351,9 @@ def _check_type(name: str, value: Any, hint: Any, request_id: str | None) -> Any
         raise ProtocolError(f"field {name!r} must be {_SIMPLE.get(hint, hint)}, got {json.dumps(value)[:40]}",
                             hint="PROTOCOL.md lists the type of every field", request_id=request_id)
     if hint is float:
-        value = float(value)
-        if not math.isfinite(value):
-            raise ProtocolError(f"field {name!r} must be a finite number",
-                                hint="infinity and NaN are not allowed", request_id=request_id)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer too long for a double (non-finite floats are refused earlier)
+            raise ProtocolError(f"field {name!r} must be a finite number that fits in a double",
+                                hint="send an ordinary number", request_id=request_id) from None
     return value

@@ -22,3 +22,9 @@ def test_large_finite_numbers_still_decode():
     request = protocol.decode_request('{"type": "ideas", "id": "t2", "prompt": "a nook", '
                                       '"context": {"selected": [{"dimensions": [1e300, 2, 3]}]}}')
     assert request.context["selected"][0]["dimensions"][0] == 1e300
+
+
+def test_an_integer_too_long_for_a_double_is_refused_not_crashed_on():
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.decode_request('{"type": "texture", "id": "t3", "guidance": 1' + "0" * 400 + "}")
+    assert caught.value.code == "bad_request" and "'guidance'" in caught.value.message

@@ -150,6 +150,15 @@ def test_image_and_harmony_sources(make_job, tmp_path):
     assert [e.stage for e in job.events if e.type == "progress"][-1] == "done"
 
 
+def test_palettes_without_a_model_use_no_device(make_job):
+    # Not even one that does not exist here: no model, no device, none in the record.
+    request, job = make_job(source="harmony", harmony="triadic", base_color="#aa3300", count=3,
+                            device="cuda:7")
+    output = palette.run(request, job)
+    assert output.metadata["device"] is None and output.metadata["dtype"] is None
+    assert "device" not in vars(job)
+
+
 @pytest.mark.parametrize("fields, words", [
     ({"source": "prompt", "prompt": " "}, "the prompt is empty"),
     ({"source": "prompt_image", "prompt": ""}, "the prompt is empty"),
