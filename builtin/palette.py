@@ -20,6 +20,7 @@ from coloraide import Color
 
 from ..backend import colors as harmony
 from ..backend.errors import TaskError
+from ..jobs import format_error
 from . import provenance, texture, words
 
 DEFAULT_RULE = "analogous"  # for prompts that name colours but no mood
@@ -43,7 +44,7 @@ def make_palette(prompt: str, count: int = 5, seed: int | None = None) -> tuple[
     try:
         harmony.check_count(count)
     except TaskError as exc:
-        raise ValueError(f"{exc.message}; {exc.hint}") from None
+        raise ValueError(format_error(exc.message, exc.hint)) from None
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)

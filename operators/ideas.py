@@ -54,21 +54,16 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     def runs_in_blender(self, context: bpy.types.Context) -> bool:
         return self._model() == preferences.BUILTIN
 
-    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
+    def run_in_blender(self, context: bpy.types.Context) -> str:
         """The built-in templates: ideas now, no backend."""
         from ..builtin import ideas as builtin_ideas  # only this path needs it
 
-        try:
-            self._check_request()
-            ideas, _ = builtin_ideas.suggest_ideas(self.prompt, self.count, self._seed())
-            repairs = scene_idea.store_ideas(context.scene, ideas, prompt=self.prompt,
-                                             engine=preferences.BUILTIN)
-        except (JobRefused, ApplyError, ValueError) as exc:
-            self._report_error(context, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, "Built-in engine: " + _summary(context.scene, self.prompt)
-                    + scene_idea.repair_note(repairs))
-        return {"FINISHED"}
+        self._check_request()
+        ideas, _ = builtin_ideas.suggest_ideas(self.prompt, self.count, self._seed())
+        repairs = scene_idea.store_ideas(context.scene, ideas, prompt=self.prompt,
+                                         engine=preferences.BUILTIN)
+        return ("Built-in engine: " + _summary(context.scene, self.prompt)
+                + scene_idea.repair_note(repairs))
 
     # ------------------------------------------------------------------ the backend job
 

@@ -8,7 +8,8 @@ A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
   ``jobs.ApplyError`` to report a failure with the scene unchanged).
 
 An operator whose call can run inside Blender (the built-in engine) also writes
-``runs_in_blender`` and ``run_in_blender``; then no backend is started at all. One that
+``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
+or ``ValueError``); then no backend is started at all. One that
 prepares something for the backend in ``make_request`` (a temporary file) frees it in
 ``release_request``, which runs once the job has ended however it ended.
 
@@ -51,7 +52,7 @@ class BackendJobOperator:
         """True when this call needs no backend (the built-in engine); ``run_in_blender`` runs it."""
         return False
 
-    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
+    def run_in_blender(self, context: bpy.types.Context) -> str:
         raise NotImplementedError
 
     def describe_error(self, error: protocol.ErrorEvent) -> str:
@@ -70,7 +71,7 @@ class BackendJobOperator:
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Blocking: start the job, wait for it, apply it."""
         if self.runs_in_blender(context):
-            return self.run_in_blender(context)
+            return self._run_here(context)
         job = self._start(context)
         if job is None:
             return {"CANCELLED"}
@@ -136,7 +137,6 @@ class BackendJobOperator:
         self._job = job
         state = _session(context)
         state.running = True
-        state.job_id = job.id
         state.job_operator = self.bl_idname
         state.job_label = job.label
         state.progress = 0.0
@@ -159,8 +159,20 @@ class BackendJobOperator:
         except jobs.ApplyError as exc:
             self._report_error(context, str(exc))
             return {"CANCELLED"}
+        return self._succeeded(context, message)
+
+    def _run_here(self, context: bpy.types.Context) -> set[str]:
+        try:
+            message = self.run_in_blender(context)
+        except (jobs.JobRefused, jobs.ApplyError, ValueError) as exc:
+            self._report_error(context, str(exc))
+            return {"CANCELLED"}
+        return self._succeeded(context, message)
+
+    def _succeeded(self, context: bpy.types.Context, message: str) -> set[str]:
+        state = _session(context)
         if state.last_error_operator == self.bl_idname:
-            state.last_error = ""
+            state.last_error = ""  # this operator's old error no longer applies
         self.report({"INFO"}, message)
         return {"FINISHED"}
 

@@ -16,7 +16,7 @@ from bpy_extras.io_utils import ExportHelper
 from .. import preferences
 from ..apply import palette as apply_palette
 from ..backend import protocol
-from ..jobs import ApplyError, JobRefused
+from ..jobs import ApplyError, JobRefused, format_error
 from ..properties import palette as settings
 from ..properties.palette import MAX_COLORS, MIN_COLORS
 from .job_operator import BackendJobOperator
@@ -61,24 +61,19 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         return self.source in ("PROMPT", "HARMONY") and self._model() == preferences.BUILTIN
 
 
-    def run_in_blender(self, context):
+    def run_in_blender(self, context) -> str:
         """Built-in engine (PROMPT) or harmony rules (HARMONY) inside Blender: no backend."""
-        try:
-            self._check_inputs()
-            if self.source == "PROMPT":
-                from ..builtin import palette as builtin_palette
+        self._check_inputs()
+        if self.source == "PROMPT":
+            from ..builtin import palette as builtin_palette
 
-                data, record = builtin_palette.make_palette(self.prompt.strip(), self.count, self._seed())
-            else:
-                data, record = self._harmony_here()
-            palette = apply_palette.create_palette(context.scene, data, source=self.source,
-                                                   provenance=json.dumps(record))
-        except (JobRefused, ValueError) as exc:
-            self._report_error(context, str(exc))
-            return {"CANCELLED"}
+            data, record = builtin_palette.make_palette(self.prompt.strip(), self.count, self._seed())
+        else:
+            data, record = self._harmony_here()
+        palette = apply_palette.create_palette(context.scene, data, source=self.source,
+                                               provenance=json.dumps(record))
         self._show(context, palette)
-        self.report({"INFO"}, _describe(palette, data))
-        return {"FINISHED"}
+        return _describe(palette, data)
 
     def _harmony_here(self):
         from ..backend import colors
@@ -88,7 +83,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         try:
             data = colors.harmony_scheme(self._base_hex(), self.harmony.lower(), self.count)
         except TaskError as exc:
-            raise ValueError(f"{exc.message}; {exc.hint}") from None
+            raise ValueError(format_error(exc.message, exc.hint)) from None
         record = provenance.record("palette", parameters={
             "source": "harmony", "harmony": self.harmony.lower(), "base_color": self._base_hex(),
             "count": self.count})

@@ -79,28 +79,22 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     def runs_in_blender(self, context: bpy.types.Context) -> bool:
         return self._model() == preferences.BUILTIN
 
-    def run_in_blender(self, context: bpy.types.Context) -> set[str]:
+    def run_in_blender(self, context: bpy.types.Context) -> str:
         """The built-in engine: a procedural material now, no backend."""
         from ..builtin import texture as builtin_texture  # only this path needs it
 
-        try:
-            self._check_prompt()
-            self._check_numbers()
-            targets = apply_texture.pick_targets(context, self.target.strip())
-            if not targets:
-                raise ApplyError("select a mesh object or name one in target")
-            seed = self._resolved_seed()
-            material, record = builtin_texture.apply_procedural_material(
-                context, targets, self.prompt, seed=seed)
-        except (JobRefused, ApplyError, ValueError) as exc:
-            self._report_error(context, str(exc))
-            return {"CANCELLED"}
+        self._check_prompt()
+        self._check_numbers()
+        targets = apply_texture.pick_targets(context, self.target.strip())
+        if not targets:
+            raise ApplyError("select a mesh object or name one in target")
+        seed = self._resolved_seed()
+        material, record = builtin_texture.apply_procedural_material(
+            context, targets, self.prompt, seed=seed)
         applied = apply_texture.Applied(materials=[material], objects=targets)
         apply_texture.add_history(context.scene, self._parameters(seed, preferences.BUILTIN),
                                   applied, record)
-        self.report({"INFO"}, f"Built-in engine: material {material.name!r} on "
-                              f"{_object_list(targets)}")
-        return {"FINISHED"}
+        return f"Built-in engine: material {material.name!r} on {_object_list(targets)}"
 
     # ------------------------------------------------------------------ the backend job
 

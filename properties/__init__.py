@@ -31,7 +31,6 @@ class AtelierSessionState(bpy.types.PropertyGroup):
     """The job running now and the last error; not saved (``WindowManager.atelier``)."""
 
     running: bpy.props.BoolProperty(name="Running")
-    job_id: bpy.props.StringProperty(name="Job")
     job_operator: bpy.props.StringProperty(name="Operator", description="bl_idname of the job's operator")
     job_label: bpy.props.StringProperty(name="Label")
     stage: bpy.props.StringProperty(name="Stage")

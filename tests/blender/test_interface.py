@@ -89,8 +89,11 @@ def test_offline_blender_means_an_offline_backend(bpy_module, addon):
     assert dict(config.env) == {"HF_HUB_OFFLINE": "1"}
 
 
-def test_builtin_engine_makes_a_procedural_material_without_backend(bpy_module, addon, clean_scene):
+def test_builtin_engine_makes_a_procedural_material_without_backend(bpy_module, addon, clean_scene,
+                                                                    monkeypatch):
     bpy = bpy_module
+    monkeypatch.delenv("ATELIER_PYTHON", raising=False)
+    monkeypatch.setenv("ATELIER_TEXTURE_MODEL", "builtin")  # no backend: the button stays usable
     cube = mesh_object(bpy)
     assert bpy.ops.atelier.generate_texture(prompt="red brick wall", model="builtin", seed=3) == {"FINISHED"}
     material = cube.active_material
@@ -100,6 +103,11 @@ def test_builtin_engine_makes_a_procedural_material_without_backend(bpy_module, 
         "builtin", "builtin", 3, material.name, "")
     with pytest.raises(RuntimeError, match="names no material"):
         bpy.ops.atelier.generate_texture(prompt="a happy feeling", model="builtin")
+    state = bpy.context.window_manager.atelier
+    assert "names no material" in state.last_error
+    # The next success clears the panel's error, as it does for backend jobs.
+    assert bpy.ops.atelier.generate_texture(prompt="oak planks", model="builtin") == {"FINISHED"}
+    assert state.last_error == ""
 
 
 def test_doctor_reports_a_working_and_a_broken_backend(bpy_module, addon, backend_env, monkeypatch):
