@@ -147,6 +147,11 @@ def allow_network() -> bool:
     return bool(bpy.app.online_access)
 
 
+def user_folder(name: str) -> str:
+    """Atelier's own folder ``name`` in Blender's user data (created): never the extension's."""
+    return bpy.utils.extension_path_user(__package__, path=name, create=True)
+
+
 def image_storage() -> str:
     return _preference("image_storage", "PACK")
 

@@ -295,11 +295,20 @@ def _camera(spec: dict, name: str, made: list) -> bpy.types.Object:
     return obj
 
 
+def aim_rotation(location, target) -> mathutils.Euler | None:
+    """The XYZ rotation that points a camera's or light's -Z from ``location`` at ``target``,
+    Y up; None when the two coincide."""
+    direction = mathutils.Vector(target) - mathutils.Vector(location)
+    if direction.length == 0:
+        return None
+    return direction.to_track_quat("-Z", "Y").to_euler("XYZ")
+
+
 def aim_at(obj: bpy.types.Object, target) -> None:
-    """Turn ``obj`` (a camera or light, looking down its -Z) towards ``target``, Y up."""
-    direction = mathutils.Vector(target) - obj.location
-    if direction.length > 0:
-        obj.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+    """Turn ``obj`` (a camera or light, looking down its -Z) towards ``target``."""
+    rotation = aim_rotation(obj.location, target)
+    if rotation is not None:
+        obj.rotation_euler = rotation
 
 
 def _world(spec: dict, name: str, made: list) -> bpy.types.World:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import bpy
 
+from .. import preferences
 from ..backend import protocol
 from ..jobs import ApplyError
 from .names import datablock_name
@@ -96,8 +97,7 @@ def images_folder(storage: str) -> Path | None:
         return None
     if bpy.data.filepath:
         return Path(bpy.path.abspath("//textures"))
-    return Path(bpy.utils.extension_path_user(__package__.rpartition(".")[0], path="textures",
-                                              create=True))
+    return Path(preferences.user_folder("textures"))
 
 
 def _unique_file(folder: Path, stem: str, suffix: str) -> Path:

@@ -15,8 +15,7 @@ import math
 import random
 from functools import cache
 
-import mathutils
-
+from ..apply.scene_idea import aim_rotation
 from ..backend import idea_checks
 from . import palette, provenance, words
 
@@ -97,6 +96,4 @@ def build_idea(template_id: str, colors: dict, prompt: str) -> dict:
 
 def _aim(location: list[float], target: list[float]) -> list[float]:
     """XYZ Euler degrees that point a light's -Z axis (where Blender lights shine) at ``target``."""
-    direction = mathutils.Vector(target) - mathutils.Vector(location)
-    euler = direction.to_track_quat("-Z", "Y").to_euler("XYZ")
-    return [round(math.degrees(angle), 3) for angle in euler]
+    return [round(math.degrees(angle), 3) for angle in aim_rotation(location, target)]

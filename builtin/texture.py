@@ -23,7 +23,7 @@ import mathutils
 from coloraide import Color
 
 from ..apply.nodes import node_tree
-from ..apply.texture import store_provenance
+from ..apply.texture import assign_material, can_hold_material, store_provenance
 from . import provenance, words
 
 RECIPES_FILE = "texture_recipes.json"
@@ -150,7 +150,7 @@ def apply_procedural_material(context: bpy.types.Context, objects, prompt: str,
     ValueError, with a message saying what to change, before touching the scene when the
     prompt names no known material or no object can hold a material."""
     recipe_id = choose_recipe(prompt)
-    targets = [obj for obj in objects if obj.data is not None and hasattr(obj.data, "materials")]
+    targets = [obj for obj in objects if can_hold_material(obj)]
     if not targets:
         raise ValueError("none of the objects can hold a material; select a mesh, curve or text object")
     if seed is None:
@@ -168,10 +168,7 @@ def apply_procedural_material(context: bpy.types.Context, objects, prompt: str,
     # The record travels with the material, so a saved .blend says how it was made.
     store_provenance(material, record)
     for obj in targets:
-        if len(obj.material_slots) == 0:
-            obj.data.materials.append(material)
-        else:
-            obj.active_material = material
+        assign_material(obj, material, undo=[])  # nothing can fail past here: no undo needed
     return material, record
 
 

@@ -97,7 +97,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         if self.source == "PROMPT_IMAGE" and model == preferences.BUILTIN:
             raise JobRefused("PROMPT_IMAGE needs a texture model that paints images, and the "
                              "texture model is 'builtin'; set one, or use source 'PROMPT'")
-        output_dir = bpy.utils.extension_path_user(_extension_package(), path="jobs", create=True)
+        output_dir = preferences.user_folder("jobs")
         image = self._image_file(output_dir, request_id) if self.source == "IMAGE" else ""
         self._seed_sent = self._seed()
         return protocol.PaletteRequest(
@@ -190,10 +190,6 @@ def _save_copy(image, path: str) -> str:
 def _describe(palette, data: dict) -> str:
     colors = ", ".join(f"{c['hex']} {c.get('role', '')}".strip() for c in data["colors"])
     return f"Palette {palette.name!r}: {colors}"
-
-
-def _extension_package() -> str:
-    return __package__.rpartition(".")[0]
 
 
 def _find_palette(context, name: str):

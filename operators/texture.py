@@ -124,7 +124,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
             width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
             seed=p.seed, seamless=p.seamless.lower(), model=model,
             device=preferences.resolved_device(), allow_network=preferences.allow_network(),
-            output_dir=bpy.utils.extension_path_user(_extension_package(), path="jobs", create=True),
+            output_dir=preferences.user_folder("jobs"),
         )
 
     def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
@@ -172,10 +172,6 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 def _object_list(objects) -> str:
     names = [obj.name for obj in objects]
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def _extension_package() -> str:
-    return __package__.rpartition(".")[0]
 
 
 classes = (ATELIER_OT_generate_texture,)
