@@ -21,11 +21,10 @@ _job_ids = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def tiny_sd(tmp_path_factory) -> Path:
-    """A tiny SD 1.x-shaped pipeline folder (64 px native)."""
-    from backend.tiny_models import build_tiny_sd
-
-    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+def tiny_sd(tiny_sd_model) -> Path:
+    """A tiny SD 1.x-shaped pipeline folder (64 px native), the one the Blender tests use;
+    tests that change a model change a copy."""
+    return tiny_sd_model
 
 
 @pytest.fixture(scope="session")
