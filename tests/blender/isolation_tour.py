@@ -17,9 +17,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-tour-user-")
 
 import bpy  # noqa: E402  (reads the user folder when imported)
+from blender_helpers import install_checkout, slow_texture_request, start_slow_texture_job  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-MODULE = "bl_ext.atelier_tour.atelier"
 SMALL = dict(width=64, height=64, steps=1, seed=1)
 
 
@@ -34,15 +33,7 @@ class AnyLayout:
 
 
 def main(scratch: Path) -> list[str]:
-    import addon_utils
-
-    repo = scratch / "extensions"
-    repo.mkdir()
-    (repo / "atelier").symlink_to(ROOT, target_is_directory=True)
-    bpy.context.preferences.extensions.repos.new(name="tour", module="atelier_tour",
-                                                 custom_directory=str(repo), source="USER")
-    addon_utils.enable(MODULE, default_set=True)
-    atelier = sys.modules[MODULE]
+    atelier = install_checkout(bpy, scratch / "extensions", "atelier_tour")
     jobs, protocol = atelier.jobs, atelier.backend.protocol
 
     bpy.ops.wm.read_homefile()
@@ -59,14 +50,11 @@ def main(scratch: Path) -> list[str]:
         panel.draw(types.SimpleNamespace(layout=AnyLayout()), bpy.context)
 
     client = jobs.client_for(atelier.preferences.backend_config(jobs.EXTENSION_DIR))
-    slow = dict(prompt="tour", width=256, height=256, steps=150, model=os.environ["ATELIER_TEXTURE_MODEL"],
-                device="cpu", output_dir=str(scratch))
-    job = jobs.submit(client, protocol.TextureRequest(id=jobs.new_request_id(), **slow))
-    while job.step < 1 and not job.done:
-        jobs.drain(client, timeout=0.1)
+    model = os.environ["ATELIER_TEXTURE_MODEL"]
+    job = start_slow_texture_job(jobs, protocol, client, model, scratch, "tour")
     bpy.ops.atelier.cancel_job()
     jobs.wait(client, job, timeout=60)
-    job = jobs.submit(client, protocol.TextureRequest(id=jobs.new_request_id(), **slow))
+    job = jobs.submit(client, slow_texture_request(jobs, protocol, model, scratch, "tour"))
     jobs.drain(client, timeout=1.0)
     os.kill(client._transport.pid, signal.SIGKILL)
     jobs.wait(client, job, timeout=10)
@@ -75,7 +63,9 @@ def main(scratch: Path) -> list[str]:
     bpy.ops.wm.open_mainfile(filepath=str(scratch / "tour.blend"))
     bpy.ops.atelier.generate_texture(prompt="tour after reload", target="Cube", **SMALL)
     bpy.ops.atelier.backend_doctor()
-    addon_utils.disable(MODULE, default_set=True)
+    import addon_utils  # Blender's own module; importable only once bpy is
+
+    addon_utils.disable(atelier.__name__, default_set=True)
     return sorted({"torch", "diffusers", "transformers"} & set(sys.modules))
 
 

@@ -14,21 +14,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-quit-user-")
 
 import bpy  # noqa: E402  (reads the user folder when imported)
-
-ROOT = Path(__file__).resolve().parents[2]
-MODULE = "bl_ext.atelier_quit.atelier"
+from blender_helpers import install_checkout  # noqa: E402
 
 
 def main(scratch: Path) -> int:
-    import addon_utils
-
-    repo = scratch / "extensions"
-    repo.mkdir()
-    (repo / "atelier").symlink_to(ROOT, target_is_directory=True)
-    bpy.context.preferences.extensions.repos.new(name="quit", module="atelier_quit",
-                                                 custom_directory=str(repo), source="USER")
-    addon_utils.enable(MODULE, default_set=True)
-    atelier = sys.modules[MODULE]
+    atelier = install_checkout(bpy, scratch / "extensions", "atelier_quit")
     jobs, protocol = atelier.jobs, atelier.backend.protocol
     client = jobs.client_for(atelier.preferences.backend_config(jobs.EXTENSION_DIR))
     client.submit(protocol.PingRequest(id="quit-ping"))

@@ -3,7 +3,15 @@
 import json
 
 import pytest
-from blender_helpers import image_pixels, links, mesh_object, png_pixels, run_job
+from blender_helpers import (
+    image_pixels,
+    links,
+    mesh_object,
+    png_pixels,
+    run_job,
+    slow_texture_request,
+    start_slow_texture_job,
+)
 
 GENERATE = dict(width=64, height=64, steps=2)
 
@@ -227,15 +235,11 @@ def test_cancel_stops_the_job_and_backend_serves_the_next(bpy_module, addon, cle
     bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
     mesh_object(bpy)
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
-    request = protocol.TextureRequest(id=jobs.new_request_id(), prompt="leather", width=256, height=256,
-                                      steps=150, model=str(backend_env), device="cpu",
-                                      output_dir=str(tmp_path))
-    job = jobs.submit(client, request)
-    while job.step < 1 and not job.done:
-        jobs.drain(client, timeout=0.1)
+    job = start_slow_texture_job(jobs, protocol, client, backend_env, tmp_path, "leather")
     assert bpy.ops.atelier.cancel_job() == {"FINISHED"}
     jobs.wait(client, job, timeout=60)
     assert job.cancelled and job.step < 150
+    assert "no answer within" not in job.error.message  # the backend itself stopped the job
     assert len(bpy.data.materials) == 0
     assert bpy.ops.atelier.generate_texture(prompt="leather", seed=1, **GENERATE) == {"FINISHED"}
 
@@ -248,12 +252,7 @@ def test_killed_backend_is_reported_and_next_click_recovers(bpy_module, addon, c
     bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
     mesh_object(bpy)
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
-    request = protocol.TextureRequest(id=jobs.new_request_id(), prompt="grass", width=256, height=256,
-                                      steps=150, model=str(backend_env), device="cpu",
-                                      output_dir=str(tmp_path))
-    job = jobs.submit(client, request)
-    while job.step < 1 and not job.done:
-        jobs.drain(client, timeout=0.1)
+    job = start_slow_texture_job(jobs, protocol, client, backend_env, tmp_path, "grass")
     os.kill(client._transport.pid, signal.SIGKILL)
     jobs.wait(client, job, timeout=10)
     assert job.error.code == "backend_exited" and "exited" in job.error.message
@@ -264,10 +263,7 @@ def test_killed_backend_is_reported_and_next_click_recovers(bpy_module, addon, c
 def test_loading_a_file_cancels_the_job_in_flight(bpy_module, addon, clean_scene, backend_env, tmp_path):
     bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
-    request = protocol.TextureRequest(id=jobs.new_request_id(), prompt="soil", width=256, height=256,
-                                      steps=150, model=str(backend_env), device="cpu",
-                                      output_dir=str(tmp_path))
-    job = jobs.submit(client, request)
+    job = jobs.submit(client, slow_texture_request(jobs, protocol, backend_env, tmp_path, "soil"))
     bpy.ops.wm.read_homefile(use_empty=True)
     assert job.cancelled and "another file" in job.error.message
     assert jobs.active_jobs() == []
