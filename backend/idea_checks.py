@@ -24,6 +24,9 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "scene_idea.json"
 SCHEMA_VERSION = "atelier.scene_idea/1"
 MIN_IDEAS = 1
 MAX_IDEAS = 5
+# How much of the artist's scene a request may describe (more is cut, not refused).
+MAX_CONTEXT_OBJECTS = 32
+MAX_CONTEXT_COLORS = 16
 # A model answer or a stored idea larger than this is refused before parsing: five ideas at
 # the schema's limits (every character escaped, about 75 kB each) stay below it, and it keeps
 # hostile input from costing memory.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import secrets
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ HARMONY_RULES = (
     "monochrome",
 )
 FILE_ROLES = ("base_color", "normal", "roughness", "height", "preview")
+SEED_MAX = 2**31 - 1  # seeds are 0..SEED_MAX: what torch generators and Blender's int properties hold
+
+
+def random_seed() -> int:
+    """A fresh seed in 0..SEED_MAX (always reported back, so the result can be made again)."""
+    return secrets.randbelow(SEED_MAX + 1)
 
 
 class ProtocolError(ValueError):

@@ -12,11 +12,11 @@ ideas, so the same applier builds them.
 from __future__ import annotations
 
 import math
-import random
 from functools import cache
 
 from ..apply.scene_idea import aim_rotation
 from ..backend import idea_checks
+from ..backend.protocol import random_seed
 from . import palette, provenance, words
 
 PALETTE_SIZE = 6  # one colour per palette role
@@ -46,7 +46,7 @@ def suggest_ideas(prompt: str, count: int = 3, seed: int | None = None) -> tuple
     if problems:
         raise ValueError("; ".join(problems))
     if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
+        seed = random_seed()
     ranked = rank_templates(prompt)[:count]
     ideas = []
     for index, template_id in enumerate(ranked):

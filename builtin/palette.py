@@ -20,6 +20,7 @@ from coloraide import Color
 
 from ..backend import colors as harmony
 from ..backend.errors import TaskError
+from ..backend.protocol import random_seed
 from ..jobs import format_error
 from . import provenance, texture, words
 
@@ -46,7 +47,7 @@ def make_palette(prompt: str, count: int = 5, seed: int | None = None) -> tuple[
     except TaskError as exc:
         raise ValueError(format_error(exc.message, exc.hint)) from None
     if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
+        seed = random_seed()
     rng = random.Random(seed)
     named = words.find_colors(prompt)
     used = {word for color in named for word in color.words.split()}

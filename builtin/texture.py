@@ -24,6 +24,7 @@ from coloraide import Color
 
 from ..apply.nodes import node_tree
 from ..apply.texture import assign_material, can_hold_material, store_provenance
+from ..backend.protocol import random_seed
 from . import provenance, words
 
 RECIPES_FILE = "texture_recipes.json"
@@ -154,7 +155,7 @@ def apply_procedural_material(context: bpy.types.Context, objects, prompt: str,
     if not targets:
         raise ValueError("none of the objects can hold a material; select a mesh, curve or text object")
     if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
+        seed = random_seed()
     colors = recipe_colors(recipes()[recipe_id], prompt)
     material = context.blend_data.materials.new(f"{recipes()[recipe_id]['label']} (built-in)")
     try:

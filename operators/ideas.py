@@ -13,8 +13,6 @@ from ..backend import idea_checks, protocol
 from ..jobs import ApplyError, JobRefused
 from .job_operator import BackendJobOperator
 
-MAX_CONTEXT_OBJECTS = 32  # the backend reads no more than this many selected objects
-
 
 class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     """Suggest scene ideas for the prompt; they are listed in the Scene Ideas panel to review and apply"""
@@ -130,7 +128,7 @@ class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
 def scene_context(context: bpy.types.Context) -> dict:
     """What the model hears about the scene: the selected objects' names and sizes, the palette."""
     selected = [{"name": obj.name, "dimensions": [round(v, 4) for v in obj.dimensions]}
-                for obj in context.selected_objects[:MAX_CONTEXT_OBJECTS]]
+                for obj in context.selected_objects[:idea_checks.MAX_CONTEXT_OBJECTS]]
     result = {"selected": selected} if selected else {}
     palette = context.scene.atelier.palette.palette
     if palette is not None and len(palette.colors):

@@ -8,7 +8,6 @@ sources run inside Blender at once instead (the built-in engine, and the same ha
 
 import json
 import os
-import random
 
 import bpy
 from bpy_extras.io_utils import ExportHelper
@@ -16,12 +15,10 @@ from bpy_extras.io_utils import ExportHelper
 from .. import preferences
 from ..apply import palette as apply_palette
 from ..backend import protocol
+from ..backend.colors import MAX_COLORS, MIN_COLORS
 from ..jobs import ApplyError, JobRefused, format_error
 from ..properties import palette as settings
-from ..properties.palette import MAX_COLORS, MIN_COLORS
 from .job_operator import BackendJobOperator
-
-SEED_MAX = 2**31 - 1
 
 
 class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
@@ -45,7 +42,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
                                               "starts from (HARMONY)", subtype="COLOR_GAMMA", size=3,
                                               min=0.0, max=1.0, default=(0.2, 0.4, 0.8))
     seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                default=-1, min=-1, max=SEED_MAX)
+                                default=-1, min=-1, max=protocol.SEED_MAX)
     model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
                                     "(empty = the preference for the source's model)")
 
@@ -134,7 +131,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             raise JobRefused("no image given; name an Image datablock or an image file path")
 
     def _seed(self) -> int:
-        return self.seed if self.seed >= 0 else random.SystemRandom().randrange(SEED_MAX + 1)
+        return self.seed if self.seed >= 0 else protocol.random_seed()
 
     def _base_hex(self) -> str:
         return apply_palette.to_hex(self.base_color)

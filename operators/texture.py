@@ -4,7 +4,6 @@ The backend makes the image (asynchronous in the UI, blocking in ``blender -b``)
 texture model ``builtin`` the built-in engine makes a procedural material at once instead.
 """
 
-import random
 
 import bpy
 
@@ -12,7 +11,7 @@ from .. import preferences
 from ..apply import texture as apply_texture
 from ..backend import protocol
 from ..jobs import ApplyError, JobRefused, format_error
-from ..properties.texture import SEAMLESS_ITEMS, SEED_MAX
+from ..properties.texture import SEAMLESS_ITEMS
 from .job_operator import BackendJobOperator
 
 # Codes after which the built-in engine is the way to get a draft now.
@@ -55,7 +54,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
                                       "(0 = the model's recommended value)", default=0.0, soft_min=0.0,
                                       soft_max=30.0)
     seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                default=-1, soft_min=-1, soft_max=SEED_MAX)
+                                default=-1, soft_min=-1, soft_max=protocol.SEED_MAX)
     seamless: bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
                                      items=SEAMLESS_ITEMS, default="XY")
     target: bpy.props.StringProperty(name="Target", description="Object to texture (empty = the "
@@ -153,14 +152,15 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 
     def _check_numbers(self) -> None:
         """What Blender's soft limits let through; the backend checks sizes against its limits."""
-        if not -1 <= self.seed <= SEED_MAX:
-            raise JobRefused(f"seed {self.seed} is out of range; use -1 for a random seed or 0..{SEED_MAX}")
+        if not -1 <= self.seed <= protocol.SEED_MAX:
+            raise JobRefused(f"seed {self.seed} is out of range; use -1 for a random seed "
+                             f"or 0..{protocol.SEED_MAX}")
         if self.steps < 0 or self.guidance < 0:
             raise JobRefused("steps and guidance cannot be negative; use 0 for the model's recommended value")
 
     def _resolved_seed(self) -> int:
         """-1 becomes a concrete seed here, so the history can always make it again."""
-        return self.seed if self.seed >= 0 else random.SystemRandom().randrange(SEED_MAX + 1)
+        return self.seed if self.seed >= 0 else protocol.random_seed()
 
     def _parameters(self, seed: int, model: str) -> apply_texture.TextureParameters:
         return apply_texture.TextureParameters(

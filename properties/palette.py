@@ -13,6 +13,8 @@ Public for scripts:
 
 import bpy
 
+from ..backend.colors import MAX_COLORS, MIN_COLORS
+
 ROLE_ITEMS = [
     ("background", "Background", "Large surfaces behind everything (the world)"),
     ("primary", "Primary", "The main colour: the largest surfaces"),
@@ -43,7 +45,6 @@ SHARED_ITEMS = [
     ("COPY", "Copy", "A material also used outside the scope is copied for the objects in scope"),
     ("SKIP", "Skip", "A material also used outside the scope is left as it is"),
 ]
-MIN_COLORS, MAX_COLORS = 3, 12
 
 
 class PaletteColorInfo(bpy.types.PropertyGroup):

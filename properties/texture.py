@@ -6,13 +6,14 @@ Public for scripts: ``scene.atelier.history`` lists every texture Atelier made, 
 
 import bpy
 
+from ..backend.protocol import SEED_MAX
+
 SEAMLESS_ITEMS = [
     ("XY", "Both", "Tiles left-right and top-bottom"),
     ("X", "Horizontal", "Tiles left-right only"),
     ("Y", "Vertical", "Tiles top-bottom only"),
     ("OFF", "Off", "No tiling"),
 ]
-SEED_MAX = 2**31 - 1
 
 
 def _texture_fields() -> dict:

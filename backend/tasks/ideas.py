@@ -16,9 +16,6 @@ from ..errors import TaskError
 from ..job import JobContext, TaskOutput
 from ..protocol import IdeasRequest
 
-MAX_CONTEXT_OBJECTS = 32
-MAX_CONTEXT_COLORS = 16
-
 SYSTEM_PROMPT = (
     "You design scenes that Blender turns into block-outs. Answer with one JSON document "
     '{{"ideas": [...]}} holding exactly {count} idea(s) and nothing else. Units: metres, Z is up, '
@@ -127,16 +124,16 @@ def describe_context(context: dict) -> str:
                         hint='send [{"name": "Chair", "dimensions": [0.5, 0.5, 0.9]}]')
     if selected:
         lines.append("Objects already in the scene (name: size in metres):")
-        for index, item in enumerate(selected[:MAX_CONTEXT_OBJECTS]):
+        for index, item in enumerate(selected[:idea_checks.MAX_CONTEXT_OBJECTS]):
             name, size = _selected_object(item, index, definitions["name"])
             lines.append(f"- {name}: {size}")
     palette = context.get("palette", [])
     if not isinstance(palette, list) or idea_checks.schema_problems(
-            palette[:MAX_CONTEXT_COLORS], {"type": "array", "items": definitions["color"]}):
+            palette[:idea_checks.MAX_CONTEXT_COLORS], {"type": "array", "items": definitions["color"]}):
         raise TaskError("bad_request", "context.palette must be a list of #rrggbb colours",
                         hint='send ["#1a2b3c", "#ffcc00"]')
     if palette:
-        lines.append("Current palette: " + ", ".join(palette[:MAX_CONTEXT_COLORS]))
+        lines.append("Current palette: " + ", ".join(palette[:idea_checks.MAX_CONTEXT_COLORS]))
     return "\n".join(lines)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -23,7 +22,6 @@ from ..models import LocatedModel
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 PNG_PROVENANCE_KEY = "atelier.provenance"
-MAX_SEED = 2**31 - 1
 MAX_GUIDANCE = 50.0
 # Components a model_index.json may name; anything else would mean loading custom code.
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
@@ -76,7 +74,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     settings = resolve_settings(request, pipe, family)
     job.check_cancelled()
 
-    seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    seed = request.seed if request.seed is not None else protocol.random_seed()
     # A CPU generator gives the same starting noise on every device, so a seed reproduces.
     generator = torch.Generator(device="cpu").manual_seed(seed)
     oom_prompt = os.environ.get(OOM_TEST_HOOK)
@@ -164,8 +162,8 @@ def check_request(request: protocol.TextureRequest) -> None:
         raise TaskError("bad_request",
                         f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {request.guidance}",
                         hint="leave guidance empty to use the model's recommended value")
-    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-        raise TaskError("bad_request", f"seed must be between 0 and {MAX_SEED}, got {request.seed}",
+    if request.seed is not None and not 0 <= request.seed <= protocol.SEED_MAX:
+        raise TaskError("bad_request", f"seed must be between 0 and {protocol.SEED_MAX}, got {request.seed}",
                         hint="leave the seed empty for a random one")
     if request.seamless not in protocol.SEAMLESS_MODES:
         raise TaskError("bad_request", f"seamless must be one of {', '.join(protocol.SEAMLESS_MODES)}, "
