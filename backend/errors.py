@@ -25,5 +25,5 @@ class TaskError(Exception):
 class Cancelled(TaskError):
     """The client cancelled the job; raised at the next step the job checks."""
 
-    def __init__(self, message: str = "the job was cancelled", hint: str = "") -> None:
-        super().__init__("cancelled", message, hint)
+    def __init__(self) -> None:
+        super().__init__("cancelled", "the job was cancelled")

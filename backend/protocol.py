@@ -54,10 +54,10 @@ def random_seed() -> int:
 class ProtocolError(ValueError):
     """A message that cannot be accepted; becomes an ``error`` event, never a crash."""
 
-    def __init__(self, message: str, hint: str = "", code: str = "bad_request",
-                 request_id: str | None = None) -> None:
+    code = "bad_request"  # a message the backend cannot read is always the sender's to fix
+
+    def __init__(self, message: str, hint: str = "", request_id: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
         self.message = message
         self.hint = hint
         self.request_id = request_id

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from .errors import TaskError
 
 PROGRESS_EVERY = 8
+# Sampling, not greedy decoding: a retry with another seed can then give another answer.
+TEMPERATURE, TOP_P = 0.7, 0.95
 # Longest JSON spelling of one string character: 4 bytes of UTF-8, or 6 as a \uXXXX escape
 # (xgrammar writes pattern strings unescaped; the larger bound holds either way).
 _MAX_BYTES_PER_CHAR = 6
@@ -66,7 +68,6 @@ class StructuredAnswer:
     """A document that passed the schema and the semantic check."""
 
     document: dict
-    text: str
     attempts: int
     tokens: int
 
@@ -79,7 +80,6 @@ def generate_json(
     messages: list[dict],
     check: Callable[[dict], list[str]] | None = None,
     seed: int | None = None,
-    temperature: float = 0.7,
     stage: str = "writing",
     progress_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> StructuredAnswer:
@@ -91,7 +91,7 @@ def generate_json(
     for attempt in (1, 2):
         text, used = generate_text(
             job, lm, conversation, grammar=grammar, max_new_tokens=budget, seed=seed,
-            temperature=temperature, stage=stage if attempt == 1 else f"{stage} (second try)",
+            stage=stage if attempt == 1 else f"{stage} (second try)",
             progress_of=progress_of,
         )
         tokens += used
@@ -99,7 +99,7 @@ def generate_json(
         if not problems and check is not None:
             problems = list(check(document))
         if not problems:
-            return StructuredAnswer(document=document, text=text, attempts=attempt, tokens=tokens)
+            return StructuredAnswer(document=document, attempts=attempt, tokens=tokens)
         conversation += [
             {"role": "assistant", "content": text},
             {"role": "user", "content": "That answer cannot be used: " + " ".join(problems)
@@ -121,7 +121,6 @@ def generate_text(
     grammar=None,
     max_new_tokens: int,
     seed: int | None = None,
-    temperature: float = 0.7,
     stage: str = "writing",
     progress_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> tuple[str, int]:
@@ -151,9 +150,9 @@ def generate_text(
             input_ids=input_ids,
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else None,
-            top_p=0.95 if temperature > 0 else None,
+            do_sample=True,
+            temperature=TEMPERATURE,
+            top_p=TOP_P,
             top_k=None,
             logits_processor=processors,
             stopping_criteria=transformers.StoppingCriteriaList([watcher]),
