@@ -22,6 +22,11 @@ class TaskError(Exception):
         self.hint = hint
 
 
+def first_line(exc: BaseException) -> str:
+    """What an exception says, on one line (its type when it says nothing)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class Cancelled(TaskError):
     """The client cancelled the job; raised at the next step the job checks."""
 

@@ -18,7 +18,7 @@ import traceback
 from typing import BinaryIO, TextIO
 
 from . import __version__, limits, protocol
-from .errors import TaskError
+from .errors import TaskError, first_line
 from .model_cache import ModelCache
 
 log = logging.getLogger("atelier.backend")
@@ -195,7 +195,7 @@ def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threadin
 
 def classify_unexpected(exc: Exception) -> tuple[str, str, str]:
     """An exception no task expected: out of memory, or a bug reported as ``internal``."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
         return ("out_of_memory", f"the device ran out of memory: {text}",
                 "use a smaller size or model, unload other models, or use device 'cpu'")

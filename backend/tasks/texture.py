@@ -13,10 +13,9 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from .. import limits, protocol
-from ..errors import TaskError
+from ..errors import TaskError, first_line
 from ..job import JobContext, TaskOutput
 from ..models import LocatedModel
 
@@ -63,13 +62,10 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
 
     check_request(request)
     model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_MODEL
-    failure = None
     try:
         pipe = job.load("texture", model, load_pipeline)
     except torch.OutOfMemoryError as exc:  # a model too large for the GPU fails as it moves there
-        failure = _first_line(exc)
-    if failure is not None:
-        raise_out_of_memory(f"loading {model} on {job.device}", failure)
+        raise out_of_memory(f"loading {model} on {job.device}", exc) from None
     family = family_of(pipe, model)
     settings = resolve_settings(request, pipe, family)
     job.check_cancelled()
@@ -103,10 +99,8 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
                 generator=generator, callback_on_step_end=on_step_end,
             ).images[0]
     except torch.OutOfMemoryError as exc:
-        failure = _first_line(exc)
-    if failure is not None:
-        raise_out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
-                            failure)
+        raise out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
+                            exc) from None
 
     parameters = {
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
@@ -123,25 +117,17 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
                       metadata=record, data=parameters)
 
 
-def raise_out_of_memory(doing: str, failure: str) -> NoReturn:
-    """Free device memory and report that it ran out while ``doing``, with what to change.
+def out_of_memory(doing: str, exc: Exception) -> TaskError:
+    """The report that the device ran out of memory while ``doing``, with what to change.
 
-    Call it outside the ``except`` block: by then the traceback, and the device tensors its
-    frames hold, are gone, so the memory can really be given back.
+    The server gives the memory back once the job has ended and its frames are gone.
     """
-    from ..device import free_device_memory
-
-    free_device_memory()
-    raise TaskError(
-        "out_of_memory", f"the device ran out of memory {doing}: {failure}",
+    return TaskError(
+        "out_of_memory", f"the device ran out of memory {doing}: {first_line(exc)}",
         hint="try a smaller size (e.g. 512x512), close other programs using the GPU, unload "
              f"other models, start the backend with {CPU_OFFLOAD_ENV}=1 (CPU offload), "
              "or use device 'cpu'",
     )
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def check_request(request: protocol.TextureRequest) -> None:
@@ -227,7 +213,7 @@ def load_pipeline(located: LocatedModel, device: str, dtype):
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise TaskError("model_invalid", f"cannot load {located.path_or_id} as a text-to-image model: "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                        f"{first_line(exc)}",
                         hint="use a diffusers folder (model_index.json) of SD 1.x/2.x, SDXL or FLUX "
                              "with .safetensors weights") from None
     if device.startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV) == "1":
