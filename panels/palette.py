@@ -56,18 +56,13 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
 
 def _draw_swatches(layout, scene, palette) -> None:
     """One row per colour: an editable swatch, its name and role (from ``scene.atelier.palettes``)."""
-    info = scene.atelier.palettes.get(palette.name)
-    known = info is not None and len(info.colors) == len(palette.colors)
     column = layout.column(align=True)
-    for index, color in enumerate(palette.colors):
+    for color, swatch in zip(palette.colors, apply_palette.swatches_of(scene, palette), strict=True):
         row = column.row(align=True)
         row.prop(color, "color", text="")
-        if known:
-            row.label(text=info.colors[index].label or apply_palette.palette_color_hex(color))
-            row.label(text=info.colors[index].role)
-        else:
-            row.label(text=apply_palette.palette_color_hex(color))
-
+        row.label(text=swatch.label or swatch.hex)
+        if swatch.role:
+            row.label(text=swatch.role)
 
 classes = (ATELIER_PT_palette,)
 register, unregister = bpy.utils.register_classes_factory(classes)
