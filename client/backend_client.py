@@ -147,14 +147,7 @@ class BackendClient:
 
     def _backend_gone(self) -> list[protocol.ErrorEvent]:
         transport = self._transport
-        status = transport.exit_status() if transport is not None else None
-        if transport is not None and status is None:
-            # EOF comes a moment before the exit status; wait for it briefly for the message.
-            for _ in range(50):
-                time.sleep(0.01)
-                status = transport.exit_status()
-                if status is not None:
-                    break
+        status = transport.wait_exit(timeout=0.5) if transport is not None else None
         tail = self.log_tail().strip().splitlines()
         last = tail[-1] if tail else ""
         message = f"the backend process exited (status {status})" + (f": {last}" if last else "")

@@ -29,7 +29,7 @@ class Transport(Protocol):
     def start(self) -> None: ...
     def send(self, line: str) -> None: ...
     def alive(self) -> bool: ...
-    def exit_status(self) -> int | None: ...
+    def wait_exit(self, timeout: float) -> int | None: ...
     def log_tail(self) -> str: ...
     def stop(self, timeout: float = 5.0) -> None: ...
 
@@ -47,6 +47,7 @@ class SubprocessTransport:
         self._log: collections.deque[str] = collections.deque(maxlen=self.LOG_LINES)
         self._process: subprocess.Popen | None = None
         self._write_lock = threading.Lock()
+        self._log_complete = threading.Event()
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -54,6 +55,7 @@ class SubprocessTransport:
         env["PYTHONUNBUFFERED"] = "1"  # progress lines must arrive while the job runs
         env["PYTHONIOENCODING"] = "utf-8"
         self.lines = queue.Queue()
+        self._log_complete = threading.Event()
         try:
             self._process = subprocess.Popen(
                 [self.python, "-m", "backend", "serve"],
@@ -74,7 +76,7 @@ class SubprocessTransport:
             raise TransportClosed(f"cannot start the backend with {self.python!r}: {exc}") from exc
         threading.Thread(target=self._read_stdout, args=(self._process, self.lines),
                          name="atelier-backend-stdout", daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(self._process,),
+        threading.Thread(target=self._read_stderr, args=(self._process, self._log_complete),
                          name="atelier-backend-stderr", daemon=True).start()
 
     @staticmethod
@@ -83,9 +85,10 @@ class SubprocessTransport:
             lines.put(line.rstrip("\r\n"))
         lines.put(None)
 
-    def _read_stderr(self, process: subprocess.Popen) -> None:
+    def _read_stderr(self, process: subprocess.Popen, complete: threading.Event) -> None:
         for line in process.stderr:
             self._log.append(line.rstrip("\r\n"))
+        complete.set()
 
     def send(self, line: str) -> None:
         process = self._process
@@ -101,8 +104,21 @@ class SubprocessTransport:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def exit_status(self) -> int | None:
-        return None if self._process is None else self._process.poll()
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit status once the backend has exited and its last stderr line has been read.
+
+        Stdout's end of file can arrive before the exit status and before the stderr reader has
+        seen the reason (an import error, a traceback), so the caller waits here, briefly.
+        """
+        process = self._process
+        if process is None:
+            return None
+        try:
+            status = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._log_complete.wait(timeout)
+        return status
 
     @property
     def pid(self) -> int | None:
