@@ -117,7 +117,7 @@ def resolved_python() -> str:
 
 
 def backend_problem() -> str:
-    """Why the backend cannot be started, or '' when it can (used by poll messages)."""
+    """Why the backend cannot be started, or '' when it can (said by panels and operators)."""
     python = resolved_python()
     if not python:
         return "Set the backend Python in Atelier's preferences (or ATELIER_PYTHON)"

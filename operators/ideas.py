@@ -20,6 +20,7 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     bl_idname = "atelier.suggest_scene"
     bl_label = "Suggest Scene Ideas"
     bl_options = {"REGISTER", "UNDO"}
+    without_backend = "or use model='builtin' for ideas from built-in templates"
 
     prompt: bpy.props.StringProperty(name="Prompt", description="The scene you want ideas for")
     # Soft limits only: a script asking for 9 ideas gets an error that says so, not a silent 5.

@@ -35,6 +35,8 @@ class BackendJobOperator:
     _job = None  # the running jobs.Job
     _client = None
     _timer = None
+    # Said after the reason a backend cannot start: how to do without one ('' when there is no way).
+    without_backend = ""
 
     # ----------------------------------------------------------- what subclasses write
 
@@ -126,7 +128,8 @@ class BackendJobOperator:
         try:
             problem = preferences.backend_problem()
             if problem:
-                raise jobs.JobRefused(problem)
+                raise jobs.JobRefused(f"{problem}, {self.without_backend}" if self.without_backend
+                                      else problem)
             self._client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
             request = self.make_request(context, jobs.new_request_id())
             job = jobs.submit(self._client, request, label=self.job_label())

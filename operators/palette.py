@@ -27,6 +27,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
     bl_idname = "atelier.generate_palette"
     bl_label = "Generate Palette"
     bl_options = {"REGISTER", "UNDO"}
+    without_backend = "or use model='builtin' with source 'PROMPT' or 'HARMONY'"
 
     source: bpy.props.EnumProperty(name="Source", description="Where the colours come from",
                                    items=settings.SOURCE_ITEMS, default="PROMPT")

@@ -21,15 +21,13 @@ _MODEL_CODES = ("model_missing", "model_invalid")
 def refusal(context: bpy.types.Context) -> str:
     """Why a texture cannot be generated now ('' when it can): the reason a greyed-out button shows.
 
-    Poll cannot see the operator's ``model``, so only the texture model preference (or
-    ``ATELIER_TEXTURE_MODEL``) set to ``builtin`` lifts the need for a backend.
+    Only what holds whatever the operator's arguments: poll cannot see them, and a script's
+    ``model='builtin'`` needs no backend, so a backend that cannot start is reported when the
+    operator runs (and greys out the panel's button).
     """
     if not apply_texture.pick_targets(context):
         return "Select a mesh object to put the texture on"
-    if preferences.resolved_model("texture") == preferences.BUILTIN:
-        return ""
-    problem = preferences.backend_problem()
-    return f"{problem}, or use the texture model 'builtin' for a draft" if problem else ""
+    return ""
 
 
 class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
@@ -39,6 +37,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     bl_label = "Generate Texture"
     # No REGISTER: a redo panel would re-run the generation, blocking, on every tweak.
     bl_options = {"UNDO"}
+    without_backend = "or use model='builtin' for a procedural draft now"
 
     prompt: bpy.props.StringProperty(name="Prompt", description="What the texture shows")
     negative_prompt: bpy.props.StringProperty(name="Negative Prompt",

@@ -24,11 +24,8 @@ class ATELIER_PT_ideas(SectionPanel, bpy.types.Panel):
         row.prop(request, "use_selection", text="", icon="RESTRICT_SELECT_OFF")
         model = preferences.resolved_model("text")
         layout.label(text=f"Text model: {model or 'not set'}", icon="TEXT")
-        problem = preferences.backend_problem()
-        if problem and model != preferences.BUILTIN:
-            layout.label(text=f"{problem}, or use the text model 'builtin'", icon="ERROR")
         op = draw_job_button(layout, context, "atelier.suggest_scene", "Suggest Scene Ideas",
-                             "OUTLINER_COLLECTION")
+                             "OUTLINER_COLLECTION", builtin=model == preferences.BUILTIN, model_kind="text")
         if op is not None:
             op.prompt, op.count, op.use_selection = request.prompt, request.count, request.use_selection
         for index, idea in enumerate(settings.ideas):

@@ -14,14 +14,16 @@ class ATELIER_PT_main(SidebarPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        problem = preferences.backend_problem()
-        texture_model = preferences.resolved_model("texture")
-        if problem and texture_model != preferences.BUILTIN:
-            layout.label(text=problem, icon="ERROR")
+        # Each section says what a missing backend means for its button.
         client = jobs.current_client()
-        status = "running" if client is not None and client.running() else "starts on first use"
-        if not problem:
-            layout.label(text=f"Backend: {status}", icon="CONSOLE")
+        if preferences.backend_problem():
+            status = "not set up (built-in engine only)"
+        elif client is not None and client.running():
+            status = "running"
+        else:
+            status = "starts on first use"
+        layout.label(text=f"Backend: {status}", icon="CONSOLE")
+        texture_model = preferences.resolved_model("texture")
         layout.label(text=f"Texture model: {texture_model or 'not set'}", icon="TEXTURE")
         state = context.window_manager.atelier
         if state.running:

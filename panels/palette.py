@@ -7,6 +7,8 @@ from ..apply import palette as apply_palette
 from .sidebar import SectionPanel, draw_job_button
 
 _GENERATE = "atelier.generate_palette"
+# The model whose 'builtin' setting lets each source run without a backend (None: no such model).
+_MODEL_KINDS = {"PROMPT": "text", "HARMONY": "text", "PROMPT_IMAGE": None, "IMAGE": None}
 
 
 class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
@@ -30,8 +32,9 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
 
         builtin = (settings.source in ("PROMPT", "HARMONY")
                    and preferences.resolved_model("text") == preferences.BUILTIN)
-        op = draw_job_button(layout, context, _GENERATE,
-                             "Generate (built-in)" if builtin else "Generate", "COLOR")
+        model_kind = _MODEL_KINDS[settings.source]
+        op = draw_job_button(layout, context, _GENERATE, "Generate", "COLOR", builtin=builtin,
+                             model_kind=model_kind)
         if op is not None:
             for name in ("source", "prompt", "image", "count", "harmony", "base_color"):
                 setattr(op, name, getattr(settings, name))

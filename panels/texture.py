@@ -36,8 +36,8 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
         layout.prop(settings, "seamless")
 
         builtin = preferences.resolved_model("texture") == preferences.BUILTIN
-        op = draw_job_button(layout, context, "atelier.generate_texture",
-                             "Generate (built-in)" if builtin else "Generate", "SHADING_TEXTURE")
+        op = draw_job_button(layout, context, "atelier.generate_texture", "Generate", "SHADING_TEXTURE",
+                             builtin=builtin, model_kind="texture")
         if op is not None:
             for name in ("prompt", "negative_prompt", "width", "height", "steps", "guidance", "seed",
                          "seamless"):

@@ -8,8 +8,12 @@ class RecordingLayout:
     """Stands in for ``UILayout``: records ``(method, args, kwargs)`` for every call."""
 
     def __init__(self, bpy, calls):
-        self._bpy = bpy
-        self.calls = calls
+        object.__setattr__(self, "_bpy", bpy)
+        object.__setattr__(self, "calls", calls)
+
+    def __setattr__(self, name, value):
+        """Layout settings (``row.enabled = False``) are recorded as ``(name, (value,), {})``."""
+        self.calls.append((name, (value,), {}))
 
     def __getattr__(self, name):
         def record(*args, **kwargs):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 from blender_helpers import mesh_object
-from panel_recorder import RecordingLayout
+from panel_recorder import RecordingLayout, labels
 from panel_recorder import draw as _draw
 
 
@@ -41,25 +41,50 @@ def test_generate_button_carries_the_panel_settings(bpy_module, addon, clean_sce
                                   "steps": 0, "guidance": 0.0, "seed": 9, "seamless": "X"}]
 
 
-def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, backend_env, monkeypatch):
+def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, backend_env):
     bpy = bpy_module
     assert not bpy.ops.atelier.generate_texture.poll()
     with pytest.raises(RuntimeError, match="Select a mesh object"):
         bpy.ops.atelier.generate_texture(prompt="x")
-    # The history's Regenerate button is greyed out for the same reasons.
+    # The history's Regenerate button is greyed out for the same reason.
     with pytest.raises(RuntimeError, match="Select a mesh object"):
         bpy.ops.atelier.texture_history_regenerate()
     mesh_object(bpy)
     assert bpy.ops.atelier.generate_texture.poll()
+
+
+def _generate_button_enabled(bpy, panel) -> bool:
+    calls = _draw(bpy, panel)
+    button = next(i for i, c in enumerate(calls) if c[0] == "operator" and c[1][0].startswith("atelier."))
+    return [c[1][0] for c in calls[:button] if c[0] == "enabled"][-1]
+
+
+def test_without_a_backend_scripts_use_the_builtin_engine_and_buttons_say_why(
+        bpy_module, addon, clean_scene, backend_env, monkeypatch):
+    bpy, panels = bpy_module, addon.panels
+    obj = mesh_object(bpy)
     monkeypatch.delenv("ATELIER_PYTHON")
+    monkeypatch.delenv("ATELIER_TEXT_MODEL", raising=False)
     assert addon.preferences.addon_preferences().python_path == ""
-    assert not bpy.ops.atelier.generate_texture.poll()
-    with pytest.raises(RuntimeError, match="Set the backend Python.*'builtin'"):
-        bpy.ops.atelier.generate_texture(prompt="x")
-    with pytest.raises(RuntimeError, match="Set the backend Python"):
-        bpy.ops.atelier.texture_history_regenerate()
+    assert addon.preferences.resolved_model("text") != addon.preferences.BUILTIN
+    # Poll cannot see model='builtin', so it lets the call through; the run says what to change.
+    assert bpy.ops.atelier.generate_texture.poll()
+    with pytest.raises(RuntimeError, match="Set the backend Python.*model='builtin'"):
+        bpy.ops.atelier.generate_texture(prompt="old brick wall")
+    assert obj.active_material is None
+    assert bpy.ops.atelier.generate_texture(prompt="old brick wall", model="builtin") == {"FINISHED"}
+    assert obj.active_material is not None
+    for operator in ("suggest_scene", "generate_palette"):
+        with pytest.raises(RuntimeError, match="Set the backend Python.*model='builtin'"):
+            getattr(bpy.ops.atelier, operator)(prompt="a rainy neon alley")
+    # In the panels the buttons that need the backend are greyed out, with the reason beside them.
+    for panel in (panels.texture.ATELIER_PT_texture, panels.ideas.ATELIER_PT_ideas,
+                  panels.palette.ATELIER_PT_palette):
+        assert not _generate_button_enabled(bpy, panel), panel
+        assert any(label.startswith("Set the backend Python") for label in labels(_draw(bpy, panel)))
+    assert "Backend: not set up (built-in engine only)" in labels(_draw(bpy, panels.main.ATELIER_PT_main))
     monkeypatch.setenv("ATELIER_TEXTURE_MODEL", "builtin")
-    assert bpy.ops.atelier.generate_texture.poll()  # the built-in engine needs no backend
+    assert _generate_button_enabled(bpy, panels.texture.ATELIER_PT_texture)  # needs no backend
 
 
 def test_environment_overrides_preferences(addon, monkeypatch):

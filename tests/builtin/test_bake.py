@@ -10,6 +10,8 @@ from PIL import Image
 SIZE = 32
 FLAT = 3.0  # mean per-channel standard deviation (0-255) under which a map counts as flat
 DISTINCT = 8.0  # RGB distance (0-255) two recipes' mean colours must at least be apart
+# Glossy materials: the highest median roughness (0-1) their baked map may have.
+GLOSSY = {"tiles": 0.4, "marble": 0.3, "ice": 0.3}
 
 
 def _pixels(path):
@@ -18,7 +20,7 @@ def _pixels(path):
 
 @pytest.fixture(scope="module")
 def baked(builtin, addon, bpy_module, tmp_path_factory):
-    """Every recipe's base colour baked once: recipe id -> pixels."""
+    """Every recipe's base colour and roughness baked once: recipe id -> role -> pixels."""
     bpy = bpy_module
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.mesh.primitive_plane_add(size=2)
@@ -28,29 +30,43 @@ def baked(builtin, addon, bpy_module, tmp_path_factory):
     for recipe_id in builtin.texture.recipes():
         builtin.texture.apply_procedural_material(bpy.context, [plane], recipe_id, seed=3)
         paths = builtin.bake.bake_maps(bpy.context, plane, str(folder / recipe_id), size=SIZE,
-                                       samples=1, maps=("base_color",))
-        result[recipe_id] = _pixels(paths["base_color"])
+                                       samples=1, maps=("base_color", "roughness"))
+        result[recipe_id] = {role: _pixels(path) for role, path in paths.items()}
     return result
 
 
-def test_no_recipe_bakes_flat(baked):
-    for recipe_id, pixels in baked.items():
+@pytest.fixture(scope="module")
+def base_colors(baked):
+    return {recipe_id: maps["base_color"] for recipe_id, maps in baked.items()}
+
+
+def test_no_recipe_bakes_flat(base_colors):
+    for recipe_id, pixels in base_colors.items():
         assert pixels.shape == (SIZE * SIZE, 3)
         assert pixels.std(axis=0).mean() > FLAT, recipe_id
 
 
-def test_recipes_differ_from_each_other(baked):
-    for a, b in itertools.combinations(baked, 2):
-        distance = np.linalg.norm(baked[a].mean(axis=0) - baked[b].mean(axis=0))
+def test_recipes_differ_from_each_other(base_colors):
+    for a, b in itertools.combinations(base_colors, 2):
+        distance = np.linalg.norm(base_colors[a].mean(axis=0) - base_colors[b].mean(axis=0))
         assert distance > DISTINCT, (a, b, distance)
 
 
-def test_baked_colours_are_the_materials_colours(baked):
-    red, green, blue = (baked[name].mean(axis=0) for name in ("brick", "grass", "ice"))
+def test_baked_colours_are_the_materials_colours(base_colors):
+    red, green, blue = (base_colors[name].mean(axis=0) for name in ("brick", "grass", "ice"))
     assert red[0] > red[1] and red[0] > red[2]
     assert green[1] > green[0] and green[1] > green[2]
     assert blue[2] > blue[0]
-    assert baked["metal"].mean() > 100  # the base colour, not a metal's black diffuse colour
+    assert base_colors["metal"].mean() > 100  # the base colour, not a metal's black diffuse colour
+
+
+def test_glossy_materials_bake_mostly_glossy(baked):
+    roughness = {recipe_id: np.median(maps["roughness"][:, 0]) / 255 for recipe_id, maps in baked.items()}
+    for recipe_id, highest in GLOSSY.items():
+        assert roughness[recipe_id] <= highest, (recipe_id, roughness[recipe_id])
+    # The check can fail: most materials are rougher than the glossiest limit.
+    matte = [recipe_id for recipe_id in roughness if recipe_id not in GLOSSY]
+    assert sum(roughness[recipe_id] > max(GLOSSY.values()) for recipe_id in matte) > len(matte) / 2
 
 
 def test_all_maps_bake_and_the_scene_is_left_as_it_was(builtin, plane, bpy_module, tmp_path):
