@@ -11,6 +11,8 @@ from .. import preferences
 from ..apply import scene_idea
 from ..backend import idea_checks, protocol
 from ..jobs import ApplyError, JobRefused
+from ..properties.fields import model_field, seed_field
+from ..properties.ideas import request_fields
 from .job_operator import BackendJobOperator
 
 
@@ -22,17 +24,13 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     without_backend = "or use model='builtin' for ideas from built-in templates"
 
-    prompt: bpy.props.StringProperty(name="Prompt", description="The scene you want ideas for")
-    # Soft limits only: a script asking for 9 ideas gets an error that says so, not a silent 5.
-    count: bpy.props.IntProperty(name="Ideas", description="How many ideas (1 to 5)",
-                                 default=3, soft_min=idea_checks.MIN_IDEAS, soft_max=idea_checks.MAX_IDEAS)
-    use_selection: bpy.props.BoolProperty(
-        name="Use Selection", default=True,
-        description="Tell the model the names and sizes of the selected objects and the current palette")
-    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                default=-1, min=-1)
-    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
-                                    "(empty = the preference)")
+    # The panel's fields with soft limits: a script asking for 9 ideas gets an error that says
+    # so, not a silent 5.
+    __annotations__ = {
+        **request_fields(hard=False),
+        "seed": seed_field(hard=True),
+        "model": model_field(),
+    }
 
     # No poll on the backend: a script may pass model='builtin', which poll cannot see. Without
     # a backend the job is refused with the reason, and the panel shows it beforehand.

@@ -18,6 +18,7 @@ from ..backend import protocol
 from ..backend.colors import MAX_COLORS, MIN_COLORS
 from ..jobs import ApplyError, JobRefused, format_error
 from ..properties import palette as settings
+from ..properties.fields import model_field, seed_field
 from .job_operator import BackendJobOperator
 
 
@@ -29,23 +30,12 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     without_backend = "or use model='builtin' with source 'PROMPT' or 'HARMONY'"
 
-    source: bpy.props.EnumProperty(name="Source", description="Where the colours come from",
-                                   items=settings.SOURCE_ITEMS, default="PROMPT")
-    prompt: bpy.props.StringProperty(name="Prompt", description="Mood or subject (PROMPT, PROMPT_IMAGE)")
-    image: bpy.props.StringProperty(name="Image", description="Image datablock name or file path (IMAGE)")
-    # No hard limits: an out-of-range count is reported, not silently clamped.
-    count: bpy.props.IntProperty(name="Colours", default=5,
-                                 description=f"How many colours ({MIN_COLORS} to {MAX_COLORS})",
-                                 soft_min=MIN_COLORS, soft_max=MAX_COLORS)
-    harmony: bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule (HARMONY)",
-                                    items=settings.HARMONY_ITEMS, default="COMPLEMENTARY")
-    base_color: bpy.props.FloatVectorProperty(name="Base Colour", description="Display colour the rule "
-                                              "starts from (HARMONY)", subtype="COLOR_GAMMA", size=3,
-                                              min=0.0, max=1.0, default=(0.2, 0.4, 0.8))
-    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                default=-1, min=-1, max=protocol.SEED_MAX)
-    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
-                                    "(empty = the preference for the source's model)")
+    # The panel's fields with soft limits: a script's out-of-range count is refused, not clamped.
+    __annotations__ = {
+        **settings.generation_fields(hard=False),
+        "seed": seed_field(hard=True),
+        "model": model_field("the preference for the source's model"),
+    }
 
     # ------------------------------------------------------------------ engine choice
 
@@ -212,14 +202,11 @@ class ATELIER_OT_apply_palette(bpy.types.Operator):
     bl_label = "Apply Palette"
     bl_options = {"REGISTER", "UNDO"}
 
-    palette: bpy.props.StringProperty(name="Palette",
-                                      description="Palette name (empty = the panel's palette)")
-    scope: bpy.props.EnumProperty(name="Scope", description="Which materials to recolour",
-                                  items=settings.SCOPE_ITEMS, default="SELECTED")
-    include_world: bpy.props.BoolProperty(name="World", description="Set the world colour too")
-    include_lights: bpy.props.BoolProperty(name="Lights", description="Set the light colours too")
-    shared: bpy.props.EnumProperty(name="Shared Materials", description="What to do with materials "
-                                   "also used outside the scope", items=settings.SHARED_ITEMS, default="COPY")
+    __annotations__ = {
+        "palette": bpy.props.StringProperty(name="Palette",
+                                            description="Palette name (empty = the panel's palette)"),
+        **settings.application_fields(),
+    }
 
     def execute(self, context):
         try:

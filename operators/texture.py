@@ -11,7 +11,8 @@ from .. import preferences
 from ..apply import texture as apply_texture
 from ..backend import protocol
 from ..jobs import ApplyError, JobRefused, format_error
-from ..properties.texture import SEAMLESS_ITEMS
+from ..properties.fields import model_field
+from ..properties.texture import texture_fields
 from .job_operator import BackendJobOperator
 
 # Codes after which the built-in engine is the way to get a draft now.
@@ -39,27 +40,13 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     bl_options = {"UNDO"}
     without_backend = "or use model='builtin' for a procedural draft now"
 
-    prompt: bpy.props.StringProperty(name="Prompt", description="What the texture shows")
-    negative_prompt: bpy.props.StringProperty(name="Negative Prompt",
-                                              description="What the texture should not show")
-    # Soft limits only: a script's out-of-range value is refused with a message, not clamped.
-    width: bpy.props.IntProperty(name="Width", description="Image width in pixels (multiple of 8)",
-                                 default=512, soft_min=64, soft_max=2048)
-    height: bpy.props.IntProperty(name="Height", description="Image height in pixels (multiple of 8)",
-                                  default=512, soft_min=64, soft_max=2048)
-    steps: bpy.props.IntProperty(name="Steps", description="Denoising steps (0 = the model's "
-                                 "recommended value)", default=0, soft_min=0, soft_max=150)
-    guidance: bpy.props.FloatProperty(name="Guidance", description="How closely to follow the prompt "
-                                      "(0 = the model's recommended value)", default=0.0, soft_min=0.0,
-                                      soft_max=30.0)
-    seed: bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                default=-1, soft_min=-1, soft_max=protocol.SEED_MAX)
-    seamless: bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
-                                     items=SEAMLESS_ITEMS, default="XY")
-    target: bpy.props.StringProperty(name="Target", description="Object to texture (empty = the "
-                                     "selected objects, else the active one)")
-    model: bpy.props.StringProperty(name="Model", description="HF id, local folder or 'builtin' "
-                                    "(empty = the preference)")
+    # The panel's fields with soft limits: a script's out-of-range value is refused, not clamped.
+    __annotations__ = {
+        **texture_fields(hard=False),
+        "target": bpy.props.StringProperty(name="Target", description="Object to texture (empty = "
+                                           "the selected objects, else the active one)"),
+        "model": model_field(),
+    }
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

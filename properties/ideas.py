@@ -14,6 +14,7 @@ Public for scripts:
 import bpy
 
 from ..backend.idea_checks import MAX_IDEAS, MIN_IDEAS
+from .fields import bounds
 
 
 class SceneIdea(bpy.types.PropertyGroup):
@@ -29,17 +30,25 @@ class SceneIdea(bpy.types.PropertyGroup):
     show_details: bpy.props.BoolProperty(name="Details", description="Show the idea's details")
 
 
+def request_fields(*, hard: bool) -> dict:
+    """What ideas are asked for: the panel's inputs and the operator's arguments (``hard``: clamp
+    to the limits; see ``fields``)."""
+    return {
+        "prompt": bpy.props.StringProperty(
+            name="Prompt", description="The scene you want ideas for, e.g. 'a cosy reading nook at dusk'"),
+        "count": bpy.props.IntProperty(name="Ideas", default=3,
+                                       description=f"How many ideas ({MIN_IDEAS} to {MAX_IDEAS})",
+                                       **bounds(MIN_IDEAS, MAX_IDEAS, hard=hard)),
+        "use_selection": bpy.props.BoolProperty(
+            name="Use Selection", default=True,
+            description="Tell the model the names and sizes of the selected objects and the current palette"),
+    }
+
+
 class IdeaRequestSettings(bpy.types.PropertyGroup):
     """The Scene Ideas panel's values."""
 
-    prompt: bpy.props.StringProperty(
-        name="Prompt", description="The scene you want ideas for, e.g. 'a cosy reading nook at dusk'")
-    count: bpy.props.IntProperty(name="Ideas", description="How many ideas to suggest",
-                                 default=3, min=MIN_IDEAS, max=MAX_IDEAS)
-    use_selection: bpy.props.BoolProperty(
-        name="Use Selection", default=True,
-        description="Tell the model the names and sizes of the selected objects and the current palette")
-
+    __annotations__ = request_fields(hard=True)
 
 classes = (SceneIdea, IdeaRequestSettings)
 register, unregister = bpy.utils.register_classes_factory(classes)

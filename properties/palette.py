@@ -14,6 +14,7 @@ Public for scripts:
 import bpy
 
 from ..backend.colors import MAX_COLORS, MIN_COLORS
+from .fields import bounds
 
 ROLE_ITEMS = [
     ("background", "Background", "Large surfaces behind everything (the world)"),
@@ -47,6 +48,39 @@ SHARED_ITEMS = [
 ]
 
 
+def generation_fields(*, hard: bool) -> dict:
+    """What a colour scheme is made from: the panel's inputs and the operator's arguments
+    (``hard``: clamp to the limits; see ``fields``)."""
+    return {
+        "source": bpy.props.EnumProperty(name="Source", description="Where the colours come from",
+                                         items=SOURCE_ITEMS, default="PROMPT"),
+        "prompt": bpy.props.StringProperty(name="Prompt", description="Mood or subject, e.g. 'rainy "
+                                           "neon alley' (PROMPT, PROMPT_IMAGE)"),
+        "image": bpy.props.StringProperty(name="Image", description="Image datablock name or image "
+                                          "file path (IMAGE)"),
+        "count": bpy.props.IntProperty(name="Colours", default=5, **bounds(MIN_COLORS, MAX_COLORS, hard=hard),
+                                       description=f"How many colours ({MIN_COLORS} to {MAX_COLORS})"),
+        "harmony": bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule (HARMONY)",
+                                          items=HARMONY_ITEMS, default="COMPLEMENTARY"),
+        "base_color": bpy.props.FloatVectorProperty(
+            name="Base Colour", description="Display colour the rule starts from (HARMONY)",
+            subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0, default=(0.2, 0.4, 0.8)),
+    }
+
+
+def application_fields() -> dict:
+    """How a palette is applied: the panel's choices and the apply operator's arguments."""
+    return {
+        "scope": bpy.props.EnumProperty(name="Scope", description="Which materials to recolour",
+                                        items=SCOPE_ITEMS, default="SELECTED"),
+        "shared": bpy.props.EnumProperty(
+            name="Shared Materials", description="What to do with materials also used outside the scope",
+            items=SHARED_ITEMS, default="COPY"),
+        "include_world": bpy.props.BoolProperty(name="World", description="Set the world colour too"),
+        "include_lights": bpy.props.BoolProperty(name="Lights", description="Set the light colours too"),
+    }
+
+
 class PaletteColorInfo(bpy.types.PropertyGroup):
     """Name and role of one colour of a palette (same index as in ``Palette.colors``)."""
 
@@ -69,26 +103,12 @@ class PaletteInfo(bpy.types.PropertyGroup):
 class PaletteSettings(bpy.types.PropertyGroup):
     """The Colour Scheme panel's values."""
 
-    source: bpy.props.EnumProperty(name="Source", description="Where the colours come from",
-                                   items=SOURCE_ITEMS, default="PROMPT")
-    prompt: bpy.props.StringProperty(name="Prompt", description="Mood or subject, e.g. 'rainy neon alley'")
-    image: bpy.props.StringProperty(name="Image", description="Image datablock name or image file path")
-    count: bpy.props.IntProperty(name="Colours", description="How many colours",
-                                 default=5, min=MIN_COLORS, max=MAX_COLORS)
-    harmony: bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule",
-                                    items=HARMONY_ITEMS, default="COMPLEMENTARY")
-    base_color: bpy.props.FloatVectorProperty(name="Base Colour", description="Colour the rule starts from",
-                                              subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0,
-                                              default=(0.2, 0.4, 0.8))
-    palette: bpy.props.PointerProperty(name="Palette", description="The palette to show and apply",
-                                       type=bpy.types.Palette)
-    scope: bpy.props.EnumProperty(name="Scope", description="Which materials to recolour",
-                                  items=SCOPE_ITEMS, default="SELECTED")
-    shared: bpy.props.EnumProperty(name="Shared Materials",
-                                   description="What to do with materials also used outside the scope",
-                                   items=SHARED_ITEMS, default="COPY")
-    include_world: bpy.props.BoolProperty(name="World", description="Set the world colour too")
-    include_lights: bpy.props.BoolProperty(name="Lights", description="Set the light colours too")
+    __annotations__ = {
+        **generation_fields(hard=True),
+        "palette": bpy.props.PointerProperty(name="Palette", description="The palette to show and apply",
+                                             type=bpy.types.Palette),
+        **application_fields(),
+    }
 
 
 classes = (PaletteColorInfo, PaletteInfo, PaletteSettings)

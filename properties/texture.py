@@ -6,7 +6,7 @@ Public for scripts: ``scene.atelier.history`` lists every texture Atelier made, 
 
 import bpy
 
-from ..backend.protocol import SEED_MAX
+from .fields import bounds, seed_field
 
 SEAMLESS_ITEMS = [
     ("XY", "Both", "Tiles left-right and top-bottom"),
@@ -16,23 +16,23 @@ SEAMLESS_ITEMS = [
 ]
 
 
-def _texture_fields() -> dict:
-    """The generation parameters, shared by the panel settings, the operator and history."""
+def texture_fields(*, hard: bool) -> dict:
+    """The generation parameters, shared by the panel settings, history and the operator
+    (``hard``: clamp to the limits; see ``fields``)."""
     return {
         "prompt": bpy.props.StringProperty(name="Prompt", description="What the texture shows"),
         "negative_prompt": bpy.props.StringProperty(
             name="Negative Prompt", description="What the texture should not show"),
         "width": bpy.props.IntProperty(name="Width", description="Image width in pixels (multiple of 8)",
-                                       default=512, min=64, max=2048, step=64),
+                                       default=512, step=64, **bounds(64, 2048, hard=hard)),
         "height": bpy.props.IntProperty(name="Height", description="Image height in pixels (multiple of 8)",
-                                        default=512, min=64, max=2048, step=64),
+                                        default=512, step=64, **bounds(64, 2048, hard=hard)),
         "steps": bpy.props.IntProperty(name="Steps", description="Denoising steps (0 = the model's "
-                                       "recommended value)", default=0, min=0, max=150),
+                                       "recommended value)", default=0, **bounds(0, 150, hard=hard)),
         "guidance": bpy.props.FloatProperty(name="Guidance", description="How closely to follow the "
                                             "prompt (0 = the model's recommended value)",
-                                            default=0.0, min=0.0, max=30.0),
-        "seed": bpy.props.IntProperty(name="Seed", description="Random seed (-1 = a new random one)",
-                                      default=-1, min=-1, max=SEED_MAX),
+                                            default=0.0, **bounds(0.0, 30.0, hard=hard)),
+        "seed": seed_field(hard=hard),
         "seamless": bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
                                            items=SEAMLESS_ITEMS, default="XY"),
     }
@@ -41,14 +41,14 @@ def _texture_fields() -> dict:
 class TextureSettings(bpy.types.PropertyGroup):
     """The Texture panel's values (what the Generate button sends)."""
 
-    __annotations__ = _texture_fields()
+    __annotations__ = texture_fields(hard=True)
 
 
 class TextureHistoryItem(bpy.types.PropertyGroup):
     """One generated texture: its parameters (seed resolved) and the datablocks it made."""
 
     __annotations__ = {
-        **_texture_fields(),
+        **texture_fields(hard=True),
         "model": bpy.props.StringProperty(name="Model", description="Model that made it"),
         "engine": bpy.props.StringProperty(name="Engine", description="Engine that made it"),
         "material_name": bpy.props.StringProperty(name="Material", description="Material created"),

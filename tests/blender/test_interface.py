@@ -212,3 +212,21 @@ def test_preferences_draw_with_overrides_and_a_doctor_report(bpy_module, addon, 
     assert any(text.startswith("ATELIER_PYTHON overrides") for text in labels)
     assert "Backend OK" in labels
     assert {"atelier.backend_doctor", "atelier.free_memory"} <= {c[1][0] for c in calls if c[0] == "operator"}
+
+
+@pytest.mark.parametrize("settings, operator", [
+    ("texture", "generate_texture"), ("palette", "generate_palette"), ("idea_request", "suggest_scene")])
+def test_operators_take_the_panel_fields_with_soft_limits(bpy_module, clean_scene, settings, operator):
+    """A script's out-of-range value must reach the operator (which says what to use), while the
+    panel clamps: the same fields, the panel's hard limits as the operator's soft ones."""
+    panel_fields = getattr(clean_scene.atelier, settings).bl_rna.properties
+    operator_fields = getattr(bpy_module.ops.atelier, operator).get_rna_type().properties
+    shared = [name for name in operator_fields.keys() if name in panel_fields.keys() and name != "rna_type"]
+    assert len(shared) >= 3
+    for name in shared:
+        ours, theirs = operator_fields[name], panel_fields[name]
+        assert (ours.type, ours.description) == (theirs.type, theirs.description), name
+        if ours.type in {"INT", "FLOAT"} and ours.subtype not in {"COLOR_GAMMA"}:
+            assert (ours.soft_min, ours.soft_max) == (theirs.hard_min, theirs.hard_max), name
+            assert ours.hard_min <= theirs.hard_min and ours.hard_max >= theirs.hard_max, name
+            assert (ours.hard_min, ours.hard_max) != (theirs.hard_min, theirs.hard_max), name
