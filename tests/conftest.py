@@ -123,6 +123,29 @@ def job_factory(model_cache, tmp_path):
 
 
 @pytest.fixture
+def canned_answers(monkeypatch):
+    """The text model's answers replaced by ``canned_answers(*texts)``, in order; returns the
+    conversations it was asked. Loading the model, the grammar and the checks stay real."""
+    import copy
+
+    from backend import structured
+
+    asked = []
+
+    def install(*texts):
+        queue = list(texts)
+
+        def answer(job, lm, messages, **kwargs):
+            asked.append(copy.deepcopy(messages))
+            return queue.pop(0), 10
+
+        monkeypatch.setattr(structured, "generate_text", answer)
+        return asked
+
+    return install
+
+
+@pytest.fixture
 def clean_scene(addon, bpy_module):
     """An empty scene for each test (add-ons stay enabled)."""
     bpy_module.ops.wm.read_homefile(use_empty=True)

@@ -8,6 +8,7 @@ import textwrap
 
 import panel_recorder
 import pytest
+from scene_state import scene_state
 
 TITLE = "Reading nook at dusk"
 
@@ -20,21 +21,6 @@ def _linear(hex_color):
 
 def _close(a, b, tol=1e-4):
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
-
-
-def _snapshot(bpy):
-    """What a failed operation must leave as it was."""
-    scene = bpy.context.scene
-    return {
-        "objects": sorted(o.name for o in bpy.data.objects),
-        "collections": sorted(c.name for c in bpy.data.collections),
-        "materials": sorted(m.name for m in bpy.data.materials),
-        "worlds": sorted(w.name for w in bpy.data.worlds),
-        "texts": sorted(t.name for t in bpy.data.texts),
-        "world": scene.world.name if scene.world else None,
-        "camera": scene.camera.name if scene.camera else None,
-        "ideas": [(i.title, i.document) for i in scene.atelier.ideas],
-    }
 
 
 @pytest.fixture
@@ -136,11 +122,11 @@ def test_an_existing_scene_camera_stays(addon, bpy_module, stored):
 def test_applying_is_one_undo_step(addon, bpy_module, stored):
     bpy = bpy_module
     bpy.ops.ed.undo_push(message="init")
-    before = _snapshot(bpy)
+    before = scene_state(bpy)
     assert bpy.ops.atelier.apply_scene_idea("EXEC_DEFAULT", True, index=0) == {"FINISHED"}
     assert TITLE in bpy.data.collections and bpy.context.scene.camera is not None
     bpy.ops.ed.undo()
-    assert _snapshot(bpy) == before
+    assert scene_state(bpy) == before
 
 
 def test_ideas_survive_save_and_reload_and_still_build(addon, bpy_module, stored, nook, tmp_path):
@@ -174,11 +160,11 @@ def test_a_tampered_idea_in_the_file_is_refused_and_nothing_changes(addon, bpy_m
                                                                       what, document, says):
     bpy = bpy_module
     _tamper(stored, document(nook))
-    before = _snapshot(bpy)
+    before = scene_state(bpy)
     with pytest.raises(RuntimeError, match="idea 0 .* is not a valid scene idea and was not built") as caught:
         bpy.ops.atelier.apply_scene_idea(index=0)
     assert says in str(caught.value)
-    assert _snapshot(bpy) == before
+    assert scene_state(bpy) == before
 
 
 CODE = "__import__('pathlib').Path('pwned').touch()"
@@ -231,11 +217,11 @@ def test_a_hostile_model_answer_is_refused_or_cleaned_before_it_is_stored(addon,
                                                                            what, mutate, refused, built):
     monkeypatch.chdir(tmp_path)
     mutate(nook)
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     if refused:
         with pytest.raises(addon.jobs.ApplyError, match=f"idea 1 is not a valid scene idea: .*({refused})"):
             addon.apply.scene_idea.store_ideas(stored, [nook], prompt="x", engine="m")
-        assert _snapshot(bpy_module) == before
+        assert scene_state(bpy_module) == before
         return
     addon.apply.scene_idea.store_ideas(stored, [nook], prompt="x", engine="m")
     assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
@@ -250,12 +236,12 @@ def test_a_hostile_idea_in_a_file_is_refused_or_cleaned_before_it_is_built(addon
     monkeypatch.chdir(tmp_path)
     mutate(nook)
     _tamper(stored, json.dumps(nook))
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     if refused:
         with pytest.raises(RuntimeError, match=f"idea 0 .* is not a valid scene idea and was not built: "
                                                f".*({refused})"):
             bpy_module.ops.atelier.apply_scene_idea(index=0)
-        assert _snapshot(bpy_module) == before
+        assert scene_state(bpy_module) == before
         return
     assert bpy_module.ops.atelier.apply_scene_idea(index=0) == {"FINISHED"}
     _check_built(bpy_module, built)
@@ -266,7 +252,7 @@ def test_a_hostile_idea_in_a_file_is_refused_or_cleaned_before_it_is_built(addon
 
 def test_a_failed_build_removes_what_it_made(addon, bpy_module, stored, nook, monkeypatch):
     bpy = bpy_module
-    before = _snapshot(bpy)
+    before = scene_state(bpy)
     make_camera = addon.apply.scene_idea._camera
 
     def camera_then_failure(spec, name, made):
@@ -277,17 +263,17 @@ def test_a_failed_build_removes_what_it_made(addon, bpy_module, stored, nook, mo
     monkeypatch.setattr(addon.apply.scene_idea, "_camera", camera_then_failure)
     with pytest.raises(RuntimeError, match="the camera could not be made"):
         addon.apply.scene_idea.build_idea(bpy.context.scene, nook)
-    assert _snapshot(bpy) == before
+    assert scene_state(bpy) == before
     assert not any(name.startswith(("Armchair", TITLE)) for name in bpy.data.meshes.keys())
 
 
 @pytest.mark.parametrize("index, says", [(1, "there is no idea 1; the index runs from 0 to 0"),
                                          (-1, "there is no idea -1")])
 def test_an_index_out_of_range_is_refused(addon, bpy_module, stored, index, says):
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     with pytest.raises(RuntimeError, match=says):
         bpy_module.ops.atelier.apply_scene_idea(index=index)
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before
 
 
 def test_applying_without_ideas_says_to_suggest_first(addon, bpy_module, clean_scene):
@@ -296,11 +282,11 @@ def test_applying_without_ideas_says_to_suggest_first(addon, bpy_module, clean_s
 
 
 def test_a_result_with_one_bad_idea_stores_none_of_them(addon, bpy_module, stored, nook):
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     bad = dict(nook, objects="none")
     with pytest.raises(addon.jobs.ApplyError, match="idea 2 is not a valid scene idea"):
         addon.apply.scene_idea.store_ideas(stored, [nook, bad], prompt="x", engine="m")
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before
 
 
 # --------------------------------------------------------------------------- suggesting
@@ -327,10 +313,10 @@ def test_bad_suggestion_requests_are_refused_and_nothing_changes(addon, bpy_modu
                                                                  says, model, monkeypatch):
     # Refused before the backend starts (this interpreter could run it).
     monkeypatch.setenv("ATELIER_PYTHON", sys.executable)
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     with pytest.raises(RuntimeError, match=says):
         bpy_module.ops.atelier.suggest_scene(prompt=prompt, count=count, model=model)
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before
 
 
 def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, clean_scene, nook):
@@ -348,11 +334,11 @@ def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, cle
     (item,) = clean_scene.atelier.ideas
     assert (item.title, item.engine, item.prompt) == ("Nook- dusk", "tiny", "a nook")
 
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     bad = protocol.ResultEvent(id="r", data={"ideas": [dict(nook, lights=[{}])]})
     with pytest.raises(addon.jobs.ApplyError, match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
         addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, bad)
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before
 
 
 def test_the_scene_context_names_the_selection_and_palette(addon, bpy_module, clean_scene):
@@ -376,13 +362,13 @@ def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stor
     # The real backend process answers; the text model it is asked for does not exist.
     monkeypatch.setenv("ATELIER_PYTHON", sys.executable)
     monkeypatch.setenv("ATELIER_DEVICE", "cpu")
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     try:
         with pytest.raises(RuntimeError, match="no-model"):
             bpy_module.ops.atelier.suggest_scene(prompt="a nook", count=1, model=str(tmp_path / "no-model"))
     finally:
         addon.jobs.shutdown()
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before
 
 
 def test_the_panel_hangs_below_the_atelier_tab(addon, bpy_module):
@@ -415,8 +401,8 @@ def test_the_panel_lists_titles_and_pitches_and_opens_details(addon, bpy_module,
 
 
 def test_building_checks_an_idea_handed_over_directly(addon, bpy_module, clean_scene, nook):
-    before = _snapshot(bpy_module)
+    before = scene_state(bpy_module)
     idea = dict(nook, world={"color": "#000000", "strength": "bright"})
     with pytest.raises(addon.jobs.ApplyError, match="not a valid scene idea: world.strength must be a"):
         addon.apply.scene_idea.build_idea(clean_scene, idea)
-    assert _snapshot(bpy_module) == before
+    assert scene_state(bpy_module) == before

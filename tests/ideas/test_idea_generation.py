@@ -90,21 +90,9 @@ def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
 
 
 @pytest.fixture
-def canned(monkeypatch):
-    """Replace the model's answers with ``answers`` (in order); records what it was asked."""
-    asked = []
-
-    def install(*answers):
-        queue = [json.dumps({"ideas": answer}) for answer in answers]
-
-        def answer(job, lm, messages, **kwargs):
-            asked.append(copy.deepcopy(messages))
-            return queue.pop(0), 10
-
-        monkeypatch.setattr(structured, "generate_text", answer)
-        return asked
-
-    return install
+def canned(canned_answers):
+    """The model answers these lists of ideas, in order; returns what it was asked."""
+    return lambda *answers: canned_answers(*(json.dumps({"ideas": answer}) for answer in answers))
 
 
 def _lump(nook):

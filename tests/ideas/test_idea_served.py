@@ -15,6 +15,7 @@ import time
 
 import pytest
 from rehearsed_model import rehearse
+from scene_state import scene_state
 
 from backend.tasks import ideas
 
@@ -74,12 +75,6 @@ def served(one_backend, rehearsed, monkeypatch):
     return rehearsed
 
 
-def _state(bpy):
-    scene = bpy.context.scene
-    return ([(idea.title, idea.document) for idea in scene.atelier.ideas],
-            sorted(o.name for o in bpy.data.objects), sorted(c.name for c in bpy.data.collections))
-
-
 def test_a_suggestion_through_the_backend_is_stored_and_builds(bpy_module, addon, clean_scene, served):
     bpy = bpy_module
     assert bpy.ops.atelier.suggest_scene(prompt=GOOD_BRIEF, count=1, seed=0) == {"FINISHED"}
@@ -98,14 +93,14 @@ def test_an_answer_failing_the_check_twice_is_a_clear_error_and_nothing_changes(
                                                                                  clean_scene, served):
     bpy = bpy_module
     addon.apply.scene_idea.store_ideas(clean_scene, [GOOD], prompt="earlier", engine="hand")
-    before = _state(bpy)
+    before = scene_state(bpy)
     says = ("the text model's answer failed the check twice: Idea 1: the camera at (0, -6, 2) looking at "
             "(0, -20, 2) sees only 0 of 1 objects")
     with pytest.raises(RuntimeError) as caught:
         bpy.ops.atelier.suggest_scene(prompt=BAD_BRIEF, count=1, seed=0)
     assert says in str(caught.value) and "try another seed" in str(caught.value)
     assert says in bpy.context.window_manager.atelier.last_error
-    assert _state(bpy) == before
+    assert scene_state(bpy) == before
     # The backend survived and serves the next request.
     assert bpy.ops.atelier.suggest_scene(prompt=GOOD_BRIEF, count=1, seed=0) == {"FINISHED"}
 

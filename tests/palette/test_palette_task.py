@@ -8,7 +8,6 @@ import jsonschema
 import pytest
 from PIL import Image, ImageDraw
 
-from backend import structured
 from backend.errors import TaskError
 from backend.tasks import palette
 
@@ -78,31 +77,12 @@ NO_PRIMARY = _answer(("#101020", "background"), ("#ff0088", "secondary"), ("#00f
 DUPLICATES = _answer(("#ff0088", "primary"), ("#ff0089", "secondary"), ("#00ffee", "accent"))
 
 
-@pytest.fixture
-def canned(monkeypatch):
-    """The text model's answers replaced by ``canned(*texts)`` (in order); returns the
-    conversations it was asked. Loading, the grammar and the checks stay real."""
-    asked = []
-
-    def install(*texts):
-        queue = list(texts)
-
-        def answer(job, lm, messages, **kwargs):
-            asked.append(list(messages))
-            return queue.pop(0), 10
-
-        monkeypatch.setattr(structured, "generate_text", answer)
-        return asked
-
-    return install
-
-
 def _prompt_request(make_job, tiny_text_model):
     return make_job(source="prompt", prompt="rainy neon alley", count=3, seed=4, model=str(tiny_text_model))
 
 
-def test_semantic_retry_tells_the_model_what_was_wrong(make_job, tiny_text_model, canned):
-    asked = canned(NO_PRIMARY, GOOD)
+def test_semantic_retry_tells_the_model_what_was_wrong(make_job, tiny_text_model, canned_answers):
+    asked = canned_answers(NO_PRIMARY, GOOD)
     output = palette.run(*_prompt_request(make_job, tiny_text_model))
     assert output.data == json.loads(GOOD)
     assert output.metadata["attempts"] == 2
@@ -112,14 +92,14 @@ def test_semantic_retry_tells_the_model_what_was_wrong(make_job, tiny_text_model
     assert asked[1][-1]["role"] == "user" and "No colour has the role primary" in asked[1][-1]["content"]
 
 
-def test_a_good_first_answer_needs_no_retry(make_job, tiny_text_model, canned):
-    asked = canned(GOOD)
+def test_a_good_first_answer_needs_no_retry(make_job, tiny_text_model, canned_answers):
+    asked = canned_answers(GOOD)
     assert palette.run(*_prompt_request(make_job, tiny_text_model)).metadata["attempts"] == 1
     assert len(asked) == 1
 
 
-def test_failing_the_check_twice_is_invalid_output(make_job, tiny_text_model, canned):
-    asked = canned(NO_PRIMARY, DUPLICATES)
+def test_failing_the_check_twice_is_invalid_output(make_job, tiny_text_model, canned_answers):
+    asked = canned_answers(NO_PRIMARY, DUPLICATES)
     with pytest.raises(TaskError) as failure:
         palette.run(*_prompt_request(make_job, tiny_text_model))
     assert failure.value.code == "invalid_output" and failure.value.hint

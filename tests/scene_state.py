@@ -1,0 +1,17 @@
+"""What a failed operation must leave as it was, as one comparable value."""
+
+
+def scene_state(bpy) -> dict:
+    """Names of the datablocks an Atelier operator may add, the scene's world and camera, and
+    the stored scene ideas."""
+    scene = bpy.context.scene
+    return {
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "collections": sorted(c.name for c in bpy.data.collections),
+        "materials": sorted(m.name for m in bpy.data.materials),
+        "worlds": sorted(w.name for w in bpy.data.worlds),
+        "texts": sorted(t.name for t in bpy.data.texts),
+        "world": scene.world.name if scene.world else None,
+        "camera": scene.camera.name if scene.camera else None,
+        "ideas": [(i.title, i.document) for i in scene.atelier.ideas],
+    }
