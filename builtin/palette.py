@@ -4,8 +4,9 @@
 
 Colours the prompt names come first (the CSS/X11 table and a few artists' names), then the
 colour families of its mood words (``palette_moods.json``) and material words (the colours of
-``texture_recipes.json``); the harmony rules of ``backend.colors`` complete the scheme around
-the first colour. ``data`` is the palette format every engine returns:
+``texture_recipes.json``, tinted by the first colour word as the material's texture is); the
+harmony rules of ``backend.colors`` complete the scheme around the first colour. ``data`` is
+the palette format every engine returns:
 ``{"title": str, "colors": [{"hex": "#rrggbb", "name": str, "role": str}]}``.
 """
 
@@ -25,6 +26,8 @@ from ..jobs import format_error
 from . import provenance, texture, words
 
 DEFAULT_RULE = "analogous"  # for prompts that name colours but no mood
+# A material's own colours are one family; more of its tones suit it better than new hues.
+MATERIAL_RULE = "monochrome"
 # Colours closer than this (deltaE OK) are one colour to the eye; a scheme keeps only one.
 DISTINCT_DELTA_E = 0.05
 _TITLE_LENGTH = 40
@@ -51,11 +54,15 @@ def make_palette(prompt: str, count: int = 5, seed: int | None = None) -> tuple[
     rng = random.Random(seed)
     named = words.find_colors(prompt)
     used = {word for color in named for word in color.words.split()}
-    families = _families([t for t in words.tokens(prompt) if t not in used])
+    families = _families([t for t in words.tokens(prompt) if t not in used], prompt)
     if not named and not families:
         raise ValueError(
             f"the prompt {prompt!r} names no colour, mood or material the built-in engine knows; "
             f"add one (for example 'calm ocean', 'red and gold', 'cyberpunk alley', 'marble')")
+    if any(family in texture.recipes() for family, _, _ in families):
+        # The first colour word tints the material ('red brick' is brick red, not #ff0000), as
+        # in the texture the same prompt makes; the material's colours carry it.
+        named = named[1:]
     candidates = [(color.hex, color.words) for color in named]
     rows = []
     for _, members, _ in families:
@@ -82,8 +89,9 @@ def make_palette(prompt: str, count: int = 5, seed: int | None = None) -> tuple[
     return data, record
 
 
-def _families(tokens: list[str]) -> list[tuple[str, list[tuple[str, str]], str]]:
-    """(id, [(hex, name)], harmony rule) for each mood and material the tokens name, in order."""
+def _families(tokens: list[str], prompt: str) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """(id, [(hex, name)], harmony rule) for each mood and material the tokens name, in order;
+    a material's colours are tinted by the prompt's colour word, as its texture is."""
     table = words.named_colors()
     mood_of = {word: mood for mood, spec in moods().items() for word in spec["words"]}
     material_of = texture.material_words()
@@ -98,8 +106,8 @@ def _families(tokens: list[str]) -> list[tuple[str, list[tuple[str, str]], str]]
             elif word in material_of and material_of[word] not in seen:
                 recipe = texture.recipes()[material_of[word]]
                 members = [(hex_color, _material_color_name(recipe["label"], role))
-                           for role, hex_color in recipe["colors"].items()]
-                found.append((material_of[word], members, DEFAULT_RULE))
+                           for role, hex_color in texture.recipe_colors(recipe, prompt).items()]
+                found.append((material_of[word], members, MATERIAL_RULE))
                 seen.add(material_of[word])
             else:
                 continue

@@ -82,12 +82,24 @@ def test_neon_is_more_colourful_than_minimal(builtin):
 
 
 def test_material_words_give_the_materials_colours(builtin):
-    data, record = builtin.palette.make_palette("red brick", 5, seed=1)
-    hexes = [c["hex"] for c in data["colors"]]
-    assert "#ff0000" == hexes[0]
-    assert builtin.texture.recipes()["brick"]["colors"]["mortar"] in hexes or \
-        builtin.texture.recipes()["brick"]["colors"]["brick"] in hexes
+    data, record = builtin.palette.make_palette("brick", 5, seed=1)
+    assert {c["hex"] for c in data["colors"]} >= set(builtin.texture.recipes()["brick"]["colors"].values())
     assert record["template"] == ["brick"]
+
+
+def test_a_colour_word_tints_the_material_as_its_texture_does(builtin):
+    """'red brick' is brick red, not #ff0000: the scheme matches the texture the prompt makes."""
+    data, _ = builtin.palette.make_palette("weathered red brick wall", 5, seed=1)
+    hexes = [c["hex"] for c in data["colors"]]
+    brick = builtin.texture.recipes()["brick"]
+    tinted = builtin.texture.recipe_colors(brick, "weathered red brick wall")
+    assert hexes[0] == tinted["brick"] != brick["colors"]["brick"]
+    assert "#ff0000" not in hexes
+    assert _lch(hexes[0])["chroma"] <= brick["max_chroma"] + 1e-3
+    assert _hue_distance(_lch(hexes[0])["hue"], 29.2) < 20  # still red
+    # A second colour word is the artist's own colour and stays as named.
+    with_gold, _ = builtin.palette.make_palette("red brick and gold", 5, seed=1)
+    assert "#ffd700" in [c["hex"] for c in with_gold["colors"]]
 
 
 def test_the_seed_varies_the_scheme_and_repeats_it(builtin):
