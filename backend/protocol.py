@@ -44,6 +44,7 @@ HARMONY_RULES = (
 )
 FILE_ROLES = ("base_color", "normal", "roughness", "height", "preview")
 SEED_MAX = 2**31 - 1  # seeds are 0..SEED_MAX: what torch generators and Blender's int properties hold
+MAX_NESTING = 32  # levels of objects and arrays in one line: requests need 4; deeper ones are refused
 
 
 def random_seed() -> int:
@@ -282,23 +283,25 @@ def _result_file(raw: Any) -> ResultFile:
 def _decode(line: str, registry: dict, what: str):
     try:
         raw = json.loads(line, parse_constant=_reject_constant)
+    except RecursionError:  # nesting deeper than the parser goes
+        raise ProtocolError(f"a {what} is nested more than {MAX_NESTING} levels deep",
+                            hint="send plain objects and arrays (PROTOCOL.md)") from None
     except (json.JSONDecodeError, ValueError) as exc:
         raise ProtocolError(f"not a JSON line: {exc}",
                             hint="send one JSON object per line, UTF-8, no NaN") from None
     if not isinstance(raw, dict):
         raise ProtocolError(f"a {what} must be a JSON object, got {type(raw).__name__}",
                             hint='send one object per line, e.g. {"type": "ping", "id": "1"}')
-    request_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    problem = _value_problem(raw)
+    request_id = raw.get("id") if isinstance(raw.get("id"), str) and _is_text(raw["id"]) else None
+    if problem:
+        raise ProtocolError(problem, hint="send finite numbers, text that is valid Unicode and at most "
+                                          f"{MAX_NESTING} levels of nesting", request_id=request_id)
     kind = raw.get("type")
     cls = registry.get(kind)
     if cls is None:
         raise ProtocolError(f"unknown {what} type {kind!r}",
                             hint=f"known types: {', '.join(sorted(registry))}",
-                            request_id=request_id)
-    overflow = _non_finite_path(raw)
-    if overflow:
-        raise ProtocolError(f"field {overflow!r} must be a finite number",
-                            hint="send numbers that fit in a double; NaN and infinity are refused",
                             request_id=request_id)
     body = {k: v for k, v in raw.items() if k != "type"}
     return _build(cls, body, request_id)
@@ -308,16 +311,38 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
 
-def _non_finite_path(value: Any, path: str = "") -> str | None:
-    """Where a number overflowed to infinity (``1e999`` is valid JSON), nested values included."""
+def _value_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """What makes a decoded value unfit to handle, naming where; None when it is fine.
+
+    Valid JSON can still hold numbers that overflow to infinity (``1e999``), strings that are
+    not Unicode text (a lone surrogate escape such as ``"\\udfff"``, which no UTF-8 line can carry
+    back) and nesting deep enough to exhaust recursion in whatever reads it next."""
+    where = path or "the message"
+    if depth > MAX_NESTING:
+        return f"field {path.split('.')[0]!r} is nested more than {MAX_NESTING} levels deep"
     if isinstance(value, float) and not math.isfinite(value):
-        return path or "the message"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        return f"field {where!r} must be a finite number"
+    if isinstance(value, str) and not _is_text(value):
+        return f"field {where!r} is not valid Unicode text"
+    if isinstance(value, dict):
+        items = value.items()
+        if not all(_is_text(key) for key in value):
+            return f"a field name in {where} is not valid Unicode text"
+    else:
+        items = enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _non_finite_path(item, f"{path}.{key}" if path else str(key))
+        found = _value_problem(item, f"{path}.{key}" if path else str(key), depth + 1)
         if found:
             return found
     return None
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _build(cls, body: dict, request_id: str | None):

@@ -46,10 +46,11 @@ class Server:
         """Write one event line; safe from any thread."""
         try:
             line = protocol.encode(event)
+            line.encode("utf-8")  # a lone surrogate would fail the write below, losing the event
         except ValueError as exc:  # e.g. a NaN slipped into metadata
             line = protocol.encode(protocol.ErrorEvent(
                 id=getattr(event, "id", None), code="internal",
-                message=f"the backend produced an event it cannot encode: {exc}"))
+                message=f"the backend produced an event it cannot encode: {first_line(exc)}"))
         with self._write_lock:
             try:
                 self._out.write(line + "\n")
@@ -85,6 +86,9 @@ class Server:
             request = protocol.decode_request(text)
         except protocol.ProtocolError as exc:
             self._error(exc.request_id, exc.code, exc.message, exc.hint)
+            return True
+        except Exception as exc:  # a bug in decoding must not end the server
+            self._error(None, *classify_unexpected(exc))
             return True
         if isinstance(request, protocol.PingRequest):
             self.emit(protocol.PongEvent(id=request.id))
@@ -149,6 +153,8 @@ class Server:
                 self._running = self._queue.popleft()
             try:
                 self._run(*self._running)
+            except Exception as exc:  # the worker must outlive any failure, or jobs queue forever
+                self._error(self._running[0].id, *classify_unexpected(exc))
             finally:
                 with self._cond:
                     self._running = None
@@ -189,7 +195,10 @@ def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threadin
         # The exception (and the frames holding device tensors) is gone by now.
         from .device import free_device_memory
 
-        free_device_memory()
+        try:
+            free_device_memory()
+        except Exception as exc:  # a failure to free must not hide the out-of-memory report
+            log.warning("freeing device memory failed: %s", first_line(exc))
     return failure
 
 

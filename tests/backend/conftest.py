@@ -95,6 +95,16 @@ class Backend:
                 self.stash.append(event)
         return found
 
+    def wait_for_progress(self, request_id: str, timeout: float = TIMEOUT_S) -> None:
+        """Wait until job ``request_id`` reports a denoising step; other events are kept for later."""
+        while True:
+            event = self.next_event(timeout)
+            assert event is not None, f"backend exited; log:\n{self.log()}"
+            if event.get("id") == request_id and event["type"] == "progress":
+                return
+            assert event.get("id") != request_id or event["type"] == "accepted", event
+            self.stash.append(event)
+
     def request(self, message: dict) -> dict:
         """Send a request and return its final event."""
         self.send(message)

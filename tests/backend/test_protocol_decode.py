@@ -1,4 +1,5 @@
-"""Decoding refuses numbers that overflow to infinity wherever they hide, naming the field."""
+"""Decoding refuses what valid JSON can still hide (numbers that overflow to infinity, text that
+is not Unicode, nesting past any recursion limit), naming the field."""
 
 import pytest
 
@@ -28,3 +29,16 @@ def test_an_integer_too_long_for_a_double_is_refused_not_crashed_on():
     with pytest.raises(protocol.ProtocolError) as caught:
         protocol.decode_request('{"type": "texture", "id": "t3", "guidance": 1' + "0" * 400 + "}")
     assert caught.value.code == "bad_request" and "'guidance'" in caught.value.message
+
+
+@pytest.mark.parametrize("line, says", [
+    ("[" * 100_000, "nested more than"),
+    ('{"type": "ideas", "id": "t4", "prompt": "x", "context": ' + '{"a": ' * 40 + "1" + "}" * 41,
+     "field 'context' is nested more than"),
+    ('{"type": "ideas", "id": "t4", "prompt": "a nook \\udfff"}', "field 'prompt' is not valid Unicode"),
+    ('{"type": "ping", "id": "t4", "\\ud800": 1}', "a field name in the message is not valid Unicode"),
+])
+def test_lines_no_reader_or_writer_could_handle_are_refused(line, says):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.decode_request(line)
+    assert caught.value.code == "bad_request" and says in caught.value.message and caught.value.hint

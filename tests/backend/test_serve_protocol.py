@@ -44,10 +44,7 @@ def test_events_of_a_job_arrive_in_order(backend, texture_request):
 def test_cancel_stops_a_running_job_before_its_last_step(backend, texture_request):
     job = texture_request(steps=150, width=128, height=128)
     backend.send(job)
-    first = backend.next_event()
-    while first.get("id") != job["id"] or first["type"] != "progress":
-        assert first["type"] == "accepted", first
-        first = backend.next_event()
+    backend.wait_for_progress(job["id"])
     backend.send({"type": "cancel", "id": "c1", "job": job["id"]})
     rest = backend.events_for(job["id"])
     assert rest[-1]["type"] == "error" and rest[-1]["code"] == "cancelled"
@@ -57,9 +54,10 @@ def test_cancel_stops_a_running_job_before_its_last_step(backend, texture_reques
 
 
 def test_cancel_drops_a_queued_job_at_once(backend, texture_request):
-    running = texture_request(steps=10)
+    running = texture_request(steps=60)
     queued = texture_request()
     backend.send(running)
+    backend.wait_for_progress(running["id"])  # so it cannot end before the cancel arrives
     backend.send(queued)
     backend.send({"type": "cancel", "id": "c2", "job": queued["id"]})
     queued_events = backend.events_for(queued["id"])
@@ -75,7 +73,10 @@ def test_cancel_of_an_unknown_job_is_an_error(backend):
 
 def test_malformed_lines_get_errors_and_the_server_goes_on(backend, texture_request):
     for line in ("this is not json", "[1, 2]", '{"type": "paint", "id": "x"}', '{"id": "no-type"}',
-                 '{"type": "texture", "id": "nan", "guidance": NaN}'):
+                 '{"type": "texture", "id": "nan", "guidance": NaN}',
+                 "[" * 100_000,  # deeper than any parser recursion
+                 '{"type": "ping", "id": "\\udfff"}',  # a lone surrogate: no UTF-8 line could answer it
+                 '{"type": "ping", "id": "p", "\\ud800": 1}'):
         backend.send(line)
         event = backend.next_event()
         assert event["type"] == "error" and event["code"] == "bad_request", (line, event)
