@@ -75,6 +75,12 @@ def client_for(config: BackendConfig) -> BackendClient:
     """The one backend client; a changed configuration (interpreter, env) restarts it."""
     global _client
     if _client is not None and _client.config != config:
+        # Jobs of the old backend would never hear back: end them with the reason.
+        for job in list(_jobs.values()):
+            job.error = protocol.ErrorEvent(
+                id=job.id, code="backend_exited", hint="run it again",
+                message="the backend was restarted because its settings changed")
+        _jobs.clear()
         _client.stop()
         _client = None
     if _client is None:

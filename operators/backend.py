@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import subprocess
+import time
 
 import bpy
 
@@ -57,6 +58,8 @@ class ATELIER_OT_backend_doctor(bpy.types.Operator):
         global _doctor_process
         config = preferences.backend_config(jobs.EXTENSION_DIR)
         command = [config.python, "-m", "backend", "doctor"]
+        global _doctor_started
+        _doctor_started = time.monotonic()
         try:
             _doctor_process = subprocess.Popen(
                 command, cwd=config.cwd, env=_environment(dict(config.env)),
@@ -94,6 +97,7 @@ class ATELIER_OT_free_memory(bpy.types.Operator):
 # ---------------------------------------------------------------------- doctor plumbing
 
 _doctor_process: subprocess.Popen | None = None
+_doctor_started = 0.0  # time.monotonic() when it started
 _doctor_ok = False
 
 
@@ -115,10 +119,11 @@ def _collect_doctor(wait: bool) -> str:
     process = _doctor_process
     if process is None:
         return ""
-    if not wait and process.poll() is None:
+    time_left = _doctor_started + DOCTOR_TIMEOUT - time.monotonic()
+    if not wait and process.poll() is None and time_left > 0:
         return ""
     try:
-        output, errors = process.communicate(timeout=DOCTOR_TIMEOUT)
+        output, errors = process.communicate(timeout=max(0.01, time_left))
     except subprocess.TimeoutExpired:
         process.kill()
         output, errors = process.communicate()
@@ -132,6 +137,15 @@ def _collect_doctor(wait: bool) -> str:
     report = f"{output.strip()}\n{verdict}".strip()
     _set_report(report)
     return report
+
+
+def _stop_doctor() -> None:
+    """End a Doctor still running (the extension is being disabled)."""
+    global _doctor_process
+    process, _doctor_process = _doctor_process, None
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.communicate()
 
 
 def _poll_doctor() -> float | None:
@@ -177,5 +191,6 @@ def unregister() -> None:
             bpy.app.timers.unregister(timer)
     if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
+    _stop_doctor()
     jobs.shutdown()
     _unregister_classes()

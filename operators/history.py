@@ -59,6 +59,8 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         reason = generate.refusal(context)
+        if not reason and context.window_manager.atelier.running:
+            reason = "An Atelier job is running; wait for it or cancel it"
         if reason:
             cls.poll_message_set(reason)
             return False
@@ -78,10 +80,13 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
             self.report({"ERROR"}, reason)
             return {"CANCELLED"}
         # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual.
-        return bpy.ops.atelier.generate_texture(
+        outcome = bpy.ops.atelier.generate_texture(
             "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
             width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
             seed=item.seed, seamless=item.seamless, model=item.model)
+        # The texture operator owns the running job; this one added no modal handler of its own,
+        # so it must end now rather than claim to run on.
+        return {"FINISHED"} if "RUNNING_MODAL" in outcome else outcome
 
 
 classes = (ATELIER_OT_texture_history_apply, ATELIER_OT_texture_history_regenerate)

@@ -21,7 +21,8 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.suggest_scene"
     bl_label = "Suggest Scene Ideas"
-    bl_options = {"REGISTER", "UNDO"}
+    # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
+    bl_options = {"UNDO"}
     without_backend = "or use model='builtin' for ideas from built-in templates"
 
     # The panel's fields with soft limits: a script asking for 9 ideas gets an error that says

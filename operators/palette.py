@@ -27,7 +27,8 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.generate_palette"
     bl_label = "Generate Palette"
-    bl_options = {"REGISTER", "UNDO"}
+    # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
+    bl_options = {"UNDO"}
     without_backend = "or use model='builtin' with source 'PROMPT' or 'HARMONY'"
 
     # The panel's fields with soft limits: a script's out-of-range count is refused, not clamped.
@@ -86,6 +87,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             raise JobRefused("PROMPT_IMAGE needs a texture model that paints images, and the "
                              "texture model is 'builtin'; set one, or use source 'PROMPT'")
         output_dir = preferences.user_folder("jobs")
+        self._image_title = ""
         image = self._image_file(output_dir, request_id) if self.source == "IMAGE" else ""
         self._seed_sent = self._seed()
         return protocol.PaletteRequest(
@@ -96,14 +98,16 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         )
 
     def apply_result(self, context, event: protocol.ResultEvent) -> str:
+        # The backend titles a scheme after its file; a datablock's copy has a temporary name.
+        data = {**event.data, "title": self._image_title} if self._image_title else event.data
         try:
-            palette = apply_palette.create_palette(context.scene, event.data, source=self.source,
+            palette = apply_palette.create_palette(context.scene, data, source=self.source,
                                                    provenance=json.dumps(event.metadata))
         except apply_palette.PaletteError as exc:
             raise ApplyError(f"the backend's scheme cannot be used: {exc}") from None
         self._show(context, palette)
         seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
-        return _describe(palette, event.data) + (f" (seed {self._seed_sent})" if seeded else "")
+        return _describe(palette, data) + (f" (seed {self._seed_sent})" if seeded else "")
 
     def job_label(self) -> str:
         what = {"PROMPT": self.prompt.strip()[:40], "PROMPT_IMAGE": self.prompt.strip()[:40],
@@ -136,6 +140,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
                 raise JobRefused(f"image {self.image!r} is neither an Image datablock nor an existing "
                                  "file; give a datablock name or the path of an image file")
             return path
+        self._image_title = image.name
         path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
         on_disk = image.source == "FILE" and image.packed_file is None and not image.is_dirty
         if on_disk and os.path.isfile(path):

@@ -50,7 +50,9 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
                                  context.scene.atelier, "history_index", rows=3)
             row = layout.row(align=True)
             row.operator("atelier.texture_history_apply", icon="MATERIAL")
-            row.operator("atelier.texture_history_regenerate", icon="FILE_REFRESH")
+            regenerate = row.row(align=True)
+            regenerate.enabled = not context.window_manager.atelier.running  # one job at a time
+            regenerate.operator("atelier.texture_history_regenerate", icon="FILE_REFRESH")
         # Procedural (built-in) materials become image maps for export here.
         layout.operator("atelier.bake_material", icon="RENDER_STILL")
 

@@ -39,8 +39,12 @@ def main(zip_path: str) -> dict:
     # The other features, on their in-Blender engines: the harmony rules need the bundled
     # coloraide wheel (the 4.2 environment has nothing else), ideas need only the stdlib.
     summary["palette"] = sorted(bpy.ops.atelier.generate_palette(
-        source="HARMONY", harmony="TRIADIC", count=3, model="builtin"))
-    summary["palette_colors"] = len(bpy.data.palettes[-1].colors) if bpy.data.palettes else 0
+        source="HARMONY", harmony="TRIADIC", count=3, model="builtin", base_color=(0.2, 0.4, 0.8)))
+    colors = bpy.data.palettes[-1].colors if bpy.data.palettes else []
+    summary["palette_colors"] = len(colors)
+    # PaletteColor holds a display colour in 4.x and a linear one in 5.0: both must read back.
+    summary["palette_first_hex"] = package.apply.palette.palette_color_hex(colors[0]) if colors else ""
+    summary["palette_first_stored"] = [round(v, 4) for v in colors[0].color] if colors else []
     summary["ideas"] = sorted(bpy.ops.atelier.suggest_scene(
         prompt="a reading nook", count=1, model="builtin", seed=1))
     summary["idea_build"] = sorted(bpy.ops.atelier.apply_scene_idea(index=0))

@@ -89,6 +89,9 @@ def _check(summary: dict, version: str) -> None:
     assert summary["material"] == " ".join(["weathered"] * 6)
     assert summary["history"] == [summary["material"]]
     assert summary["palette"] == ["FINISHED"] and summary["palette_colors"] == 3
+    assert summary["palette_first_hex"] == "#3366cc"  # the base colour comes first
+    stored = (0.2, 0.4, 0.8) if version.startswith("4.") else (0.0331, 0.1329, 0.6038)  # display / linear
+    assert summary["palette_first_stored"] == pytest.approx(stored, abs=2e-3)
     assert summary["ideas"] == ["FINISHED"] and summary["idea_build"] == ["FINISHED"]
     assert {"CAMERA", "LIGHT", "MESH"} <= set(summary["idea_parts"])
     assert summary["heavy_modules"] == []

@@ -260,6 +260,18 @@ def test_killed_backend_is_reported_and_next_click_recovers(bpy_module, addon, c
     assert client.running()
 
 
+def test_a_job_in_flight_ends_when_a_new_backend_setup_replaces_the_backend(
+        bpy_module, addon, backend_env, tmp_path, monkeypatch):
+    jobs, protocol, preferences = addon.jobs, addon.backend.protocol, addon.preferences
+    client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
+    job = jobs.submit(client, slow_texture_request(jobs, protocol, backend_env, tmp_path, "sand"))
+    monkeypatch.setattr(preferences, "allow_network", lambda: True)  # Blender went online
+    replacement = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
+    assert replacement is not client and not client.running()
+    assert job.done and job.error.code == "backend_exited" and "settings changed" in job.error.message
+    assert jobs.active_jobs() == []
+
+
 def test_loading_a_file_cancels_the_job_in_flight(bpy_module, addon, clean_scene, backend_env, tmp_path):
     bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))

@@ -146,6 +146,41 @@ def test_doctor_reports_a_working_and_a_broken_backend(bpy_module, addon, backen
     assert "exit status 1" in prefs.doctor_report
 
 
+def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypatch):
+    """The UI polls Doctor from a timer; one that never answers must not grey the button out for good."""
+    import subprocess
+    import sys
+
+    doctor = addon.operators.backend
+    hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    monkeypatch.setattr(doctor, "_doctor_process", hung)
+    monkeypatch.setattr(doctor, "_doctor_started", time.monotonic())
+    assert doctor._collect_doctor(wait=False) == ""  # still within its time
+    monkeypatch.setattr(doctor, "_doctor_started", time.monotonic() - doctor.DOCTOR_TIMEOUT - 1)
+    report = doctor._collect_doctor(wait=False)
+    assert f"no answer within {doctor.DOCTOR_TIMEOUT} s" in report and "Doctor failed" in report
+    assert hung.poll() is not None and doctor._doctor_process is None
+
+
+def test_regenerate_is_greyed_out_while_a_job_runs(bpy_module, addon, clean_scene, backend_env):
+    bpy = bpy_module
+    mesh_object(bpy)
+    assert bpy.ops.atelier.generate_texture(prompt="dry soil", seed=1, width=64, height=64,
+                                            steps=1) == {"FINISHED"}
+    assert bpy.ops.atelier.texture_history_regenerate.poll()
+    state = bpy.context.window_manager.atelier
+    state.running = True
+    try:
+        assert not bpy.ops.atelier.texture_history_regenerate.poll()
+        calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
+    finally:
+        state.running = False
+    regenerate = next(i for i, c in enumerate(calls)
+                      if c[0] == "operator" and c[1][0] == "atelier.texture_history_regenerate")
+    assert [c[1][0] for c in calls[:regenerate] if c[0] == "enabled"][-1] is False
+
+
 def test_free_memory_unloads_and_backend_keeps_serving(bpy_module, addon, clean_scene, backend_env):
     bpy = bpy_module
     jobs = addon.jobs

@@ -50,6 +50,16 @@ def test_harmony_through_the_backend_makes_a_palette(bpy_module, addon, clean_sc
     assert json.loads(info.provenance)["engine"] == "colors.harmony"
 
 
+def test_undo_removes_the_palette_and_its_names(bpy_module, addon, clean_scene, palette_env):
+    bpy = bpy_module
+    bpy.ops.ed.undo_push(message="init")
+    assert bpy.ops.atelier.generate_palette("EXEC_DEFAULT", True, source="HARMONY", harmony="TRIADIC",
+                                            count=3) == {"FINISHED"}
+    assert len(bpy.data.palettes) == 1 and len(bpy.context.scene.atelier.palettes) == 1
+    bpy.ops.ed.undo()
+    assert _nothing_made(bpy, bpy.context.scene)
+
+
 def test_image_file_through_the_backend(bpy_module, addon, clean_scene, palette_env, tmp_path):
     path = _two_colour_png(tmp_path / "two.png", alpha_band=True)
     assert bpy_module.ops.atelier.generate_palette(source="IMAGE", image=str(path), count=4) == {"FINISHED"}
@@ -84,6 +94,8 @@ def test_generated_image_datablock_is_copied_for_the_backend(bpy_module, addon, 
     assert image.source == "GENERATED" and image.filepath == ""  # the datablock itself is untouched
     assert [i.name for i in bpy.data.images] == ["Painted"]
     assert not _input_copies(bpy, addon)
+    palette = clean_scene.atelier.palette.palette  # named after the datablock, not its temporary copy
+    assert palette.name == "Painted" and _info(clean_scene, palette).title == "Painted"
 
 
 def test_the_datablock_copy_is_deleted_when_the_job_fails(bpy_module, addon, clean_scene, palette_env):
