@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     palette.add_argument("--model", default="", help="Hugging Face id or local folder: the text model "
                          "(source prompt) or the texture model (source prompt_image)")
     palette.add_argument("--seed", type=int)
-    palette.add_argument("--out-dir", default="", help="folder for files the task writes")
+    palette.add_argument("--out-dir", default="", help="folder for files the task writes "
+                         "(default: a temporary folder, removed afterwards)")
     _common(palette)
 
     ideas = commands.add_parser("ideas", help="suggest scene ideas")
@@ -103,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "texture":
         return _texture(args)
     if args.command == "palette":
-        return _one_shot(protocol.PaletteRequest(
-            id="cli", source=args.source, prompt=args.prompt, image=args.image, count=args.count,
-            harmony=args.harmony or "", base_color=args.base_color, model=args.model,
-            device=args.device, output_dir=_absolute(args.out_dir), allow_network=args.allow_network,
-            seed=args.seed))
+        return _palette(args)
     try:
         context = json.loads(args.context)
     except ValueError as exc:
@@ -140,6 +137,22 @@ def _texture(args: argparse.Namespace) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     _print_result(result)
     return 0
+
+
+def _palette(args: argparse.Namespace) -> int:
+    if args.out_dir:
+        return _one_shot(_palette_request(args, _absolute(args.out_dir)))
+    # A palette from a painted image needs a folder to paint in; without --out-dir a temporary
+    # one serves, as for ``texture``, and goes when the command ends.
+    with tempfile.TemporaryDirectory(prefix="atelier-") as scratch:
+        return _one_shot(_palette_request(args, scratch))
+
+
+def _palette_request(args: argparse.Namespace, output_dir: str) -> protocol.PaletteRequest:
+    return protocol.PaletteRequest(
+        id="cli", source=args.source, prompt=args.prompt, image=args.image, count=args.count,
+        harmony=args.harmony or "", base_color=args.base_color, model=args.model,
+        device=args.device, output_dir=output_dir, allow_network=args.allow_network, seed=args.seed)
 
 
 def _one_shot(request: protocol.Request) -> int:

@@ -10,7 +10,8 @@ display sRGB colours, as everywhere in Atelier.
   user-facing form (exactly ``count`` colours or an error saying what to change).
 - ``extract_palette(path, count)``: k-means in OKLab over the opaque pixels, each cluster
   weighted by the share of the image it covers; clusters closer than ``MERGE_DELTA_E``
-  (deltaE OK) are merged, then the ``count`` largest kept.
+  (deltaE OK) are merged, then the ``count`` largest kept; an image with fewer colours is
+  filled up to ``count`` with lightness steps of its own, as harmonies are.
 - ``assign_roles(colors, weights)``: one deterministic rule for roles (below).
 """
 
@@ -166,7 +167,10 @@ def _distinct(colors: list) -> list:
 
 
 def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[PaletteColor]:
-    """The ``count`` dominant colours of the image file at ``path``, by coverage."""
+    """``count`` colours for the image file at ``path``: its dominant colours, largest coverage
+    first (``weight`` is the share of the opaque pixels each covers), then, when the image holds
+    fewer distinct colours than that, lightness steps of those colours with weight 0 (they cover
+    none of it), so a scheme always has the colours asked for."""
     import numpy as np
     from coloraide import Color
 
@@ -186,7 +190,10 @@ def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[Pale
     if len(clusters) < 2:
         raise TaskError("bad_request", f"{path} is one flat colour (all its colours look alike)",
                         hint="use an image with more than one colour, or the harmony source")
-    return _named([c for c, _ in clusters], [w / total for _, w in clusters])
+    # The dominant colours come first and unchanged; steps of their hues fill up to the count.
+    filled = _steps_by_hue([c for c, _ in clusters], count)[:count]
+    weights = [w / total for _, w in clusters]
+    return _named(filled, weights + [0.0] * (len(filled) - len(weights)))
 
 
 def _opaque_pixels(path: Path):

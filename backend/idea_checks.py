@@ -33,6 +33,10 @@ MAX_CONTEXT_COLORS = 16
 MAX_JSON_CHARS = 1_000_000
 # Listing every problem of a hostile document helps nobody; the first few say what to fix.
 MAX_REPORTED_PROBLEMS = 12
+# Levels of objects and arrays a checked value may have. A document of ideas needs 6
+# ({"ideas": [{"objects": [{"location": [...]}]}]}); a stored value far deeper is hostile, and
+# copying it would exhaust Python's recursion limit before the schema is even looked at.
+MAX_NESTING = 16
 
 # The keywords this validator understands. Annotations are ignored; anything else in the schema
 # would be silently unchecked, so it is refused instead.
@@ -351,9 +355,26 @@ def sanitise(value: Any, schema: dict | None = None) -> tuple[Any, list[str]]:
     the idea.
     """
     root = _cached_schema() if schema is None else schema
+    _check_nesting(value)
     repairs: list[str] = []
     cleaned = _sanitise(copy.deepcopy(value), root, root, "", repairs)
     return cleaned, _capped(repairs)
+
+
+def _check_nesting(value: Any, path: str = "", depth: int = 0) -> None:
+    """Refuse ``value`` when it nests more than ``MAX_NESTING`` levels (the walk stops there)."""
+    if isinstance(value, dict):
+        children = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        children = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return
+    if depth == MAX_NESTING:
+        where = _label(path) if len(path) <= 40 else path[:37] + "..."
+        raise IdeaError([f"{where} is nested too deeply (more than {MAX_NESTING} levels of lists and "
+                         "objects); a scene idea nests only a few levels, so this is not one"])
+    for where, item in children:
+        _check_nesting(item, where, depth + 1)
 
 
 def _sanitise(value: Any, schema: dict, root: dict, path: str, repairs: list[str]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.metadata
+import os
 import platform
 import re
 import threading
@@ -47,6 +48,11 @@ class JobContext:
         self._emit = emit or (lambda event: None)
         self._cancel = cancel_event or threading.Event()
         self._job_dir: Path | None = None
+        # Every task takes a seed the same way, so its range is checked here, before any work.
+        seed = getattr(request, "seed", None)
+        if seed is not None and not 0 <= seed <= protocol.SEED_MAX:
+            raise TaskError("bad_request", f"seed must be between 0 and {protocol.SEED_MAX}, got {seed}",
+                            hint="leave the seed empty for a random one")
 
     # Resolved on first use: a job that loads no model (a harmony or image palette) never
     # imports torch and never trips over a device it does not use.
@@ -63,6 +69,13 @@ class JobContext:
         from .device import default_dtype
 
         return default_dtype(self.device)
+
+    @functools.cached_property
+    def seed(self) -> int:
+        """The request's seed, or a fresh one drawn once per job; tasks seed their sampling with
+        it and record it, so every result can be made again."""
+        seed = getattr(self.request, "seed", None)
+        return protocol.random_seed() if seed is None else seed
 
     # ----------------------------------------------------------------- progress and cancel
 
@@ -82,8 +95,8 @@ class JobContext:
 
         ``loader(located_model, device, dtype)`` builds it on a cache miss.
         """
-        key = (kind, model, self.device, str(self.dtype))
         allow_pickle = bool(getattr(self.request, "allow_pickle", False))
+        key = (kind, model, self.device, str(self.dtype), allow_pickle)
         built, _ = self._cache.get_or_load(
             key,
             lambda: locate(model, self.allow_network, allow_pickle, kind=kind),
@@ -102,16 +115,8 @@ class JobContext:
         if self._job_dir is not None:
             return self._job_dir
         raw = getattr(self.request, "output_dir", "")
-        if not raw:
-            raise TaskError("bad_request", "output_dir is empty",
-                            hint="name an absolute folder where the backend may write results")
-        root = Path(raw).expanduser()
-        if not root.is_absolute():
-            raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",
-                            hint="send an absolute folder path")
+        root = output_root(raw)
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            root = root.resolve()
             name = re.sub(r"[^A-Za-z0-9._-]", "_", self.request.id).lstrip(".") or "job"
             folder = root / name
             suffix = 1
@@ -127,6 +132,14 @@ class JobContext:
                             hint="use a plain request id")
         self._job_dir = folder
         return folder
+
+    def discard(self, path: Path) -> None:
+        """Delete ``path``, a file this job wrote only for its own use, and the job folder
+        once nothing else is in it (results stay; scratch files must not pile up)."""
+        path.unlink(missing_ok=True)
+        if self._job_dir is not None and not any(self._job_dir.iterdir()):
+            self._job_dir.rmdir()
+            self._job_dir = None
 
     # ----------------------------------------------------------------- provenance
 
@@ -149,6 +162,29 @@ class JobContext:
         }
         record.update(extra)
         return record
+
+
+def output_root(raw: str) -> Path:
+    """The request's ``output_dir``, absolute, created and writable, or a ``bad_request`` saying
+    what to change. Tasks that write files call it before loading a model, so a bad folder
+    fails at once instead of after all the work."""
+    if not raw:
+        raise TaskError("bad_request", "output_dir is empty",
+                        hint="name an absolute folder where the backend may write results")
+    root = Path(raw).expanduser()
+    if not root.is_absolute():
+        raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",
+                        hint="send an absolute folder path")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        root = root.resolve()
+    except OSError as exc:
+        raise TaskError("bad_request", f"cannot create output_dir {raw!r}: {exc.strerror}",
+                        hint="choose a folder you can write to") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise TaskError("bad_request", f"output_dir {raw!r} is not writable",
+                        hint="choose a folder you can write to")
+    return root
 
 
 @functools.cache

@@ -1,7 +1,10 @@
-"""Models stay loaded between jobs, keyed by (kind, model, device, dtype).
+"""Models stay loaded between jobs, keyed by (kind, model, device, dtype, allow_pickle).
 
-One model per kind is kept: asking for a different texture model drops the previous one first,
-so two large pipelines never sit on the GPU together.
+One model per kind is kept: asking for a different texture model drops the previous one before
+the new one loads, so two large pipelines never sit on the GPU together. It is dropped only once
+the new model has been found: a misspelt name fails and leaves the warm model where it was.
+``allow_pickle`` is part of the key because it decides whether a folder may load at all: a model
+loaded from pickle weights must not answer a request that refuses them.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ class ModelCache:
         with self._lock:
             if key in self._entries:
                 return self._entries[key]
+        located = locate()  # raises for a model that is not there, before anything is dropped
+        with self._lock:
             stale = [k for k in self._entries if k[0] == key[0]]
         if stale:
             self.drop(stale)
-        located = locate()
         entry = (build(located), located)
         with self._lock:
             self._entries[key] = entry

@@ -107,7 +107,12 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             raise ApplyError(f"the backend's scheme cannot be used: {exc}") from None
         self._show(context, palette)
         seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
-        return _describe(palette, data) + (f" (seed {self._seed_sent})" if seeded else "")
+        message = _describe(palette, data) + (f" (seed {self._seed_sent})" if seeded else "")
+        added = event.metadata.get("colors_added", 0)
+        if added:
+            message += (f"; the image has {event.metadata.get('colors_from_image')} distinct colour(s), "
+                        f"so {added} lighter or darker step(s) of them complete the scheme")
+        return message
 
     def job_label(self) -> str:
         what = {"PROMPT": self.prompt.strip()[:40], "PROMPT_IMAGE": self.prompt.strip()[:40],

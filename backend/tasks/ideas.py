@@ -47,13 +47,13 @@ def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
         schema=generation_schema(request.count),
         messages=messages(request.prompt, request.count, context),
         check=lambda document: document_problems(document, request.count),
-        seed=request.seed,
+        seed=job.seed,
         stage="writing ideas",
         progress_of=sections_written(request.count),
     )
     ideas, repairs = idea_checks.check_ideas_document(answer.document, request.count)
     parameters = {"prompt": request.prompt, "count": request.count, "context": request.context,
-                  "seed": request.seed}
+                  "seed": job.seed}
     metadata = job.provenance("transformers", lm.name, parameters, attempts=answer.attempts,
                               tokens=answer.tokens, schema_version=idea_checks.SCHEMA_VERSION)
     return TaskOutput(files=[], metadata=metadata, data={"ideas": ideas, "repairs": repairs})

@@ -8,9 +8,15 @@ Sources (``request.source``):
   check (distinct colours, a primary) gets one retry. Progress counts the colours written
   (``colours_written``), not tokens: the token budget is only an upper bound.
 - ``prompt_image``: the texture model (``request.model``, empty = the texture default)
-  paints a small image of the prompt and its dominant colours are taken.
+  paints a small image of the prompt in the job's folder and its dominant colours are taken;
+  the image is deleted then (it is a means, not a result).
 - ``image``: the dominant colours of the image file ``request.image``.
 - ``harmony``: ``request.harmony`` rule around ``request.base_color`` (``#rrggbb``).
+
+From an image (either kind) the scheme has ``request.count`` colours even when the image holds
+fewer: lightness steps of its colours fill it up, and the record says how many are which
+(``colors_from_image``, ``colors_added``). Sampling sources (``prompt``, ``prompt_image``)
+without a seed get a fresh one, recorded in the parameters, so any scheme can be made again.
 
 The result's ``data`` is ``{"title": str, "colors": [{"hex", "name", "role"}]}``, hex being
 display sRGB; ``metadata`` is the provenance record.
@@ -33,6 +39,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "palette.json
 DISTINCT_DELTA_E = 0.02
 # Side of the image the texture model paints for ``prompt_image``: colours, not detail.
 PROMPT_IMAGE_SIZE = 256
+# Sources whose result depends on a seed: the job draws one when the request has none.
+SEEDED_SOURCES = ("prompt", "prompt_image")
 
 SYSTEM_PROMPT = (
     "You are a colour designer for 3D scenes. Answer with one JSON document: a short title "
@@ -56,7 +64,8 @@ def run(request: protocol.PaletteRequest, job: JobContext) -> TaskOutput:
     data, engine, model, extra = handlers[request.source](request, job)
     parameters = {"source": request.source, "prompt": request.prompt, "image": request.image,
                   "count": request.count, "harmony": request.harmony,
-                  "base_color": request.base_color, "seed": request.seed}
+                  "base_color": request.base_color,
+                  "seed": job.seed if request.source in SEEDED_SOURCES else request.seed}
     job.progress(1, 1, "done")
     return TaskOutput(files=[], metadata=job.provenance(engine, model, parameters, **extra), data=data)
 
@@ -77,7 +86,7 @@ def _from_prompt(request, job):
         messages=[{"role": "system", "content": SYSTEM_PROMPT},
                   {"role": "user", "content": f"A colour scheme of {request.count} colours for: {prompt}"}],
         check=semantic_problems,
-        seed=request.seed,
+        seed=job.seed,
         stage="writing the palette",
         progress_of=colours_written(request.count),
     )
@@ -90,23 +99,34 @@ def _from_prompt_image(request, job):
     prompt = _required_prompt(request)
     texture_request = protocol.TextureRequest(
         id=request.id, prompt=prompt, output_dir=request.output_dir, width=PROMPT_IMAGE_SIZE,
-        height=PROMPT_IMAGE_SIZE, seed=request.seed, model=request.model, device=request.device,
+        height=PROMPT_IMAGE_SIZE, seed=job.seed, model=request.model, device=request.device,
         allow_network=request.allow_network,
     )
     painted = texture.run(texture_request, job)
-    image = next(f.path for f in painted.files if f.role == "base_color")
-    job.check_cancelled()
-    found = colors.extract_palette(image, request.count, seed=request.seed or 0)
+    image = Path(next(f.path for f in painted.files if f.role == "base_color"))
+    try:
+        job.check_cancelled()
+        found = colors.extract_palette(image, request.count, seed=job.seed)
+    finally:
+        # Only its colours were wanted; left behind, every such palette would leave an image.
+        job.discard(image)
     texture_record = painted.metadata
     return (_document(prompt, found), texture_record.get("engine", "diffusers"),
-            texture_record.get("model", request.model), {"image": image, "texture": texture_record})
+            texture_record.get("model", request.model), {"texture": texture_record, **_origins(found)})
 
 
 def _from_image(request, job):
     if not request.image.strip():
         raise TaskError("bad_request", "no image was given", hint="give the path of an image file")
     found = colors.extract_palette(request.image, request.count, seed=request.seed or 0)
-    return _document(Path(request.image).stem, found), "colors.extract", "", {}
+    return _document(Path(request.image).stem, found), "colors.extract", "", _origins(found)
+
+
+def _origins(found: list) -> dict:
+    """How many colours the image gave, and how many lightness steps of them were added to reach
+    the count (``extract_palette`` gives those weight 0: they cover none of the image)."""
+    from_image = sum(1 for color in found if color.weight > 0)
+    return {"colors_from_image": from_image, "colors_added": len(found) - from_image}
 
 
 def _from_harmony(request, job):

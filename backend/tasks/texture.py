@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import limits, protocol
 from ..errors import TaskError, first_line
-from ..job import JobContext, TaskOutput
+from ..job import JobContext, TaskOutput, output_root
 from ..models import LocatedModel
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
@@ -70,7 +70,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     settings = resolve_settings(request, pipe, family)
     job.check_cancelled()
 
-    seed = request.seed if request.seed is not None else protocol.random_seed()
+    seed = job.seed
     # A CPU generator gives the same starting noise on every device, so a seed reproduces.
     generator = torch.Generator(device="cpu").manual_seed(seed)
     oom_prompt = os.environ.get(OOM_TEST_HOOK)
@@ -131,7 +131,8 @@ def out_of_memory(doing: str, exc: Exception) -> TaskError:
 
 
 def check_request(request: protocol.TextureRequest) -> None:
-    """Checks that need no model: prompt, ranges, seamless mode."""
+    """Checks that need no model: prompt, ranges, seamless mode, then the output folder (created
+    here, so one that cannot be written fails before the model loads, not after denoising)."""
     if not request.prompt.strip():
         raise TaskError("bad_request", "the prompt is empty",
                         hint="describe the texture, e.g. 'mossy stone wall'")
@@ -148,12 +149,10 @@ def check_request(request: protocol.TextureRequest) -> None:
         raise TaskError("bad_request",
                         f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {request.guidance}",
                         hint="leave guidance empty to use the model's recommended value")
-    if request.seed is not None and not 0 <= request.seed <= protocol.SEED_MAX:
-        raise TaskError("bad_request", f"seed must be between 0 and {protocol.SEED_MAX}, got {request.seed}",
-                        hint="leave the seed empty for a random one")
     if request.seamless not in protocol.SEAMLESS_MODES:
         raise TaskError("bad_request", f"seamless must be one of {', '.join(protocol.SEAMLESS_MODES)}, "
                         f"got {request.seamless!r}", hint="use 'xy' for a texture that tiles both ways")
+    output_root(request.output_dir)
 
 
 def _check_size(name: str, value: int, multiple: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import time
 
+import pytest
+
 from backend import protocol
 
 
@@ -31,6 +33,17 @@ def test_second_job_reuses_the_loaded_model(backend, texture_request, tiny_sd, t
     second = backend.request(texture_request(model=str(model)))
     assert second["type"] == "result", second
     assert second["metadata"]["model_source"] == str(model.resolve())
+
+
+def test_a_missing_model_leaves_the_loaded_one_warm(backend, texture_request, tiny_sd, tmp_path):
+    model = shutil.copytree(tiny_sd, tmp_path / "model")
+    assert backend.request(texture_request(model=str(model)))["type"] == "result"
+    misspelt = backend.request(texture_request(model=str(tmp_path / "modle")))
+    assert misspelt["type"] == "error" and misspelt["code"] == "model_missing", misspelt
+    model.rename(tmp_path / "moved-away")
+    # The folder is gone: the job can only succeed with the model still loaded.
+    again = backend.request(texture_request(model=str(model)))
+    assert again["type"] == "result", again
 
 
 def test_events_of_a_job_arrive_in_order(backend, texture_request):
@@ -137,3 +150,15 @@ def test_stdout_carries_protocol_lines_only(backend, texture_request):
     backend.send(job)
     events = backend.events_for(job["id"])  # every line read on the way is checked to be an event
     assert events[-1]["type"] == "result"
+
+
+@pytest.mark.parametrize("request_fields", [
+    {"type": "palette", "source": "prompt", "prompt": "rainy neon alley"},
+    {"type": "ideas", "prompt": "a reading nook"},
+    {"type": "texture", "prompt": "brick"},
+])
+@pytest.mark.parametrize("seed", [-1, 2**31])
+def test_every_task_refuses_a_seed_out_of_range_before_any_work(backend, request_fields, seed):
+    final = backend.request({**request_fields, "id": f"s{seed}", "seed": seed, "model": "no/such-model"})
+    assert final["type"] == "error" and final["code"] == "bad_request", final
+    assert "seed must be between 0 and 2147483647" in final["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -82,6 +83,42 @@ def test_out_of_memory_while_loading_is_reported(tiny_sd, tmp_path, monkeypatch)
     assert cache.located_any(str(tiny_sd)) is None
 
 
+@pytest.mark.parametrize("output_dir, says", [
+    ("", "output_dir is empty"),
+    ("relative/out", "output_dir 'relative/out' is not an absolute path"),
+    ("{file}/out", "cannot create output_dir"),  # a file stands where a folder must go
+])
+def test_an_unusable_output_dir_is_refused_before_the_model_loads(job_factory, tmp_path, output_dir, says):
+    """The model named does not exist, so only a check made before loading can report the folder."""
+    from backend import protocol
+    from backend.errors import TaskError
+    from backend.tasks import texture
+
+    (tmp_path / "a-file").write_text("")
+    request, job = job_factory(protocol.TextureRequest, prompt="bricks", model=str(tmp_path / "no-model"),
+                               output_dir=output_dir.format(file=tmp_path / "a-file"))
+    with pytest.raises(TaskError) as caught:
+        texture.run(request, job)
+    assert caught.value.code == "bad_request" and says in caught.value.message, caught.value
+    assert caught.value.hint and job.events == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders; needs POSIX permissions")
+def test_a_read_only_output_dir_is_refused_before_the_model_loads(job_factory, tmp_path):
+    from backend import protocol
+    from backend.errors import TaskError
+    from backend.tasks import texture
+
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    request, job = job_factory(protocol.TextureRequest, prompt="bricks", model=str(tmp_path / "no-model"),
+                               output_dir=str(locked))
+    with pytest.raises(TaskError, match="is not writable") as caught:
+        texture.run(request, job)
+    assert caught.value.code == "bad_request"
+
+
 def test_non_finite_numbers(backend, texture_request):
     for literal in ("1e999", "-1e999"):  # valid JSON that overflows to infinity
         job = texture_request()
@@ -124,16 +161,32 @@ def test_custom_code_component_is_refused(backend, texture_request, tiny_sd, tmp
     assert "custom code" in final["message"]
 
 
-def test_pickle_only_weights_are_refused_unless_allowed(backend, texture_request, tiny_sd, tmp_path):
+def _pickled_copy(tiny_sd, folder):
+    """A copy of the tiny model whose weights are pickles only."""
     import torch
 
-    pickled = shutil.copytree(tiny_sd, tmp_path / "pickled")
+    pickled = shutil.copytree(tiny_sd, folder)
     for weights in pickled.rglob("*.safetensors"):
         # The pickle names each library looks for: transformers' and diffusers'.
         name = "pytorch_model.bin" if weights.name == "model.safetensors" else weights.stem + ".bin"
         torch.save(load_file(weights), weights.with_name(name))
         weights.unlink()
+    return pickled
+
+
+def test_pickle_only_weights_are_refused_unless_allowed(backend, texture_request, tiny_sd, tmp_path):
+    pickled = _pickled_copy(tiny_sd, tmp_path / "pickled")
     final = assert_error_then_recovery(backend, texture_request, {"model": str(pickled)}, "model_invalid")
     assert "pickle" in final["message"] and "safetensors" in final["hint"]
     allowed = backend.request(texture_request(model=str(pickled), allow_pickle=True))
     assert allowed["type"] == "result", allowed
+
+
+def test_a_model_loaded_from_pickles_does_not_answer_a_request_refusing_them(backend, texture_request,
+                                                                          tiny_sd, tmp_path):
+    pickled = _pickled_copy(tiny_sd, tmp_path / "pickled")
+    allowed = backend.request(texture_request(model=str(pickled), allow_pickle=True))
+    assert allowed["type"] == "result", allowed
+    refused = backend.request(texture_request(model=str(pickled)))  # the warm model stays unused
+    assert refused["type"] == "error" and refused["code"] == "model_invalid", refused
+    assert "pickle" in refused["message"]

@@ -10,7 +10,7 @@ import sys
 import jsonschema
 import pytest
 
-from backend import idea_checks, structured
+from backend import idea_checks, protocol, structured
 from backend.errors import TaskError
 from backend.tasks import ideas
 from backend.text_model import load_text_model
@@ -84,6 +84,27 @@ def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
                                            max_new_tokens=budget, seed=seed)
         with pytest.raises(idea_checks.IdeaError):
             idea_checks.check_ideas_document(text, 1)
+
+
+def _outcome(request, job):
+    """The ideas, or the message of the error (a random model's layouts fail by chance)."""
+    try:
+        return ideas.run(request, job).data
+    except TaskError as exc:
+        return exc.message
+
+
+def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned, nook):
+    """The same seed gives the same ideas, and a request without one gets a seed it records."""
+    request, job = make_job(prompt="a reading nook", count=1, seed=None, model=str(tiny_text_model))
+    first = _outcome(request, job)
+    drawn = job.seed  # the seed the job drew, the one its record carries
+    request, job = make_job(prompt="a reading nook", count=1, seed=drawn, model=str(tiny_text_model))
+    assert _outcome(request, job) == first
+    canned([nook])
+    request, job = make_job(prompt="a reading nook", count=1, seed=None, model=str(tiny_text_model))
+    recorded = ideas.run(request, job).metadata["parameters"]["seed"]
+    assert isinstance(recorded, int) and 0 <= recorded <= protocol.SEED_MAX and recorded == job.seed
 
 
 # --------------------------------------------------------------------------- the retry

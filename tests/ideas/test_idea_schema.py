@@ -164,6 +164,37 @@ def test_python_code_in_a_title_is_only_text(nook):
     assert checked["title"] == nook["title"] and repairs == []
 
 
+def _nested_list(depth: int) -> list:
+    outer = inner = []
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+@pytest.mark.parametrize("check", [
+    idea_checks.check_idea,
+    lambda value: idea_checks.check_idea(json.dumps(value)),  # stored as text, as a .blend holds it
+    lambda value: idea_checks.check_ideas_document({"ideas": [value]}, 1),
+], ids=["object", "text", "document"])
+def test_a_deeply_nested_field_is_refused_not_a_crash(nook, check):
+    """A hostile stored idea 500 levels deep: copying it would exhaust Python's recursion limit,
+    so it is an ``IdeaError`` Blender can report, naming the field."""
+    nook["title"] = _nested_list(500)
+    with pytest.raises(idea_checks.IdeaError, match=r"title\[0\]\[0\].* is nested too deeply"):
+        check(nook)
+    nook["title"] = "A reading nook"
+    nook["objects"][0]["material"] = {"a": _nested_list(idea_checks.MAX_NESTING)}
+    with pytest.raises(idea_checks.IdeaError, match="is nested too deeply"):
+        check(nook)
+
+
+def test_nesting_up_to_the_limit_reaches_the_schema_check(nook):
+    nook["notes"] = [_nested_list(idea_checks.MAX_NESTING - 2)]  # the idea and its notes are 2 levels
+    with pytest.raises(idea_checks.IdeaError, match=r"notes\[0\] must be a string"):
+        idea_checks.check_idea(nook)
+
+
 def test_not_a_number_is_refused_where_the_reference_validator_lets_it_pass(nook):
     # JSON has no NaN, but Python's json module reads it; NaN compares false with every bound,
     # so range checks alone would let it through.

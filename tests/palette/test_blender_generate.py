@@ -60,12 +60,14 @@ def test_undo_removes_the_palette_and_its_names(bpy_module, addon, clean_scene, 
     assert _nothing_made(bpy, bpy.context.scene)
 
 
-def test_image_file_through_the_backend(bpy_module, addon, clean_scene, palette_env, tmp_path):
+def test_image_file_through_the_backend(bpy_module, addon, clean_scene, palette_env, tmp_path, capfd):
     path = _two_colour_png(tmp_path / "two.png", alpha_band=True)
     assert bpy_module.ops.atelier.generate_palette(source="IMAGE", image=str(path), count=4) == {"FINISHED"}
+    assert "the image has 2 distinct colour(s), so 2 lighter or darker step(s)" in capfd.readouterr().out
     palette = clean_scene.atelier.palette.palette
     hexes = [addon.apply.palette.palette_color_hex(c) for c in palette.colors]
-    assert hexes == ["#285ac8", "#f0c81e"]  # blue covers more than yellow; the green band is transparent
+    assert len(hexes) == 4  # two from the image, completed with steps of them
+    assert hexes[:2] == ["#285ac8", "#f0c81e"]  # blue covers more than yellow; the green band is transparent
 
 
 def _painted(bpy, red_rows=10):
@@ -90,7 +92,7 @@ def test_generated_image_datablock_is_copied_for_the_backend(bpy_module, addon, 
     image = _painted(bpy)
     assert bpy.ops.atelier.generate_palette(source="IMAGE", image="Painted", count=3) == {"FINISHED"}
     hexes = [addon.apply.palette.palette_color_hex(c) for c in clean_scene.atelier.palette.palette.colors]
-    assert hexes == ["#ff0000", "#0000ff"]
+    assert len(hexes) == 3 and hexes[:2] == ["#ff0000", "#0000ff"]
     assert image.source == "GENERATED" and image.filepath == ""  # the datablock itself is untouched
     assert [i.name for i in bpy.data.images] == ["Painted"]
     assert not _input_copies(bpy, addon)

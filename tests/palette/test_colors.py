@@ -114,13 +114,27 @@ def _synthetic(path, *, noise=3.0, transparent_fill=(0, 255, 0)):
 
 
 def test_extraction_recovers_known_colours_with_their_coverage(tmp_path):
-    palette = colors.extract_palette(_synthetic(tmp_path / "scene.png"), 5)
-    assert len(palette) == 3  # edge blends and specks are not colours of the scene
+    palette = colors.extract_palette(_synthetic(tmp_path / "scene.png"), 3)
     for found, name in zip(palette, ["navy", "gold", "crimson"], strict=True):  # largest first
         known = Color("srgb", [v / 255 for v in KNOWN[name]])
         assert Color(found.hex).delta_e(known, method="2000") < 2.0, (found.hex, name)
         assert found.weight == pytest.approx(COVERAGE[name], abs=0.02)
     assert palette[0].role == "primary"
+
+
+def test_an_image_with_fewer_colours_is_filled_with_steps_of_them(tmp_path):
+    """Edge blends and specks are no colours of the scene, so it has three; the other four
+    asked for are lightness steps of those three (weight 0: they cover none of the image)."""
+    image = _synthetic(tmp_path / "scene.png")
+    palette = colors.extract_palette(image, 7)
+    assert len(palette) == 7 and len({c.hex for c in palette}) == 7
+    assert [c.hex for c in palette[:3]] == [c.hex for c in colors.extract_palette(image, 3)]
+    assert all(c.weight > 0 for c in palette[:3]) and all(c.weight == 0 for c in palette[3:])
+    hues = [_hue(c.hex) for c in palette[:3]]
+    for added in palette[3:]:
+        lch = Color(added.hex).convert("oklch")
+        assert lch["chroma"] < 0.03 or min(_angle(lch["hue"], h) for h in hues) < 10, added
+    assert {c.role for c in palette} <= set(colors.ROLES) and palette[0].role == "primary"
 
 
 def test_transparent_pixels_are_ignored(tmp_path):
@@ -135,7 +149,7 @@ def test_near_duplicates_are_merged(tmp_path):
     ImageDraw.Draw(image).rectangle((0, 0, 49, 99), fill=(201, 41, 61))
     ImageDraw.Draw(image).rectangle((0, 0, 19, 19), fill=(20, 20, 20))
     palette = colors.extract_palette(_save(tmp_path / "dups.png", image), 5)
-    assert len(palette) == 2
+    assert [c.weight > 0 for c in palette] == [True, True, False, False, False]  # 2 found, 3 added
     assert palette[0].weight == pytest.approx(0.96, abs=0.01)
 
 

@@ -1,6 +1,7 @@
 """The backend ``palette`` task in process, and ``python -m backend palette`` as scripts use it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import jsonschema
 import pytest
 from PIL import Image, ImageDraw
 
+from backend import protocol
 from backend.errors import TaskError
 from backend.tasks import palette
 
@@ -62,6 +64,41 @@ def test_progress_follows_the_colours_written(make_job, tiny_text_model):
     steps = [step for step, _ in writing]
     assert steps == sorted(steps) and steps[-1] == 6
     assert len(set(steps)) >= 4  # several colours reported on the way, not one jump at the end
+
+
+def _outcome(request, job):
+    """The palette, or the message of the error (a random model fails the check by chance)."""
+    try:
+        return palette.run(request, job).data
+    except TaskError as exc:
+        return exc.message
+
+
+def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned_answers):
+    request, job = make_job(source="prompt", prompt="moss", count=3, model=str(tiny_text_model))
+    first = _outcome(request, job)
+    drawn = job.seed  # the seed the job drew, the one its record carries
+    request, job = make_job(source="prompt", prompt="moss", count=3, seed=drawn, model=str(tiny_text_model))
+    assert _outcome(request, job) == first
+    canned_answers(GOOD)
+    request, job = make_job(source="prompt", prompt="moss", count=3, model=str(tiny_text_model))
+    recorded = palette.run(request, job).metadata["parameters"]["seed"]
+    assert isinstance(recorded, int) and 0 <= recorded <= protocol.SEED_MAX and recorded == job.seed
+
+
+def test_prompt_image_keeps_no_painted_image_and_records_its_seed(make_job, tiny_sd_model, tmp_path):
+    def paint(**fields):
+        return palette.run(*make_job(source="prompt_image", prompt="moroccan sunset", count=4,
+                                     model=str(tiny_sd_model), **fields))
+
+    output = paint()
+    jsonschema.validate(output.data, palette.schema_for(4))
+    assert list((tmp_path / "out").iterdir()) == []  # neither the image nor its job folder is left
+    assert "image" not in output.metadata  # no path to a file that is gone
+    seed = output.metadata["parameters"]["seed"]
+    assert isinstance(seed, int) and output.metadata["texture"]["parameters"]["seed"] == seed
+    assert output.metadata["colors_from_image"] + output.metadata["colors_added"] == 4
+    assert paint(seed=seed).data == output.data
 
 
 # --------------------------------------------------------------------------- semantic retry
@@ -119,9 +156,12 @@ def test_image_and_harmony_sources(make_job, tmp_path):
     ImageDraw.Draw(image).rectangle((0, 0, 39, 9), fill=(250, 250, 240))
     image.save(tmp_path / "2_field#north.png")
     request, job = make_job(source="image", image=str(tmp_path / "2_field#north.png"), count=5)
-    data = palette.run(request, job).data
-    assert [c["hex"] for c in data["colors"]] == ["#0a783c", "#fafaf0"]
-    assert data["title"] == "field north"  # a title the schema allows
+    output = palette.run(request, job)
+    jsonschema.validate(output.data, palette.schema_for(5))
+    # The image holds two colours; lightness steps of them make up the five asked for.
+    assert [c["hex"] for c in output.data["colors"][:2]] == ["#0a783c", "#fafaf0"]
+    assert output.metadata["colors_from_image"] == 2 and output.metadata["colors_added"] == 3
+    assert output.data["title"] == "field north"  # a title the schema allows
 
     request, job = make_job(source="harmony", harmony="complementary", base_color="#aa3300", count=4)
     output = palette.run(request, job)
@@ -169,6 +209,21 @@ def test_cli_prints_the_palette_as_json(tmp_path):
     body = json.loads(done.stdout)
     assert len(body["data"]["colors"]) == 5 and body["data"]["colors"][0]["hex"] == "#2266aa"
     assert body["metadata"]["schema"] == "atelier.provenance/1"
+
+
+def test_cli_prompt_image_paints_in_a_temporary_folder(tiny_sd_model, tmp_path):
+    """Without --out-dir the painted image goes to a temporary folder, removed afterwards."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "palette", "--source", "prompt_image", "moroccan sunset",
+         "--model", str(tiny_sd_model), "--count", "3", "--seed", "2", "--device", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(scratch)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["data"]["colors"]) == 3
+    assert list(scratch.glob("atelier-*")) == []  # (torch keeps a cache of its own there)
 
 
 def test_cli_failure_exits_non_zero_with_the_hint():
