@@ -100,10 +100,8 @@ def submit(client: BackendClient, request: protocol.Request, label: str = "") ->
     """Start a job; a backend that cannot be started becomes ``JobRefused`` with the reason."""
     try:
         client.submit(request)
-    except TransportClosed as exc:
-        tail = client.log_tail().strip().splitlines()
-        detail = f" ({tail[-1]})" if tail else ""
-        raise JobRefused(f"{exc}{detail} — check the backend Python in Atelier's preferences "
+    except TransportClosed as exc:  # its message says why, with the backend's last words
+        raise JobRefused(f"{exc} — check the backend Python in Atelier's preferences "
                          "(or ATELIER_PYTHON) and press Doctor") from exc
     job = Job(request=request, label=label)
     _jobs[job.id] = job

@@ -20,6 +20,7 @@ from ..backend import idea_checks
 from ..jobs import ApplyError
 from .names import MAX_NAME_BYTES, datablock_name
 from .nodes import find_node, node_tree
+from .origin import describe
 from .palette import display_to_linear
 
 LIGHT_TYPES = {"point": "POINT", "sun": "SUN", "spot": "SPOT", "area": "AREA"}
@@ -62,10 +63,12 @@ def checked_ideas(raw_ideas) -> tuple[list[dict], list[str]]:
     return ideas, repairs
 
 
-def store_ideas(scene: bpy.types.Scene, raw_ideas, *, prompt: str, engine: str) -> list[str]:
+def store_ideas(scene: bpy.types.Scene, raw_ideas, *, prompt: str, engine: str,
+                provenance: dict | None = None) -> list[str]:
     """Replace ``scene.atelier.ideas`` with the checked ideas; returns the repairs made.
 
-    Nothing changes when one idea cannot be used.
+    ``provenance`` is the suggestion's record, kept with every idea. Nothing changes when one
+    idea cannot be used.
     """
     ideas, repairs = checked_ideas(raw_ideas)
     stored = scene.atelier.ideas
@@ -78,7 +81,14 @@ def store_ideas(scene: bpy.types.Scene, raw_ideas, *, prompt: str, engine: str) 
         item.document = json.dumps(idea, ensure_ascii=False, allow_nan=False)
         item.prompt = prompt
         item.engine = engine
+        item.provenance = json.dumps(provenance or {}, ensure_ascii=False, allow_nan=False)
     return repairs
+
+
+def origin(stored, index: int) -> str:
+    """Who made ``stored``, the idea at ``index`` of ``scene.atelier.ideas``: the engine, the
+    model or built-in template, the seed."""
+    return describe(stored.provenance, fallback=stored.engine or "unknown", index=index)
 
 
 def stored_idea(scene: bpy.types.Scene, index: int) -> tuple[dict, list[str]]:

@@ -70,7 +70,11 @@ class BackendClient:
     def submit(self, request: protocol.Request) -> None:
         """Send a request, starting the backend first when needed; raises ``TransportClosed``."""
         self.ensure_started()
-        self._transport.send(protocol.encode(request))
+        try:
+            self._transport.send(protocol.encode(request))
+        except TransportClosed as exc:
+            # It died as it started (an import error, a wrong interpreter): say why.
+            raise TransportClosed(self._exit_message()) from exc
         if not isinstance(request, (protocol.CancelRequest, protocol.UnloadRequest,
                                     protocol.ShutdownRequest)):
             self._in_flight.add(request.id)
@@ -145,12 +149,17 @@ class BackendClient:
             self._transport.stop(timeout=1.0)
         return events
 
-    def _backend_gone(self) -> list[protocol.ErrorEvent]:
+    def _exit_message(self) -> str:
+        """'the backend process exited (status 1): <its last stderr line>'."""
         transport = self._transport
         status = transport.wait_exit(timeout=0.5) if transport is not None else None
         tail = self.log_tail().strip().splitlines()
         last = tail[-1] if tail else ""
-        message = f"the backend process exited (status {status})" + (f": {last}" if last else "")
+        return f"the backend process exited (status {status})" + (f": {last}" if last else "")
+
+    def _backend_gone(self) -> list[protocol.ErrorEvent]:
+        transport = self._transport
+        message = self._exit_message()
         events = [
             protocol.ErrorEvent(id=request_id, code="backend_exited", message=message,
                                 hint="Run Doctor in Atelier's preferences to check the backend; "

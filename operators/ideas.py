@@ -23,7 +23,7 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     bl_label = "Suggest Scene Ideas"
     # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
     bl_options = {"UNDO"}
-    without_backend = "or use model='builtin' for ideas from built-in templates"
+    builtin_alternative = "or use model='builtin' (the built-in engine) for ideas from block-out templates"
 
     # The panel's fields with soft limits: a script asking for 9 ideas gets an error that says
     # so, not a silent 5.
@@ -57,9 +57,9 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
         from ..builtin import ideas as builtin_ideas  # only this path needs it
 
         self._check_request()
-        ideas, _ = builtin_ideas.suggest_ideas(self.prompt, self.count, self._seed())
+        ideas, record = builtin_ideas.suggest_ideas(self.prompt, self.count, self._seed())
         repairs = scene_idea.store_ideas(context.scene, ideas, prompt=self.prompt,
-                                         engine=preferences.BUILTIN)
+                                         engine=preferences.BUILTIN, provenance=record)
         return ("Built-in engine: " + _summary(context.scene, self.prompt)
                 + scene_idea.repair_note(repairs))
 
@@ -81,7 +81,8 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
 
     def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
         repairs = scene_idea.store_ideas(context.scene, event.data.get("ideas"), prompt=self.prompt,
-                                         engine=str(event.metadata.get("model", self._model_sent)))
+                                         engine=str(event.metadata.get("model", self._model_sent)),
+                                         provenance=event.metadata)
         # The backend cleans the answer too and says so in ``repairs``.
         backend_repairs = event.data.get("repairs")
         backend_repairs = [str(r) for r in backend_repairs] if isinstance(backend_repairs, list) else []
@@ -114,7 +115,8 @@ class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
             idea, repairs = scene_idea.stored_idea(scene, self.index)
             stored = scene.atelier.ideas[self.index]
             built = scene_idea.build_idea(
-                scene, idea, source=f"Suggested by {stored.engine or 'unknown'} for '{stored.prompt}'")
+                scene, idea, source=f"Suggested by {scene_idea.origin(stored, self.index)} for "
+                                    f"'{stored.prompt}'")
         except ApplyError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

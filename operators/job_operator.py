@@ -27,6 +27,7 @@ from .. import jobs, preferences
 from ..backend import protocol
 
 TIMER_INTERVAL = 0.1  # seconds between drains; cheap (a queue read) and smooth enough
+_MODEL_CODES = ("model_missing", "model_invalid")  # errors after which the built-in engine helps
 
 
 class BackendJobOperator:
@@ -35,8 +36,9 @@ class BackendJobOperator:
     _job = None  # the running jobs.Job
     _client = None
     _timer = None
-    # Said after the reason a backend cannot start: how to do without one ('' when there is no way).
-    without_backend = ""
+    # How to get a draft from the built-in engine instead ('' when there is no way), said after
+    # a backend that cannot start and after a model that is missing or cannot be loaded.
+    builtin_alternative = ""
 
     # ----------------------------------------------------------- what subclasses write
 
@@ -58,8 +60,12 @@ class BackendJobOperator:
         raise NotImplementedError
 
     def describe_error(self, error: protocol.ErrorEvent) -> str:
-        """The report for a backend error: its message and hint (subclasses may add advice)."""
-        return jobs.format_error(error.message, error.hint)
+        """The report for a backend error: its message and hint, and the built-in way round a
+        model that cannot be had (the engine is never swapped silently)."""
+        text = jobs.format_error(error.message, error.hint)
+        if error.code in _MODEL_CODES and self.builtin_alternative:
+            text += f"; {self.builtin_alternative}"
+        return text
 
     def release_request(self, context: bpy.types.Context) -> None:
         """Free what ``make_request`` prepared for the backend (e.g. a temporary file).
@@ -128,8 +134,8 @@ class BackendJobOperator:
         try:
             problem = preferences.backend_problem()
             if problem:
-                raise jobs.JobRefused(f"{problem}, {self.without_backend}" if self.without_backend
-                                      else problem)
+                raise jobs.JobRefused(f"{problem}, {self.builtin_alternative}"
+                                      if self.builtin_alternative else problem)
             self._client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
             request = self.make_request(context, jobs.new_request_id())
             job = jobs.submit(self._client, request, label=self.job_label())

@@ -29,7 +29,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
     bl_label = "Generate Palette"
     # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
     bl_options = {"UNDO"}
-    without_backend = "or use model='builtin' with source 'PROMPT' or 'HARMONY'"
+    builtin_alternative = "or use model='builtin' (the built-in engine) with source 'PROMPT' or 'HARMONY'"
 
     # The panel's fields with soft limits: a script's out-of-range count is refused, not clamped.
     __annotations__ = {
@@ -62,7 +62,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         palette = apply_palette.create_palette(context.scene, data, source=self.source,
                                                provenance=json.dumps(record))
         self._show(context, palette)
-        return _describe(palette, data)
+        return "Built-in engine: " + _describe(palette, data)
 
     def _harmony_here(self):
         from ..backend import colors

@@ -10,13 +10,10 @@ import bpy
 from .. import preferences
 from ..apply import texture as apply_texture
 from ..backend import protocol
-from ..jobs import ApplyError, JobRefused, format_error
+from ..jobs import ApplyError, JobRefused
 from ..properties.fields import model_field
 from ..properties.texture import texture_fields
 from .job_operator import BackendJobOperator
-
-# Codes after which the built-in engine is the way to get a draft now.
-_MODEL_CODES = ("model_missing", "model_invalid")
 
 
 def refusal(context: bpy.types.Context) -> str:
@@ -38,7 +35,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
     bl_label = "Generate Texture"
     # No REGISTER: a redo panel would re-run the generation, blocking, on every tweak.
     bl_options = {"UNDO"}
-    without_backend = "or use model='builtin' for a procedural draft now"
+    builtin_alternative = "or use model='builtin' (the built-in engine) for a procedural draft now"
 
     # The panel's fields with soft limits: a script's out-of-range value is refused, not clamped.
     __annotations__ = {
@@ -120,12 +117,6 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         if applied.missing:
             message += f"; skipped deleted object(s) {', '.join(applied.missing)}"
         return message
-
-    def describe_error(self, error: protocol.ErrorEvent) -> str:
-        text = format_error(error.message, error.hint)
-        if error.code in _MODEL_CODES:
-            text += "; or use model='builtin' (the built-in engine) for a procedural draft now"
-        return text
 
     def job_label(self) -> str:
         return f"texture '{self.prompt.strip()[:40]}'"

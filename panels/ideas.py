@@ -5,6 +5,7 @@ import json
 import bpy
 
 from .. import preferences
+from ..apply import scene_idea
 from .sidebar import SectionPanel, draw_job_button, draw_wrapped
 
 
@@ -40,10 +41,10 @@ def _draw_idea(box: bpy.types.UILayout, idea, index: int) -> None:
     row.operator("atelier.apply_scene_idea", text="Apply", icon="CHECKMARK").index = index
     draw_wrapped(box, idea.pitch)
     if idea.show_details:
-        _draw_details(box.column(align=True), idea)
+        _draw_details(box.column(align=True), idea, index)
 
 
-def _draw_details(column: bpy.types.UILayout, idea) -> None:
+def _draw_details(column: bpy.types.UILayout, idea, index: int) -> None:
     # Display only: the document is checked again when it is applied.
     try:
         document = json.loads(idea.document)
@@ -60,7 +61,7 @@ def _draw_details(column: bpy.types.UILayout, idea) -> None:
         column.label(text=f"  ... and {len(objects) - 12} more")
     for note in document.get("notes", []):
         draw_wrapped(column, f"- {note}")
-    column.label(text=f"From {idea.engine or 'unknown'}: '{idea.prompt}'", icon="INFO")
+    draw_wrapped(column, f"From {scene_idea.origin(idea, index)}: '{idea.prompt}'")
 
 
 classes = (ATELIER_PT_ideas,)

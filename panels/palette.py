@@ -3,8 +3,9 @@
 import bpy
 
 from .. import preferences
+from ..apply import origin
 from ..apply import palette as apply_palette
-from .sidebar import SectionPanel, draw_job_button
+from .sidebar import SectionPanel, draw_job_button, draw_wrapped
 
 _GENERATE = "atelier.generate_palette"
 # The model whose 'builtin' setting lets each source run without a backend (None: no such model).
@@ -66,6 +67,10 @@ def _draw_swatches(layout, scene, palette) -> None:
         row.label(text=swatch.label or swatch.hex)
         if swatch.role:
             row.label(text=swatch.role)
+    info = scene.atelier.palettes.get(palette.name)
+    if info is not None:
+        draw_wrapped(layout, f"Made by {origin.describe(info.provenance)}")
+
 
 classes = (ATELIER_PT_palette,)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -6,7 +6,8 @@ Public for scripts:
   ``SceneIdea`` holds ``document``, the idea as JSON text (a document of ``backend/schemas/scene_idea.json``:
   metres, Z up, degrees, sRGB hex colours), checked when it was stored and checked again
   before it is built, because a .blend may come from anyone. ``title``, ``pitch`` and ``mood``
-  are copies for display; ``engine`` says what wrote it (a model id or ``builtin``).
+  are copies for display; ``engine`` says what wrote it (a model id or ``builtin``) and
+  ``provenance`` holds the suggestion's record (the built-in engine's names each idea's template).
   ``bpy.ops.atelier.apply_scene_idea(index=i)`` builds ``ideas[i]``.
 - ``scene.atelier.idea_request``: the Scene Ideas panel's inputs.
 """
@@ -27,6 +28,9 @@ class SceneIdea(bpy.types.PropertyGroup):
         name="Document", description="The whole idea as JSON (schema atelier.scene_idea/1)")
     prompt: bpy.props.StringProperty(name="Prompt", description="The prompt it answers")
     engine: bpy.props.StringProperty(name="Engine", description="The model that wrote it, or 'builtin'")
+    provenance: bpy.props.StringProperty(
+        name="Provenance", description="How the suggestion was made (JSON record: engine, model or "
+                                       "templates, seed, parameters)")
     show_details: bpy.props.BoolProperty(name="Details", description="Show the idea's details")
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The headless demo on a fresh machine: sets up the environment (a Python 3.11 venv with real
-# Blender as the bpy module and the backend's stack), then generates a texture onto an object
-# and writes out/demo.blend and a rendered out/demo.png.
+# Blender as the bpy module, plus the backend's stack when a model is named), then textures an
+# object, builds a scene-idea block-out, recolours it with a colour scheme and writes
+# out/demo.blend and a rendered out/demo.png.
 #
 # The texture engine is ATELIER_TEXTURE_MODEL (default: builtin, which needs no weights and no
 # network). For the diffusion model: ATELIER_TEXTURE_MODEL=stabilityai/sd-turbo (downloaded
@@ -9,6 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The built-in engine needs no torch: install the backend's stack only when a model is named.
+if [ "${ATELIER_TEXTURE_MODEL:-builtin}" = builtin ] && [ "${ATELIER_TEXT_MODEL:-builtin}" = builtin ]; then
+  REQUIREMENTS=requirements-demo.txt
+fi
 source tools/setup_venv.sh
 
 export ATELIER_PYTHON="${ATELIER_PYTHON:-$PWD/.venv/bin/python}"

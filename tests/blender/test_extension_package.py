@@ -65,6 +65,7 @@ def test_zip_holds_the_extension_and_no_development_files(built_zip):
     assert {"backend/schemas/scene_idea.json", "builtin/texture_recipes.json",
             "backend/requirements.txt"} <= names
     assert not tops & {"tests", "tools", "bench", ".ci", "pyproject.toml", "requirements-dev.txt",
+                       "requirements-demo.txt",
                        "out", "build"}
     assert not [name for name in names if any(part.startswith(".") for part in name.split("/"))]
     assert not [name for name in names if "__pycache__" in name or name.endswith(".zip")]

@@ -265,3 +265,17 @@ def test_operators_take_the_panel_fields_with_soft_limits(bpy_module, clean_scen
             assert (ours.soft_min, ours.soft_max) == (theirs.hard_min, theirs.hard_max), name
             assert ours.hard_min <= theirs.hard_min and ours.hard_max >= theirs.hard_max, name
             assert (ours.hard_min, ours.hard_max) != (theirs.hard_min, theirs.hard_max), name
+
+
+@pytest.mark.parametrize("operator, arguments", [
+    ("generate_texture", {}),
+    ("generate_palette", {"source": "PROMPT"}),
+    ("suggest_scene", {}),
+])
+def test_a_model_that_is_not_there_names_the_builtin_engine(bpy_module, clean_scene, backend_env,
+                                                            operator, arguments):
+    bpy = bpy_module
+    mesh_object(bpy)
+    with pytest.raises(RuntimeError, match=r"not in the local Hugging Face cache.*model='builtin'"):
+        getattr(bpy.ops.atelier, operator)(prompt="a rainy neon alley", model="no/such-model", **arguments)
+    assert len(bpy.data.materials) == len(bpy.data.palettes) == len(clean_scene.atelier.ideas) == 0

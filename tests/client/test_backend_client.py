@@ -24,19 +24,6 @@ def _events_until(client, predicate, timeout=60.0):
     raise AssertionError(f"no matching event within {timeout} s; saw {seen}")
 
 
-def _ping_error(addon, cwd):
-    """Ping a backend started in ``cwd`` that will not serve; the error event it ends with."""
-    protocol = addon.backend.protocol
-    client = addon.client.BackendClient(_config(addon, cwd=cwd))
-    try:
-        client.submit(protocol.PingRequest(id="p"))
-        events = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=20)
-        assert not client.running()
-    finally:
-        client.stop()
-    return events[-1]
-
-
 @pytest.fixture
 def client(addon):
     client = addon.client.BackendClient(_config(addon))
@@ -83,9 +70,20 @@ def test_killed_backend_is_reported_at_once_and_replaced(addon, client, tiny_sd_
 
 
 def test_backend_that_cannot_start_names_the_cause(addon, tmp_path):
-    # A real interpreter in a folder without the backend package: it exits at once.
-    error = _ping_error(addon, tmp_path)
-    assert error.code == "backend_exited" and "No module named backend" in error.message
+    """A real interpreter in a folder without the backend package exits at once: before the
+    ping is written (the send is refused) or after (an error event). Either way says why."""
+    protocol = addon.backend.protocol
+    client = addon.client.BackendClient(_config(addon, cwd=tmp_path))
+    try:
+        client.submit(protocol.PingRequest(id="p"))
+        error = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=20)[-1]
+        assert error.code == "backend_exited"
+        message = error.message
+    except addon.client.TransportClosed as refused:
+        message = str(refused)
+    finally:
+        client.stop()
+    assert "exited (status 1)" in message and "No module named backend" in message
 
 
 def test_missing_interpreter_is_refused_with_the_fix(addon, tmp_path):
@@ -120,11 +118,18 @@ def test_idle_backend_unloads_its_models_once(addon):
 
 def test_backend_of_another_protocol_version_is_stopped(addon, tmp_path):
     """A stand-in backend (a few lines of Python) that greets with a future protocol version."""
+    protocol = addon.backend.protocol
     package = tmp_path / "backend"
     package.mkdir()
     (package / "__main__.py").write_text(
         "import json, sys\n"
         "print(json.dumps({'type': 'hello', 'protocol': 999}), flush=True)\n"
         "sys.stdin.read()\n")
-    error = _ping_error(addon, tmp_path)
+    client = addon.client.BackendClient(_config(addon, cwd=tmp_path))
+    try:
+        client.submit(protocol.PingRequest(id="p"))
+        error = _events_until(client, lambda e: isinstance(e, protocol.ErrorEvent), timeout=20)[-1]
+        assert not client.running()
+    finally:
+        client.stop()
     assert error.id == "p" and "protocol 999" in error.message and "reinstall" in error.hint

@@ -300,7 +300,25 @@ def test_the_builtin_engine_suggests_valid_ideas(addon, bpy_module, clean_scene)
     assert len(ideas) == 2 and all(idea.engine == "builtin" for idea in ideas)
     for idea in ideas:
         addon.backend.idea_checks.check_idea(idea.document)
+    # Labelled as built-in, with the template and seed that make it again.
+    record = json.loads(ideas[1].provenance)
+    assert (record["engine"], record["seed"]) == ("builtin", 3) and len(record["template"]) == 2
+    made_by = f"builtin, template '{record['template'][1]}', seed 3"
+    assert addon.apply.scene_idea.origin(ideas[1], 1) == made_by
+    ideas[1].show_details = True
+    shown = " ".join(panel_recorder.labels(panel_recorder.draw(bpy, addon.panels.ideas.ATELIER_PT_ideas)))
+    assert f"From {made_by}" in shown
     assert bpy.ops.atelier.apply_scene_idea(index=1) == {"FINISHED"}
+    assert f"Suggested by {made_by} for 'an abandoned greenhouse'" in bpy.data.texts[-1].as_string()
+
+
+@pytest.mark.parametrize("provenance", ["{not json", "[1, 2]", '{"template": [{"x": 1}], "parameters": 7}',
+                                        '{"template": ["a/b"], "parameters": {"seed": true}}'])
+def test_a_record_from_someone_elses_file_is_only_shown_in_plain_parts(addon, clean_scene, nook, provenance):
+    addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="a nook", engine="some/model")
+    clean_scene.atelier.ideas[0].provenance = provenance
+    shown = addon.apply.scene_idea.origin(clean_scene.atelier.ideas[0], 0)
+    assert shown in ("some/model", "some/model, template 'a/b'")
 
 
 @pytest.mark.parametrize("prompt, count, says", [

@@ -249,6 +249,7 @@ def test_panel_shows_swatches_with_names_and_roles(bpy_module, addon, clean_scen
     assert swatches == list(settings.palette.colors)
     for entry in info.colors:
         assert entry.label in text and entry.role in text
+    assert "Made by builtin, templates 'calm', 'ocean', 'sunset', seed 1" in " ".join(text)  # built-in
     apply_button = panel_recorder.operator_settings(calls, "atelier.apply_palette")[0]
     assert apply_button["palette"] == settings.palette.name
 
