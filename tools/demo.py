@@ -18,8 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO_MODULE = "atelier_demo"
-# Where the block-out goes relative to its idea: behind and beside the subject, on the ground.
-BLOCK_OUT_OFFSET = (2.2, 6.0, -0.998)
+# Where the block-out goes, whatever its size: its near edge this far behind the subject (which
+# stands at the origin), its middle this far to the side, and its lowest point on the demo's
+# ground (Z = -1), a hair above it.
+BLOCK_OUT_GAP = 2.0
+BLOCK_OUT_SIDE = 1.5
+GROUND_Z = -1.0 + 0.002
 ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
 
 
@@ -115,12 +119,26 @@ def add_block_out(bpy, args):
     before = set(scene.collection.children)
     _run(bpy.ops.atelier.apply_scene_idea, "block-out", "ATELIER_TEXT_MODEL", index=0)
     (collection,) = set(scene.collection.children) - before
-    # Ideas stand on Z = 0 around the origin, where the subject is: move this one back and to
-    # the side, onto the demo's ground (Z = -1, a hair above it), so both show in one picture.
+    # Ideas stand around the origin, where the subject is, and come in every size (a product
+    # sweep is 4 m, an alley 26 m deep): move this one by its bounding box so it stands behind
+    # the subject and the demo camera is never inside it.
+    low, high = _bounds(bpy, collection)
+    shift = (BLOCK_OUT_SIDE - (low[0] + high[0]) / 2, BLOCK_OUT_GAP - low[1], GROUND_Z - low[2])
     for obj in collection.objects:
         if obj.parent is None:
-            obj.location = [a + b for a, b in zip(obj.location, BLOCK_OUT_OFFSET, strict=True)]
+            obj.location = [a + b for a, b in zip(obj.location, shift, strict=True)]
     return collection, scene.atelier.ideas[0].engine or "unknown"
+
+
+def _bounds(bpy, collection):
+    """The world-space corners (lowest, highest) of the collection's meshes."""
+    from mathutils import Vector
+
+    bpy.context.view_layer.update()
+    corners = [obj.matrix_world @ Vector(corner) for obj in collection.objects if obj.type == "MESH"
+               for corner in obj.bound_box]
+    return ([min(c[axis] for c in corners) for axis in range(3)],
+            [max(c[axis] for c in corners) for axis in range(3)])
 
 
 def colour_block_out(bpy, collection, args) -> str:

@@ -14,20 +14,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--size", "96", "--samples", "4", "--texture-size", "64", "--steps", "1"]
 
 
-def _demo(tmp_path, model=None):
+def _demo(tmp_path, model=None, *options):
     """``bash tools/demo.sh`` as a user runs it: ``model`` None leaves the engine to its default."""
     env = dict(os.environ, ATELIER_PYTHON=sys.executable, HF_HUB_OFFLINE="1")
     for name in ("BLENDER_USER_RESOURCES", "ATELIER_TEXTURE_MODEL", "ATELIER_TEXT_MODEL"):
         env.pop(name, None)
     if model is not None:
         env["ATELIER_TEXTURE_MODEL"] = str(model)
-    return subprocess.run(["bash", str(ROOT / "tools" / "demo.sh"), "--out", str(tmp_path), *SMALL],
+    return subprocess.run(["bash", str(ROOT / "tools" / "demo.sh"), "--out", str(tmp_path), *SMALL, *options],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("engine", ["builtin", "tiny diffusion model"])
-def test_demo_writes_a_blend_and_a_render(tmp_path, tiny_sd_model, engine):
-    run = _demo(tmp_path, None if engine == "builtin" else tiny_sd_model)
+@pytest.mark.parametrize("engine, prompt", [
+    ("builtin", "weathered red brick wall"),
+    # An alley is 26 m deep: the block-out must go behind the demo's camera, not around it.
+    ("builtin", "a wet brick alley at night"),
+    ("tiny diffusion model", "weathered red brick wall"),
+])
+def test_demo_writes_a_blend_and_a_render(tmp_path, tiny_sd_model, engine, prompt):
+    run = _demo(tmp_path, None if engine == "builtin" else tiny_sd_model, "--prompt", prompt)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert (tmp_path / "demo.blend").stat().st_size > 0
     with Image.open(tmp_path / "demo.png") as image:
