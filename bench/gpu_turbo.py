@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--models", default="sd-turbo,sdxl-turbo", help="comma-separated subset to run")
     args = parser.parse_args()
     wanted = [(name, kind) for name, kind in MODELS if name in args.models.split(",")]
+    if not wanted:
+        parser.error(f"--models names none of {', '.join(name for name, _ in MODELS)}")
 
     import diffusers
     import torch

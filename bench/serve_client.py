@@ -39,7 +39,8 @@ class ServeProcess:
         self.proc.stdin.flush()
         while True:
             event = self.read()
-            if event.get("id") == request["id"] and event["type"] in ("result", "error"):
+            # An error without an id answers a line the backend could not read: this one.
+            if event.get("id") in (request["id"], None) and event["type"] in ("result", "error"):
                 return event, time.perf_counter() - started
 
     def close(self) -> None:

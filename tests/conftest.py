@@ -15,13 +15,42 @@ from pathlib import Path
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="atelier-blender-user-"))
+# Always a fresh user folder: the tests add an extension repository and write job files there.
+os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-blender-user-")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the backend package is imported as ``backend``, as it runs
     sys.path.insert(0, str(ROOT))
 REPO_MODULE = "atelier_dev"
 ADDON_MODULE = f"bl_ext.{REPO_MODULE}.atelier"
+
+
+def _settings_in_environment() -> dict:
+    return {name: value for name, value in os.environ.items() if name.startswith(("ATELIER_", "HF_"))}
+
+
+@pytest.fixture(autouse=True)
+def environment_left_as_found():
+    """Every test leaves Atelier's and the hub's variables as it found them (monkeypatch does);
+    one that does not would change the tests after it, so it fails here and is undone."""
+    before = _settings_in_environment()
+    yield
+    after = _settings_in_environment()
+    if after != before:
+        for name in after.keys() - before.keys():
+            del os.environ[name]
+        os.environ.update(before)
+        changed = sorted(set(after.items()) ^ set(before.items()))
+        pytest.fail(f"the test left environment variables changed: {changed}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """In-process torch runs on one thread in every test, whatever ran before it: tiny models
+    gain nothing from threads on a shared CPU, and no result depends on the order of tests."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -86,11 +115,8 @@ def backend_env(tiny_sd_model, addon):
 @pytest.fixture(scope="session")
 def tiny_text_model(tmp_path_factory) -> Path:
     """Folder of a tiny random-weight Qwen2 instruct model (built once per test run)."""
-    import torch
-
     from backend.tiny_text_model import build_tiny_text_model
 
-    torch.set_num_threads(1)  # tiny models gain nothing from threads on a shared CPU
     return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text-model"))
 
 
@@ -143,6 +169,47 @@ def canned_answers(monkeypatch):
         return asked
 
     return install
+
+
+@pytest.fixture
+def generated_texts(monkeypatch):
+    """``generated_texts(run)``: every text the real text model writes while ``run()`` runs, in
+    order (a spy; generation stays real). A refused answer (``invalid_output``) is an outcome
+    like any other; any other error fails the test."""
+    from backend import structured
+    from backend.errors import TaskError
+
+    texts = []
+    real = structured.generate_text
+
+    def spy(*args, **kwargs):
+        text, tokens = real(*args, **kwargs)
+        texts.append(text)
+        return text, tokens
+
+    monkeypatch.setattr(structured, "generate_text", spy)
+
+    def texts_during(run):
+        texts.clear()
+        try:
+            run()
+        except TaskError as exc:
+            assert exc.code == "invalid_output", exc
+        assert texts, "the text model wrote nothing"
+        return list(texts)
+
+    return texts_during
+
+
+@pytest.fixture
+def job_state(addon, bpy_module):
+    """The session's job state (``WindowManager.atelier``) for a test to set as a running job
+    would; every field is back to its default afterwards."""
+    state = bpy_module.context.window_manager.atelier
+    yield state
+    for name in state.bl_rna.properties.keys():
+        if name != "rna_type":
+            state.property_unset(name)
 
 
 @pytest.fixture

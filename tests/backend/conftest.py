@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from backend_process import ROOT, backend_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 # Arms the texture task's test hook: this prompt raises OutOfMemoryError at the first step.
 OOM_PROMPT = "trigger the out-of-memory test hook"
 TIMEOUT_S = 120
@@ -53,8 +52,7 @@ class Backend:
             [sys.executable, "-m", "backend", "serve", *args], cwd=ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             # Only the settings a test names: none leak in from the environment the suite runs in.
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("ATELIER_")},
-                 "HF_HUB_OFFLINE": "1", **(env or {})},
+            env=backend_environment(env),
         )
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
+from backend_process import run_backend
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[2]  # the extension folder: `python -m backend` runs here
-
-
-def run_backend(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
 def test_texture_command_writes_the_png_and_prints_metadata(tiny_sd, tmp_path, backend, texture_request):
@@ -38,7 +28,8 @@ def test_texture_command_fails_with_a_reason(tmp_path):
     assert done.returncode == 1
     assert "prompt is empty" in done.stderr and "hint:" in done.stderr
     assert done.stdout == ""
-    assert run_backend("texture", "bricks", "--out", str(tmp_path / "x.jpg")).returncode == 1
+    done = run_backend("texture", "bricks", "--out", str(tmp_path / "x.jpg"))
+    assert done.returncode == 1 and "--out must name a .png file" in done.stderr
 
 
 def test_doctor_runs_a_tiny_pipeline_and_a_tiny_text_model_end_to_end():

@@ -19,11 +19,9 @@ def test_plain_job_after_seamless_is_unaffected(backend, texture_request):
 
 def test_cancelled_seamless_job_leaves_the_model_unpatched(backend, texture_request):
     before = backend.request(texture_request(seed=12))
-    job = texture_request(seed=12, seamless="x", steps=150)
+    job = texture_request(seed=12, seamless="x", steps=150, width=128, height=128)  # long enough to stop
     backend.send(job)
-    event = backend.next_event()
-    while event.get("id") != job["id"] or event["type"] != "progress":
-        event = backend.next_event()
+    backend.wait_for_progress(job["id"])
     backend.send({"type": "cancel", "id": "c-seamless", "job": job["id"]})
     assert backend.events_for(job["id"])[-1]["code"] == "cancelled"
     after = backend.request(texture_request(seed=12))

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import shutil
-import time
+from pathlib import Path
 
 import pytest
 
 from backend import protocol
 
 
-def test_hello_comes_fast_and_announces_the_protocol(start_backend):
-    started = time.monotonic()
+def test_hello_comes_before_any_model_library_loads(start_backend):
     server = start_backend()
     hello = server.next_event(timeout=30)
-    elapsed = time.monotonic() - started
     assert hello["type"] == "hello" and hello["protocol"] == protocol.PROTOCOL_VERSION
     assert "texture" in hello["capabilities"] and "cancel" in hello["capabilities"]
     assert hello["limits"]["max_size"] == 2048
     assert hello["pid"] == server.proc.pid
-    assert elapsed < 5, elapsed  # no torch import before hello (bench/ measures it precisely)
+    # torch is imported on the first job, not before hello (bench/ times the start precisely).
+    maps = Path(f"/proc/{server.proc.pid}/maps")
+    if maps.exists():  # Linux: the shared libraries the process has loaded
+        assert "libtorch" not in maps.read_text()
     server.send({"type": "ping", "id": "p"})
     assert server.next_event() == {"type": "pong", "id": "p"}
 
@@ -67,7 +68,7 @@ def test_cancel_stops_a_running_job_before_its_last_step(backend, texture_reques
 
 
 def test_cancel_drops_a_queued_job_at_once(backend, texture_request):
-    running = texture_request(steps=60)
+    running = texture_request(steps=150, width=128, height=128)  # still running when the cancel comes
     queued = texture_request()
     backend.send(running)
     backend.wait_for_progress(running["id"])  # so it cannot end before the cancel arrives
@@ -159,6 +160,7 @@ def test_stdout_carries_protocol_lines_only(backend, texture_request):
 ])
 @pytest.mark.parametrize("seed", [-1, 2**31])
 def test_every_task_refuses_a_seed_out_of_range_before_any_work(backend, request_fields, seed):
-    final = backend.request({**request_fields, "id": f"s{seed}", "seed": seed, "model": "no/such-model"})
+    request_id = f"{request_fields['type']}-seed{seed}"
+    final = backend.request({**request_fields, "id": request_id, "seed": seed, "model": "no/such-model"})
     assert final["type"] == "error" and final["code"] == "bad_request", final
     assert "seed must be between 0 and 2147483647" in final["message"]

@@ -1,6 +1,5 @@
 """Preferences, poll reasons, panels, housekeeping operators and clean unregistration."""
 
-import os
 import time
 
 import pytest
@@ -9,7 +8,7 @@ from panel_recorder import RecordingLayout, labels
 from panel_recorder import draw as _draw
 
 
-def test_panels_draw_idle_running_and_after_an_error(bpy_module, addon, clean_scene, backend_env):
+def test_panels_draw_idle_running_and_after_an_error(bpy_module, addon, clean_scene, backend_env, job_state):
     bpy = bpy_module
     clean_scene.atelier.texture.prompt = "old brick"
     clean_scene.atelier.texture.seed = 42
@@ -18,14 +17,11 @@ def test_panels_draw_idle_running_and_after_an_error(bpy_module, addon, clean_sc
     generate = [c for c in calls if c[0] == "operator" and c[1][0] == "atelier.generate_texture"]
     assert len(generate) == 1
 
-    state = bpy.context.window_manager.atelier
+    state = job_state
     texture_op = "atelier.generate_texture"
     state.running, state.job_operator, state.progress, state.stage = True, texture_op, 0.5, "3/6"
     state.last_error, state.last_error_operator = "the model is missing — download it", texture_op
-    try:
-        calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
-    finally:
-        state.running, state.last_error = False, ""
+    calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
     assert any(c[0] == "progress" and c[2]["factor"] == 0.5 for c in calls)
     assert any(c[0] == "operator" and c[1][0] == "atelier.cancel_job" for c in calls)
     assert any(c[0] == "label" and "model is missing" in c[2].get("text", "") for c in calls)
@@ -146,7 +142,7 @@ def test_doctor_reports_a_working_and_a_broken_backend(bpy_module, addon, backen
     assert "exit status 1" in prefs.doctor_report
 
 
-def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypatch):
+def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypatch, request):
     """The UI polls Doctor from a timer; one that never answers must not grey the button out for good."""
     import subprocess
     import sys
@@ -154,6 +150,7 @@ def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypat
     doctor = addon.operators.backend
     hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    request.addfinalizer(hung.kill)  # also when an assertion fails before Doctor ends it
     monkeypatch.setattr(doctor, "_doctor_process", hung)
     monkeypatch.setattr(doctor, "_doctor_started", time.monotonic())
     assert doctor._collect_doctor(wait=False) == ""  # still within its time
@@ -163,19 +160,15 @@ def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypat
     assert hung.poll() is not None and doctor._doctor_process is None
 
 
-def test_regenerate_is_greyed_out_while_a_job_runs(bpy_module, addon, clean_scene, backend_env):
+def test_regenerate_is_greyed_out_while_a_job_runs(bpy_module, addon, clean_scene, backend_env, job_state):
     bpy = bpy_module
     mesh_object(bpy)
     assert bpy.ops.atelier.generate_texture(prompt="dry soil", seed=1, width=64, height=64,
                                             steps=1) == {"FINISHED"}
     assert bpy.ops.atelier.texture_history_regenerate.poll()
-    state = bpy.context.window_manager.atelier
-    state.running = True
-    try:
-        assert not bpy.ops.atelier.texture_history_regenerate.poll()
-        calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
-    finally:
-        state.running = False
+    job_state.running = True
+    assert not bpy.ops.atelier.texture_history_regenerate.poll()
+    calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
     regenerate = next(i for i, c in enumerate(calls)
                       if c[0] == "operator" and c[1][0] == "atelier.texture_history_regenerate")
     assert [c[1][0] for c in calls[:regenerate] if c[0] == "enabled"][-1] is False
@@ -219,11 +212,6 @@ def test_unregister_leaves_nothing_registered(bpy_module, addon, backend_env):
     finally:
         addon_utils.enable(module, default_set=True)
     assert hasattr(bpy.types.Scene, "atelier")
-
-
-def test_env_is_restored_between_tests():
-    """Guards the session fixtures: nothing here sets ATELIER_TEXTURE_MODEL to builtin for good."""
-    assert os.environ.get("ATELIER_TEXTURE_MODEL") != "builtin"
 
 
 def test_preferences_draw_with_overrides_and_a_doctor_report(bpy_module, addon, backend_env):

@@ -382,7 +382,7 @@ def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stor
     monkeypatch.setenv("ATELIER_DEVICE", "cpu")
     before = scene_state(bpy_module)
     try:
-        with pytest.raises(RuntimeError, match="no-model"):
+        with pytest.raises(RuntimeError, match="no-model' does not exist"):  # the backend's answer
             bpy_module.ops.atelier.suggest_scene(prompt="a nook", count=1, model=str(tmp_path / "no-model"))
     finally:
         addon.jobs.shutdown()

@@ -4,11 +4,10 @@
 import copy
 import json
 import re
-import subprocess
-import sys
 
 import jsonschema
 import pytest
+from backend_process import run_backend
 
 from backend import idea_checks, protocol, structured
 from backend.errors import TaskError
@@ -86,21 +85,14 @@ def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
             idea_checks.check_ideas_document(text, 1)
 
 
-def _outcome(request, job):
-    """The ideas, or the message of the error (a random model's layouts fail by chance)."""
-    try:
-        return ideas.run(request, job).data
-    except TaskError as exc:
-        return exc.message
-
-
-def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned, nook):
+def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned, nook,
+                                                             generated_texts):
     """The same seed gives the same ideas, and a request without one gets a seed it records."""
     request, job = make_job(prompt="a reading nook", count=1, seed=None, model=str(tiny_text_model))
-    first = _outcome(request, job)
+    first = generated_texts(lambda: ideas.run(request, job))
     drawn = job.seed  # the seed the job drew, the one its record carries
     request, job = make_job(prompt="a reading nook", count=1, seed=drawn, model=str(tiny_text_model))
-    assert _outcome(request, job) == first
+    assert generated_texts(lambda: ideas.run(request, job)) == first
     canned([nook])
     request, job = make_job(prompt="a reading nook", count=1, seed=None, model=str(tiny_text_model))
     recorded = ideas.run(request, job).metadata["parameters"]["seed"]
@@ -199,9 +191,7 @@ def test_the_scene_context_reaches_the_prompt_cleaned():
 
 
 def test_the_cli_refuses_an_empty_prompt():
-    done = subprocess.run([sys.executable, "-m", "backend", "ideas", "", "--count", "1", "--device", "cpu"],
-                          cwd=idea_checks.SCHEMA_PATH.parents[2], capture_output=True, text=True,
-                          timeout=120)
+    done = run_backend("ideas", "", "--count", "1", "--device", "cpu")
     assert done.returncode == 1
     assert "error (bad_request): the prompt is empty" in done.stderr
 

@@ -8,12 +8,11 @@ The command line prints the same ideas.
 
 import copy
 import json
-import os
-import subprocess
 import sys
 import time
 
 import pytest
+from backend_process import run_backend
 from rehearsed_model import rehearse
 from scene_state import scene_state
 
@@ -43,9 +42,6 @@ def _answer(idea: dict) -> str:
 @pytest.fixture(scope="module")
 def rehearsed(tiny_text_model, tmp_path_factory):
     """The trained model's folder (the prompts are those of an empty scene: no context)."""
-    import torch
-
-    torch.set_num_threads(1)
     bad = {"role": "assistant", "content": _answer(LOOKING_AWAY)}
     # The second try as ``structured.generate_json`` asks it. Were that wording to change, the
     # model would answer the retry off script and the failure test would report another problem.
@@ -141,11 +137,8 @@ def test_the_async_path_shows_progress_cancels_and_serves_on(addon, clean_scene,
 
 
 def test_the_cli_prints_the_ideas_as_json(rehearsed):
-    done = subprocess.run(
-        [sys.executable, "-m", "backend", "ideas", GOOD_BRIEF, "--count", "1", "--model", str(rehearsed),
-         "--device", "cpu", "--seed", "0"],
-        cwd=ideas.idea_checks.SCHEMA_PATH.parents[2], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = run_backend("ideas", GOOD_BRIEF, "--count", "1", "--model", str(rehearsed), "--device", "cpu",
+                       "--seed", "0")
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["data"] == {"ideas": [GOOD], "repairs": []}

@@ -1,14 +1,6 @@
-"""Fixtures for the colour-scheme tests: palette job contexts on one torch thread."""
+"""Fixtures for the colour-scheme tests: palette job contexts."""
 
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from threads, and on a shared CPU threads only wait on each other."""
-    import torch
-
-    torch.set_num_threads(1)
 
 
 @pytest.fixture

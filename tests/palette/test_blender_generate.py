@@ -235,7 +235,7 @@ def test_bad_input_is_a_clear_error_and_the_scene_is_unchanged(bpy_module, addon
 
 
 
-def test_panel_shows_swatches_with_names_and_roles(bpy_module, addon, clean_scene, monkeypatch):
+def test_panel_shows_swatches_with_names_and_roles(bpy_module, addon, clean_scene, monkeypatch, job_state):
     bpy = bpy_module
     monkeypatch.setenv("ATELIER_TEXT_MODEL", "builtin")
     assert bpy.ops.atelier.generate_palette(source="PROMPT", prompt="calm ocean at dawn", count=4,
@@ -254,13 +254,10 @@ def test_panel_shows_swatches_with_names_and_roles(bpy_module, addon, clean_scen
     assert apply_button["palette"] == settings.palette.name
 
     # While the palette job runs the button gives way to its progress bar and Cancel; an error stays.
-    state = bpy.context.window_manager.atelier
+    state = job_state
     state.running, state.job_operator, state.progress = True, "atelier.generate_palette", 0.25
     state.last_error, state.last_error_operator = "the image is one flat colour", "atelier.generate_palette"
-    try:
-        calls = panel_recorder.draw(bpy, addon.panels.palette.ATELIER_PT_palette)
-    finally:
-        state.running, state.last_error = False, ""
+    calls = panel_recorder.draw(bpy, addon.panels.palette.ATELIER_PT_palette)
     assert not panel_recorder.operator_settings(calls, "atelier.generate_palette")
     assert any(name == "progress" and kwargs["factor"] == 0.25 for name, args, kwargs in calls)
     assert "the image is one flat colour" in panel_recorder.labels(calls)

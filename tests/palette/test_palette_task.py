@@ -1,19 +1,15 @@
 """The backend ``palette`` task in process, and ``python -m backend palette`` as scripts use it."""
 
 import json
-import os
-import subprocess
-import sys
 
 import jsonschema
 import pytest
+from backend_process import run_backend
 from PIL import Image, ImageDraw
 
 from backend import protocol
 from backend.errors import TaskError
 from backend.tasks import palette
-
-ROOT = palette.SCHEMA_PATH.parents[2]
 
 
 def test_prompt_answers_are_schema_valid_and_checked(make_job, tiny_text_model):
@@ -37,15 +33,14 @@ def test_prompt_answers_are_schema_valid_and_checked(make_job, tiny_text_model):
     assert "accepted" in outcomes
 
 
-def test_same_seed_gives_the_same_palette(make_job, tiny_text_model):
-    answers = []
-    for _ in range(2):
-        request, job = make_job(source="prompt", prompt="moss", count=3, seed=11, model=str(tiny_text_model))
-        try:
-            answers.append(palette.run(request, job).data)
-        except TaskError as exc:
-            answers.append(exc.message)
-    assert answers[0] == answers[1]
+def test_same_seed_gives_the_same_palette(make_job, tiny_text_model, generated_texts):
+    def written(seed):
+        request, job = make_job(source="prompt", prompt="moss", count=3, seed=seed,
+                                model=str(tiny_text_model))
+        return generated_texts(lambda: palette.run(request, job))
+
+    assert written(11) == written(11)
+    assert written(12) != written(11)  # the seed is what decides
 
 
 def test_progress_follows_the_colours_written(make_job, tiny_text_model):
@@ -66,20 +61,13 @@ def test_progress_follows_the_colours_written(make_job, tiny_text_model):
     assert len(set(steps)) >= 4  # several colours reported on the way, not one jump at the end
 
 
-def _outcome(request, job):
-    """The palette, or the message of the error (a random model fails the check by chance)."""
-    try:
-        return palette.run(request, job).data
-    except TaskError as exc:
-        return exc.message
-
-
-def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned_answers):
+def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned_answers,
+                                                             generated_texts):
     request, job = make_job(source="prompt", prompt="moss", count=3, model=str(tiny_text_model))
-    first = _outcome(request, job)
+    first = generated_texts(lambda: palette.run(request, job))
     drawn = job.seed  # the seed the job drew, the one its record carries
     request, job = make_job(source="prompt", prompt="moss", count=3, seed=drawn, model=str(tiny_text_model))
-    assert _outcome(request, job) == first
+    assert generated_texts(lambda: palette.run(request, job)) == first
     canned_answers(GOOD)
     request, job = make_job(source="prompt", prompt="moss", count=3, model=str(tiny_text_model))
     recorded = palette.run(request, job).metadata["parameters"]["seed"]
@@ -200,11 +188,8 @@ def test_bad_requests_say_what_to_change(make_job, fields, words):
 
 
 def test_cli_prints_the_palette_as_json(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "backend", "palette", "--source", "harmony", "--harmony", "tetradic",
-         "--base-color", "#2266aa", "--count", "5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
+    done = run_backend("palette", "--source", "harmony", "--harmony", "tetradic", "--base-color", "#2266aa",
+                       "--count", "5")
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert len(body["data"]["colors"]) == 5 and body["data"]["colors"][0]["hex"] == "#2266aa"
@@ -215,21 +200,15 @@ def test_cli_prompt_image_paints_in_a_temporary_folder(tiny_sd_model, tmp_path):
     """Without --out-dir the painted image goes to a temporary folder, removed afterwards."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "backend", "palette", "--source", "prompt_image", "moroccan sunset",
-         "--model", str(tiny_sd_model), "--count", "3", "--seed", "2", "--device", "cpu"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(scratch)},
-    )
+    done = run_backend("palette", "--source", "prompt_image", "moroccan sunset", "--model",
+                       str(tiny_sd_model), "--count", "3", "--seed", "2", "--device", "cpu",
+                       env={"TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["data"]["colors"]) == 3
     assert list(scratch.glob("atelier-*")) == []  # (torch keeps a cache of its own there)
 
 
 def test_cli_failure_exits_non_zero_with_the_hint():
-    done = subprocess.run(
-        [sys.executable, "-m", "backend", "palette", "--source", "image", "--image", "/no/such.png"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
+    done = run_backend("palette", "--source", "image", "--image", "/no/such.png")
     assert done.returncode != 0 and done.stdout == ""
     assert "does not exist" in done.stderr and "hint:" in done.stderr
