@@ -151,10 +151,12 @@ class Server:
                 if self._stopping:
                     return
                 self._running = self._queue.popleft()
+                request, cancel = self._running
             try:
-                self._run(*self._running)
+                self._run(request, cancel)
             except Exception as exc:  # the worker must outlive any failure, or jobs queue forever
-                self._error(self._running[0].id, *classify_unexpected(exc))
+                code, message, hint = classify_unexpected(exc)
+                self._end(protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint))
             finally:
                 with self._cond:
                     self._running = None
@@ -164,14 +166,28 @@ class Server:
         log.info("job %s (%s) started", request.id, request.type)
         if request.type == "unload":
             count = self._cache.drop()
-            self.emit(protocol.ResultEvent(id=request.id, data={"unloaded": count}))
+            self._end(protocol.ResultEvent(id=request.id, data={"unloaded": count}))
             return
-        code, message, hint = run_job(request, self._cache, self.emit, cancel)
+        code, message, hint = run_job(request, self._cache, self._emit_for_job, cancel)
         if code is None:
             log.info("job %s done in %.2f s", request.id, time.monotonic() - started)
         else:
             log.info("job %s ended with %s: %s", request.id, code, message)
-            self._error(request.id, code, message, hint)
+            self._end(protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint))
+
+    def _emit_for_job(self, event: protocol.Event) -> None:
+        if isinstance(event, protocol.ResultEvent):
+            self._end(event)
+        else:
+            self.emit(event)
+
+    def _end(self, event: protocol.Event) -> None:
+        """A job's final event. Its id is free again before the client can read the event, so a
+        client may reuse it at once ("unique among queued and running jobs")."""
+        with self._cond:
+            if self._running is not None and self._running[0].id == event.id:
+                self._running = None
+        self.emit(event)
 
 
 def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threading.Event):

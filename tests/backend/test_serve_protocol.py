@@ -164,3 +164,13 @@ def test_every_task_refuses_a_seed_out_of_range_before_any_work(backend, request
     final = backend.request({**request_fields, "id": request_id, "seed": seed, "model": "no/such-model"})
     assert final["type"] == "error" and final["code"] == "bad_request", final
     assert "seed must be between 0 and 2147483647" in final["message"]
+
+
+def test_an_id_is_free_again_as_soon_as_its_job_has_ended(backend):
+    """Ids are unique among queued and running jobs: once the final event is out, reuse is fine."""
+    harmony = {"type": "palette", "id": "again", "source": "harmony", "harmony": "triadic",
+               "base_color": "#336699", "count": 3}
+    refused = {"type": "palette", "id": "again", "source": "prompt", "prompt": "x", "seed": -1}
+    for _ in range(25):  # a result, then an error: both free the id before the client reads them
+        assert backend.request(harmony)["type"] == "result"
+        assert "seed must be" in backend.request(refused)["message"]
