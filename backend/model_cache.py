@@ -34,7 +34,7 @@ class ModelCache:
             stale = [k for k in self._entries if k[0] == key[0]]
         if stale:
             self.drop(stale)
-        entry = (build(located), located)
+        entry = (build(located), located.settled())
         with self._lock:
             self._entries[key] = entry
         return entry

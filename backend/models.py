@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import TaskError
@@ -32,6 +32,21 @@ class LocatedModel:
     revision: str | None
     is_local: bool
     allow_pickle: bool = False
+
+    def settled(self) -> LocatedModel:
+        """Where the model is once loaded. A hub model that ``from_pretrained`` has just
+        downloaded now lies in the cache: its snapshot and commit go in the provenance record,
+        as for a model that was there before."""
+        if self.revision is not None or self.is_local:
+            return self
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            snapshot = Path(snapshot_download(self.path_or_id, local_files_only=True))
+        except LocalEntryNotFoundError:
+            return self
+        return replace(self, path_or_id=str(snapshot), revision=snapshot.name)
 
 
 def network_allowed(allow_network: bool) -> bool:
