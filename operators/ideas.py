@@ -21,8 +21,6 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.suggest_scene"
     bl_label = "Suggest Scene Ideas"
-    # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
-    bl_options = {"UNDO"}
     builtin_alternative = "or use model='builtin' (the built-in engine) for ideas from block-out templates"
 
     # The panel's fields with soft limits: a script asking for 9 ideas gets an error that says

@@ -33,6 +33,9 @@ _MODEL_CODES = ("model_missing", "model_invalid")  # errors after which the buil
 class BackendJobOperator:
     """Mixin for operators that run one backend job and apply its result."""
 
+    # One undo step for the result. No REGISTER: a redo panel would re-run the job, blocking
+    # the UI, on every tweak.
+    bl_options = {"UNDO"}
     _job = None  # the running jobs.Job
     _client = None
     _timer = None

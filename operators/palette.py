@@ -27,8 +27,6 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.generate_palette"
     bl_label = "Generate Palette"
-    # No REGISTER: a redo panel would re-run the job, blocking, on every tweak.
-    bl_options = {"UNDO"}
     builtin_alternative = "or use model='builtin' (the built-in engine) with source 'PROMPT' or 'HARMONY'"
 
     # The panel's fields with soft limits: a script's out-of-range count is refused, not clamped.
@@ -47,7 +45,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         return self.model.strip() or preferences.resolved_model(kind)
 
     def runs_in_blender(self, context) -> bool:
-        return self.source in ("PROMPT", "HARMONY") and self._model() == preferences.BUILTIN
+        return self.source in settings.BUILTIN_SOURCES and self._model() == preferences.BUILTIN
 
 
     def run_in_blender(self, context) -> str:

@@ -33,8 +33,6 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.generate_texture"
     bl_label = "Generate Texture"
-    # No REGISTER: a redo panel would re-run the generation, blocking, on every tweak.
-    bl_options = {"UNDO"}
     builtin_alternative = "or use model='builtin' (the built-in engine) for a procedural draft now"
 
     # The panel's fields with soft limits: a script's out-of-range value is refused, not clamped.

@@ -5,11 +5,10 @@ import bpy
 from .. import preferences
 from ..apply import origin
 from ..apply import palette as apply_palette
+from ..properties.palette import BUILTIN_SOURCES
 from .sidebar import SectionPanel, draw_job_button, draw_wrapped
 
 _GENERATE = "atelier.generate_palette"
-# The model whose 'builtin' setting lets each source run without a backend (None: no such model).
-_MODEL_KINDS = {"PROMPT": "text", "HARMONY": "text", "PROMPT_IMAGE": None, "IMAGE": None}
 
 
 class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
@@ -31,11 +30,11 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
             layout.prop(settings, "base_color")
         layout.prop(settings, "count")
 
-        builtin = (settings.source in ("PROMPT", "HARMONY")
-                   and preferences.resolved_model("text") == preferences.BUILTIN)
-        model_kind = _MODEL_KINDS[settings.source]
+        # The text model's 'builtin' setting is the one way round a missing backend, for some sources.
+        has_builtin = settings.source in BUILTIN_SOURCES
+        builtin = has_builtin and preferences.resolved_model("text") == preferences.BUILTIN
         op = draw_job_button(layout, context, _GENERATE, "Generate", "COLOR", builtin=builtin,
-                             model_kind=model_kind)
+                             model_kind="text" if has_builtin else None)
         if op is not None:
             for name in ("source", "prompt", "image", "count", "harmony", "base_color"):
                 setattr(op, name, getattr(settings, name))

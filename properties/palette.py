@@ -30,6 +30,8 @@ SOURCE_ITEMS = [
     ("IMAGE", "Image", "The dominant colours of an image"),
     ("HARMONY", "Harmony", "A colour-harmony rule around a base colour"),
 ]
+# Sources the built-in engine can serve inside Blender when the text model is 'builtin'.
+BUILTIN_SOURCES = ("PROMPT", "HARMONY")
 HARMONY_ITEMS = [
     ("COMPLEMENTARY", "Complementary", "The base and its opposite hue"),
     ("ANALOGOUS", "Analogous", "The base and its neighbours (30 degrees either side)"),
