@@ -1,7 +1,7 @@
 """Scene ideas into the scene: store suggested ideas, and build one as a block-out.
 
 Plain functions (operators are thin shells around them). An idea is data from a model or from
-someone's .blend, so it is checked with ``backend.idea_checks`` (standard library only) every
+someone's .blend, so it is checked with ``core.ideas`` (standard library only) every
 time before it is stored or built, and it only ever becomes datablocks and text: nothing in it
 is run. A build either completes or removes what it made, leaving the scene as it was.
 """
@@ -16,8 +16,8 @@ import bmesh
 import bpy
 import mathutils
 
-from ..backend import idea_checks
-from ..jobs import ApplyError
+from ..client.session import ApplyError
+from ..core import ideas as idea_rules
 from .names import MAX_NAME_BYTES, datablock_name
 from .nodes import find_node, node_tree
 from .origin import describe
@@ -50,13 +50,13 @@ def checked_ideas(raw_ideas) -> tuple[list[dict], list[str]]:
     """
     if not isinstance(raw_ideas, list) or not raw_ideas:
         raise ApplyError("the answer holds no ideas")
-    if len(raw_ideas) > idea_checks.MAX_IDEAS:
-        raise ApplyError(f"the answer holds {len(raw_ideas)} ideas; at most {idea_checks.MAX_IDEAS} are kept")
+    if len(raw_ideas) > idea_rules.MAX_IDEAS:
+        raise ApplyError(f"the answer holds {len(raw_ideas)} ideas; at most {idea_rules.MAX_IDEAS} are kept")
     ideas, repairs = [], []
     for number, raw in enumerate(raw_ideas, start=1):
         try:
-            idea, fixed = idea_checks.check_idea(raw)
-        except idea_checks.IdeaError as exc:
+            idea, fixed = idea_rules.check_idea(raw)
+        except idea_rules.IdeaError as exc:
             raise ApplyError(f"idea {number} is not a valid scene idea: {exc}") from None
         ideas.append(idea)
         repairs += [f"idea {number}: {repair}" for repair in fixed]
@@ -100,8 +100,8 @@ def stored_idea(scene: bpy.types.Scene, index: int) -> tuple[dict, list[str]]:
     if not 0 <= index < len(stored):
         raise ApplyError(f"there is no idea {index}; the index runs from 0 to {len(stored) - 1}")
     try:
-        return idea_checks.check_idea(stored[index].document)
-    except idea_checks.IdeaError as exc:
+        return idea_rules.check_idea(stored[index].document)
+    except idea_rules.IdeaError as exc:
         raise ApplyError(f"idea {index} ({stored[index].title[:40]!r}) is not a valid scene idea "
                          f"and was not built: {exc}") from None
 
@@ -125,8 +125,8 @@ def build_idea(scene: bpy.types.Scene, idea: dict, *, source: str = "") -> Built
     new World with the idea's colour and strength, and a Text datablock holds pitch and notes.
     """
     try:
-        idea, _ = idea_checks.check_idea(idea)
-    except idea_checks.IdeaError as exc:
+        idea, _ = idea_rules.check_idea(idea)
+    except idea_rules.IdeaError as exc:
         raise ApplyError(f"not a valid scene idea: {exc}") from None
     made: list = []
     try:

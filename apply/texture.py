@@ -17,8 +17,8 @@ from pathlib import Path
 import bpy
 
 from .. import preferences
-from ..backend import protocol
-from ..jobs import ApplyError
+from ..client.session import ApplyError
+from ..core import protocol
 from .names import datablock_name
 from .nodes import node_tree
 

@@ -1,7 +1,5 @@
-"""Atelier's backend: a separate process that hosts the generative models.
+"""Atelier's backend: the separate process that hosts the generative models.
 
-Run it as ``python -m backend`` from the extension folder. Importing this package must stay
-cheap and torch-free: Blender's Python imports ``backend.protocol`` from it.
+Run it as ``python -m backend`` from the extension folder. It imports the shared ``core``
+package (protocol, schemas, rules) and never any Blender-side module; Blender never imports it.
 """
-
-__version__ = "0.1.0"

@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import protocol
+from core import protocol
 
 EXIT_FAILED = 1
 # A scene context in the shape the ideas task reads (tasks/ideas.describe_context).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from .errors import TaskError
+from core.errors import TaskError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 _DTYPES = {"float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, protocol
-from .errors import TaskError
+from core import __version__, protocol
+from core.errors import TaskError
 
 # What backend/requirements.txt installs; all are needed except those in _OPTIONAL.
 _LIBRARIES = ("torch", "diffusers", "transformers", "safetensors", "numpy", "pillow",
@@ -108,9 +108,9 @@ def _texture_end_to_end(tmp: Path) -> int:
 
 def _text_end_to_end(tmp: Path) -> int:
     """A tiny instruct model writes one schema-constrained document (palette/ideas path)."""
-    from .job import JobContext
     from .model_cache import ModelCache
     from .structured import generate_json
+    from .task_context import JobContext
     from .text_model import load_text_model
     from .tiny_text_model import build_tiny_text_model
 

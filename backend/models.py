@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import TaskError
+from core.errors import TaskError
 
 # Files that hold weights in Python's pickle format; loading one can execute code.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")

@@ -17,8 +17,9 @@ import time
 import traceback
 from typing import BinaryIO, TextIO
 
-from . import __version__, limits, protocol
-from .errors import TaskError, first_line
+from core import __version__, limits, protocol
+from core.errors import TaskError, first_line
+
 from .model_cache import ModelCache
 
 log = logging.getLogger("atelier.backend")
@@ -192,7 +193,7 @@ class Server:
 
 def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threading.Event):
     """Run one task job; emits its result, returns (code, message, hint) of a failure or Nones."""
-    from .job import JobContext
+    from .task_context import JobContext
     from .tasks import get_runner
 
     failure = None

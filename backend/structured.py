@@ -49,7 +49,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import TaskError
+from core.errors import TaskError
 
 PROGRESS_EVERY = 8
 # Sampling, not greedy decoding: a retry with another seed can then give another answer.

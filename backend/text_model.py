@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import TaskError
+from core.errors import TaskError
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 

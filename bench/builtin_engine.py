@@ -64,7 +64,7 @@ def main() -> None:
     print(f"scene ideas (5): {results['ideas_5_ms']:.1f} ms")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    atelier.jobs.shutdown()
+    atelier.client.session.shutdown()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 The prompt's words rank the templates of ``scene_templates.json`` (product shot, interior,
 alley, landscape, still life, portrait, sci-fi corridor); each idea is one template coloured
 by a palette of the prompt (``palette.make_palette``) and written as a document of
-``backend/schemas/scene_idea.json``, checked by the same ``backend.idea_checks`` as model
+``core/schemas/scene_idea.json``, checked by the same ``core.ideas`` as model
 ideas, so the same applier builds them.
 """
 
@@ -15,8 +15,8 @@ import math
 from functools import cache
 
 from ..apply.scene_idea import aim_rotation
-from ..backend import idea_checks
-from ..backend.protocol import random_seed
+from ..core import ideas as idea_rules
+from ..core.protocol import random_seed
 from . import palette, provenance, words
 
 PALETTE_SIZE = 6  # one colour per palette role
@@ -42,7 +42,7 @@ def suggest_ideas(prompt: str, count: int = 3, seed: int | None = None) -> tuple
 
     Raises ValueError, saying what to change, for an empty or overlong prompt or a count
     outside 1 to 5."""
-    problems = idea_checks.request_problems(prompt, count)
+    problems = idea_rules.request_problems(prompt, count)
     if problems:
         raise ValueError("; ".join(problems))
     if seed is None:
@@ -52,7 +52,7 @@ def suggest_ideas(prompt: str, count: int = 3, seed: int | None = None) -> tuple
     for index, template_id in enumerate(ranked):
         colors, _ = palette.make_palette(f"{prompt} {templates()[template_id]['palette_words']}",
                                          PALETTE_SIZE, seed + index)
-        idea, _ = idea_checks.check_idea(build_idea(template_id, colors, prompt))
+        idea, _ = idea_rules.check_idea(build_idea(template_id, colors, prompt))
         ideas.append(idea)
     record = provenance.record("ideas", parameters={"prompt": prompt, "count": count, "seed": seed},
                                template=ranked, seed=seed)
@@ -71,7 +71,7 @@ def build_idea(template_id: str, colors: dict, prompt: str) -> dict:
 
     pitch = f"{spec['pitch']} Drafted for: {prompt.strip()}"
     return {
-        "schema_version": idea_checks.SCHEMA_VERSION,
+        "schema_version": idea_rules.SCHEMA_VERSION,
         "title": spec["title"],
         "pitch": pitch[:_PITCH_LENGTH].rstrip(),
         "mood": spec["mood"],

@@ -5,7 +5,7 @@
 Colours the prompt names come first (the CSS/X11 table and a few artists' names), then the
 colour families of its mood words (``palette_moods.json``) and material words (the colours of
 ``texture_recipes.json``, tinted by the first colour word as the material's texture is); the
-harmony rules of ``backend.colors`` complete the scheme around the first colour. ``data`` is
+harmony rules of ``core.colors`` complete the scheme around the first colour. ``data`` is
 the palette format every engine returns:
 ``{"title": str, "colors": [{"hex": "#rrggbb", "name": str, "role": str}]}``.
 """
@@ -19,10 +19,10 @@ from functools import cache
 # coloraide: a maintained colour-science library (OKLab colour differences).
 from coloraide import Color
 
-from ..backend import colors as harmony
-from ..backend.errors import TaskError
-from ..backend.protocol import random_seed
-from ..jobs import format_error
+from ..client.session import format_error
+from ..core import colors as harmony
+from ..core.errors import TaskError
+from ..core.protocol import random_seed
 from . import provenance, texture, words
 
 DEFAULT_RULE = "analogous"  # for prompts that name colours but no mood

@@ -24,7 +24,7 @@ from coloraide import Color
 
 from ..apply.nodes import node_tree
 from ..apply.texture import assign_material, can_hold_material, store_provenance
-from ..backend.protocol import random_seed
+from ..core.protocol import random_seed
 from . import provenance, words
 
 RECIPES_FILE = "texture_recipes.json"

@@ -12,7 +12,7 @@ import queue
 import time
 from dataclasses import dataclass, field
 
-from ..backend import protocol
+from ..core import protocol
 from .transport import SubprocessTransport, Transport, TransportClosed
 
 

@@ -4,7 +4,7 @@ import os
 
 import bpy
 
-from ..builtin import bake
+from ..apply import bake
 
 # Blender 4.5 warns about '//' paths unless a property declares it supports them; 4.2 lacks the flag.
 _RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()

@@ -9,11 +9,12 @@ import bpy
 
 from .. import preferences
 from ..apply import scene_idea
-from ..backend import idea_checks, protocol
-from ..jobs import ApplyError, JobRefused
+from ..client.session import ApplyError, JobRefused
+from ..core import ideas as idea_rules
+from ..core import protocol
 from ..properties.fields import model_field, seed_field
 from ..properties.ideas import request_fields
-from .job_operator import BackendJobOperator
+from .backend_operator import BackendJobOperator
 
 
 class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
@@ -41,7 +42,7 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
         return None if self.seed < 0 else self.seed
 
     def _check_request(self) -> None:
-        problems = idea_checks.request_problems(self.prompt, self.count)
+        problems = idea_rules.request_problems(self.prompt, self.count)
         if problems:
             raise JobRefused("; ".join(problems))
 
@@ -128,7 +129,7 @@ class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
 def scene_context(context: bpy.types.Context) -> dict:
     """What the model hears about the scene: the selected objects' names and sizes, the palette."""
     selected = [{"name": obj.name, "dimensions": [round(v, 4) for v in obj.dimensions]}
-                for obj in context.selected_objects[:idea_checks.MAX_CONTEXT_OBJECTS]]
+                for obj in context.selected_objects[:idea_rules.MAX_CONTEXT_OBJECTS]]
     result = {"selected": selected} if selected else {}
     palette = context.scene.atelier.palette.palette
     if palette is not None and len(palette.colors):

@@ -14,12 +14,12 @@ from bpy_extras.io_utils import ExportHelper
 
 from .. import preferences
 from ..apply import palette as apply_palette
-from ..backend import protocol
-from ..backend.colors import MAX_COLORS, MIN_COLORS
-from ..jobs import ApplyError, JobRefused, format_error
+from ..client.session import ApplyError, JobRefused, format_error
+from ..core import protocol
+from ..core.colors import MAX_COLORS, MIN_COLORS
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
-from .job_operator import BackendJobOperator
+from .backend_operator import BackendJobOperator
 
 
 class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
@@ -63,9 +63,9 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         return "Built-in engine: " + _describe(palette, data)
 
     def _harmony_here(self):
-        from ..backend import colors
-        from ..backend.errors import TaskError
         from ..builtin import provenance
+        from ..core import colors
+        from ..core.errors import TaskError
 
         try:
             data = colors.harmony_scheme(self._base_hex(), self.harmony.lower(), self.count)

@@ -9,11 +9,11 @@ import bpy
 
 from .. import preferences
 from ..apply import texture as apply_texture
-from ..backend import protocol
-from ..jobs import ApplyError, JobRefused
+from ..client.session import ApplyError, JobRefused
+from ..core import protocol
 from ..properties.fields import model_field
 from ..properties.texture import texture_fields
-from .job_operator import BackendJobOperator
+from .backend_operator import BackendJobOperator
 
 
 def refusal(context: bpy.types.Context) -> str:

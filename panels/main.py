@@ -2,7 +2,8 @@
 
 import bpy
 
-from .. import jobs, preferences
+from .. import preferences
+from ..client import session
 from .sidebar import SidebarPanel
 
 
@@ -15,7 +16,7 @@ class ATELIER_PT_main(SidebarPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         # Each section says what a missing backend means for its button.
-        client = jobs.current_client()
+        client = session.current_client()
         if preferences.backend_problem():
             status = "not set up (built-in engine only)"
         elif client is not None and client.running():

@@ -7,7 +7,7 @@ that says what to use, rather than being clamped into something the script did n
 
 import bpy
 
-from ..backend.protocol import SEED_MAX
+from ..core.protocol import SEED_MAX
 
 
 def bounds(low, high, *, hard: bool) -> dict:

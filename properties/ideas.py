@@ -3,7 +3,7 @@
 Public for scripts:
 
 - ``scene.atelier.ideas``: the ideas of the last suggestion (a new one replaces them). Each
-  ``SceneIdea`` holds ``document``, the idea as JSON text (a document of ``backend/schemas/scene_idea.json``:
+  ``SceneIdea`` holds ``document``, the idea as JSON text (a document of ``core/schemas/scene_idea.json``:
   metres, Z up, degrees, sRGB hex colours), checked when it was stored and checked again
   before it is built, because a .blend may come from anyone. ``title``, ``pitch`` and ``mood``
   are copies for display; ``engine`` says what wrote it (a model id or ``builtin``) and
@@ -14,7 +14,7 @@ Public for scripts:
 
 import bpy
 
-from ..backend.idea_checks import MAX_IDEAS, MIN_IDEAS
+from ..core.ideas import MAX_IDEAS, MIN_IDEAS
 from .fields import bounds
 
 

@@ -13,7 +13,7 @@ Public for scripts:
 
 import bpy
 
-from ..backend.colors import MAX_COLORS, MIN_COLORS
+from ..core.colors import MAX_COLORS, MIN_COLORS
 from .fields import bounds
 
 ROLE_ITEMS = [

@@ -104,7 +104,7 @@ def backend_env(tiny_sd_model, addon):
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     yield tiny_sd_model
-    addon.jobs.shutdown()
+    addon.client.session.shutdown()
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -132,7 +132,7 @@ def model_cache():
 def job_factory(model_cache, tmp_path):
     """``job_factory(RequestClass, **fields) -> (request, JobContext)`` on the CPU, with the
     events the job emits collected in ``job.events``."""
-    from backend.job import JobContext
+    from backend.task_context import JobContext
 
     def make(request_class, **fields):
         fields.setdefault("id", f"{request_class.type}-test")
@@ -177,7 +177,7 @@ def generated_texts(monkeypatch):
     order (a spy; generation stays real). A refused answer (``invalid_output``) is an outcome
     like any other; any other error fails the test."""
     from backend import structured
-    from backend.errors import TaskError
+    from core.errors import TaskError
 
     texts = []
     real = structured.generate_text

@@ -194,7 +194,7 @@ def main(argv=None) -> int:
             bpy.ops.wm.save_as_mainfile(filepath=str(blend))
             png = render(bpy, out, args.size, args.samples)
         finally:
-            atelier.jobs.shutdown()
+            atelier.client.session.shutdown()
     except DemoFailed as exc:
         print(f"Atelier demo stopped: {exc}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from ..errors import TaskError
+from core.errors import TaskError
 
 TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas"}
 

@@ -2,7 +2,7 @@
 
 Ideas are data, never code: the text model writes JSON under the grammar of
 ``schemas/scene_idea.json`` (xgrammar, through ``structured.generate_json``), the answer is
-sanitised and checked by ``idea_checks`` (the same module Blender uses), and when the layout
+sanitised and checked by ``core.ideas`` (the same rules Blender uses), and when the layout
 makes no sense (objects in one lump, a camera looking away) the model gets one more try with
 the problems spelled out.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 
-from .. import idea_checks
-from ..errors import TaskError
-from ..job import JobContext, TaskOutput
-from ..protocol import IdeasRequest
+from core import ideas as idea_rules
+from core import schema as json_schema
+from core.errors import TaskError
+from core.protocol import IdeasRequest
+
+from ..task_context import JobContext, TaskOutput
 
 SYSTEM_PROMPT = (
     "You design scenes that Blender turns into block-outs. Answer with one JSON document "
@@ -33,11 +35,11 @@ def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
     from ..structured import generate_json
     from ..text_model import load_text_model
 
-    problems = idea_checks.request_problems(request.prompt, request.count)
+    problems = idea_rules.request_problems(request.prompt, request.count)
     if problems:
         raise TaskError("bad_request", "; ".join(problems),
-                        hint=f"send a non-empty prompt and a count from {idea_checks.MIN_IDEAS} "
-                             f"to {idea_checks.MAX_IDEAS}")
+                        hint=f"send a non-empty prompt and a count from {idea_rules.MIN_IDEAS} "
+                             f"to {idea_rules.MAX_IDEAS}")
     context = describe_context(request.context)
     job.progress(0, 1, "loading the text model")
     lm = load_text_model(job, request.model)
@@ -51,11 +53,11 @@ def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
         stage="writing ideas",
         progress_of=sections_written(request.count),
     )
-    ideas, repairs = idea_checks.check_ideas_document(answer.document, request.count)
+    ideas, repairs = idea_rules.check_ideas_document(answer.document, request.count)
     parameters = {"prompt": request.prompt, "count": request.count, "context": request.context,
                   "seed": job.seed}
     metadata = job.provenance("transformers", lm.name, parameters, attempts=answer.attempts,
-                              tokens=answer.tokens, schema_version=idea_checks.SCHEMA_VERSION)
+                              tokens=answer.tokens, schema_version=idea_rules.SCHEMA_VERSION)
     return TaskOutput(files=[], metadata=metadata, data={"ideas": ideas, "repairs": repairs})
 
 
@@ -71,12 +73,12 @@ def messages(prompt: str, count: int, context: str) -> list[dict]:
 def document_problems(document: dict, count: int) -> list[str]:
     """Schema and layout problems of a generated document, as sentences the model can act on."""
     try:
-        ideas, _ = idea_checks.check_ideas_document(document, count)
-    except idea_checks.IdeaError as exc:
+        ideas, _ = idea_rules.check_ideas_document(document, count)
+    except idea_rules.IdeaError as exc:
         return exc.problems
     problems = []
     for number, idea in enumerate(ideas, start=1):
-        problems += [f"Idea {number}: {problem}." for problem in idea_checks.semantic_problems(idea)]
+        problems += [f"Idea {number}: {problem}." for problem in idea_rules.semantic_problems(idea)]
     return problems
 
 
@@ -86,7 +88,7 @@ def generation_schema(count: int) -> dict:
     Every text field's pattern already bounds its length (``{1,60}``); xgrammar follows the
     pattern alone and warns about ``minLength``/``maxLength`` beside it, so those go.
     """
-    schema = idea_checks.ideas_document_schema(count)
+    schema = idea_rules.ideas_document_schema(count)
     for definition in schema["$defs"].values():
         if "pattern" in definition:
             definition.pop("minLength", None)
@@ -101,7 +103,7 @@ def sections_written(count: int):
     once each; no nested object reuses those keys and no string may hold a quote, so each quoted
     key marks one section begun.
     """
-    keys = [f'"{key}"' for key in idea_checks.load_schema()["properties"] if key != "schema_version"]
+    keys = [f'"{key}"' for key in idea_rules.load_schema()["properties"] if key != "schema_version"]
     total = len(keys) * count
     return lambda text: (min(sum(text.count(key) for key in keys), total), total)
 
@@ -117,23 +119,23 @@ def describe_context(context: dict) -> str:
         raise TaskError("bad_request", f"unknown context field(s) {', '.join(unknown)}",
                         hint="context may hold 'selected' and 'palette'")
     lines = []
-    definitions = idea_checks.load_schema()["$defs"]
+    definitions = idea_rules.load_schema()["$defs"]
     selected = context.get("selected", [])
     if not isinstance(selected, list):
         raise TaskError("bad_request", "context.selected must be a list of objects",
                         hint='send [{"name": "Chair", "dimensions": [0.5, 0.5, 0.9]}]')
     if selected:
         lines.append("Objects already in the scene (name: size in metres):")
-        for index, item in enumerate(selected[:idea_checks.MAX_CONTEXT_OBJECTS]):
+        for index, item in enumerate(selected[:idea_rules.MAX_CONTEXT_OBJECTS]):
             name, size = _selected_object(item, index, definitions["name"])
             lines.append(f"- {name}: {size}")
     palette = context.get("palette", [])
-    if not isinstance(palette, list) or idea_checks.schema_problems(
-            palette[:idea_checks.MAX_CONTEXT_COLORS], {"type": "array", "items": definitions["color"]}):
+    if not isinstance(palette, list) or idea_rules.schema_problems(
+            palette[:idea_rules.MAX_CONTEXT_COLORS], {"type": "array", "items": definitions["color"]}):
         raise TaskError("bad_request", "context.palette must be a list of #rrggbb colours",
                         hint='send ["#1a2b3c", "#ffcc00"]')
     if palette:
-        lines.append("Current palette: " + ", ".join(palette[:idea_checks.MAX_CONTEXT_COLORS]))
+        lines.append("Current palette: " + ", ".join(palette[:idea_rules.MAX_CONTEXT_COLORS]))
     return "\n".join(lines)
 
 
@@ -147,5 +149,5 @@ def _selected_object(item, index: int, name_schema: dict) -> tuple[str, str]:
                        for v in dimensions)):
         raise TaskError("bad_request", f"context.selected[{index}].dimensions must be three finite numbers",
                         hint=hint)
-    name = idea_checks.clean_text(item["name"], name_schema) or f"object {index + 1}"
+    name = json_schema.clean_text(item["name"], name_schema) or f"object {index + 1}"
     return name, " x ".join(f"{v:.3g}" for v in dimensions)

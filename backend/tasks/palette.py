@@ -24,17 +24,17 @@ display sRGB; ``metadata`` is the provenance record.
 
 from __future__ import annotations
 
-import copy
-import json
 import re
-from functools import cache
 from pathlib import Path
 
-from .. import colors, protocol
-from ..errors import TaskError
-from ..job import JobContext, TaskOutput
+from core import colors, protocol
+from core import schema as json_schema
+from core.errors import TaskError
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "palette.json"
+from .. import palette_image
+from ..task_context import JobContext, TaskOutput
+
+SCHEMA_FILE = "palette.json"
 # Colours closer than this (deltaE OK) count as the same colour in an answer.
 DISTINCT_DELTA_E = 0.02
 # Side of the image the texture model paints for ``prompt_image``: colours, not detail.
@@ -106,7 +106,7 @@ def _from_prompt_image(request, job):
     image = Path(next(f.path for f in painted.files if f.role == "base_color"))
     try:
         job.check_cancelled()
-        found = colors.extract_palette(image, request.count, seed=job.seed)
+        found = palette_image.extract_palette(image, request.count, seed=job.seed)
     finally:
         # Only its colours were wanted; left behind, every such palette would leave an image.
         job.discard(image)
@@ -118,7 +118,7 @@ def _from_prompt_image(request, job):
 def _from_image(request, job):
     if not request.image.strip():
         raise TaskError("bad_request", "no image was given", hint="give the path of an image file")
-    found = colors.extract_palette(request.image, request.count, seed=request.seed or 0)
+    found = palette_image.extract_palette(request.image, request.count, seed=request.seed or 0)
     return _document(Path(request.image).stem, found), "colors.extract", "", _origins(found)
 
 
@@ -166,14 +166,9 @@ def colours_written(count: int):
 # --------------------------------------------------------------------------- checks
 
 
-@cache
-def _base_schema() -> str:
-    return SCHEMA_PATH.read_text(encoding="utf-8")
-
-
 def schema_for(count: int) -> dict:
-    """``schemas/palette.json`` with exactly ``count`` colours, so the grammar fixes the count."""
-    schema = copy.deepcopy(json.loads(_base_schema()))
+    """``core/schemas/palette.json`` with exactly ``count`` colours, so the grammar fixes the count."""
+    schema = json_schema.load(SCHEMA_FILE)
     schema["properties"]["colors"]["minItems"] = count
     schema["properties"]["colors"]["maxItems"] = count
     return schema

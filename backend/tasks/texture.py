@@ -14,10 +14,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import limits, protocol
-from ..errors import TaskError, first_line
-from ..job import JobContext, TaskOutput, output_root
+from core import limits, protocol
+from core.errors import TaskError, first_line
+
 from ..models import LocatedModel
+from ..task_context import JobContext, TaskOutput, output_root
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 PNG_PROVENANCE_KEY = "atelier.provenance"

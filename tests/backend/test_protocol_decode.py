@@ -3,7 +3,7 @@ is not Unicode, nesting past any recursion limit), naming the field."""
 
 import pytest
 
-from backend import protocol
+from core import protocol
 
 
 @pytest.mark.parametrize("line, field", [

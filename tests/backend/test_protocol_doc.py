@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import protocol
+from core import protocol
 
 DOC = Path(protocol.__file__).with_name("PROTOCOL.md").read_text(encoding="utf-8")
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import protocol
+from core import protocol
 
 
 def test_hello_comes_before_any_model_library_loads(start_backend):

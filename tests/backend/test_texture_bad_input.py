@@ -63,11 +63,11 @@ def test_out_of_memory_while_loading_is_reported(tiny_sd, tmp_path, monkeypatch)
     """A model too large for the GPU fails as it moves there; same report, nothing half cached."""
     import torch
 
-    from backend import protocol
-    from backend.errors import TaskError
-    from backend.job import JobContext
     from backend.model_cache import ModelCache
+    from backend.task_context import JobContext
     from backend.tasks import texture
+    from core import protocol
+    from core.errors import TaskError
 
     def too_large(located, device, dtype):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
@@ -90,9 +90,9 @@ def test_out_of_memory_while_loading_is_reported(tiny_sd, tmp_path, monkeypatch)
 ])
 def test_an_unusable_output_dir_is_refused_before_the_model_loads(job_factory, tmp_path, output_dir, says):
     """The model named does not exist, so only a check made before loading can report the folder."""
-    from backend import protocol
-    from backend.errors import TaskError
     from backend.tasks import texture
+    from core import protocol
+    from core.errors import TaskError
 
     (tmp_path / "a-file").write_text("")
     request, job = job_factory(protocol.TextureRequest, prompt="bricks", model=str(tmp_path / "no-model"),
@@ -106,9 +106,9 @@ def test_an_unusable_output_dir_is_refused_before_the_model_loads(job_factory, t
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
                     reason="root writes into read-only folders; needs POSIX permissions")
 def test_a_read_only_output_dir_is_refused_before_the_model_loads(job_factory, tmp_path):
-    from backend import protocol
-    from backend.errors import TaskError
     from backend.tasks import texture
+    from core import protocol
+    from core.errors import TaskError
 
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)

@@ -34,7 +34,7 @@ class AnyLayout:
 
 def main(scratch: Path) -> list[str]:
     atelier = install_checkout(bpy, scratch / "extensions", "atelier_tour")
-    jobs, protocol = atelier.jobs, atelier.backend.protocol
+    jobs, protocol = atelier.client.session, atelier.core.protocol
 
     bpy.ops.wm.read_homefile()
     bpy.ops.atelier.generate_texture(prompt="tour stone", **SMALL)

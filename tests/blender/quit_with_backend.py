@@ -19,7 +19,7 @@ from blender_helpers import install_checkout  # noqa: E402
 
 def main(scratch: Path) -> int:
     atelier = install_checkout(bpy, scratch / "extensions", "atelier_quit")
-    jobs, protocol = atelier.jobs, atelier.backend.protocol
+    jobs, protocol = atelier.client.session, atelier.core.protocol
     client = jobs.client_for(atelier.preferences.backend_config(jobs.EXTENSION_DIR))
     client.submit(protocol.PingRequest(id="quit-ping"))
     deadline = time.monotonic() + 60

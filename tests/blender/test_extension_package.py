@@ -62,7 +62,7 @@ def test_zip_holds_the_extension_and_no_development_files(built_zip):
     for folder in ("backend", "builtin", "wheels"):
         missing = _shipped_files(folder) - names
         assert not missing, f"{folder} files missing from the zip: {sorted(missing)}"
-    assert {"backend/schemas/scene_idea.json", "builtin/texture_recipes.json",
+    assert {"core/schemas/scene_idea.json", "builtin/texture_recipes.json",
             "backend/requirements.txt"} <= names
     assert not tops & {"tests", "tools", "bench", ".ci", "pyproject.toml", "requirements-dev.txt",
                        "requirements-demo.txt",

@@ -67,7 +67,7 @@ def test_existing_slot_is_replaced_and_new_slot_made_when_none(bpy_module, addon
 
 def test_async_path_pixels_match_the_backend_png(bpy_module, addon, clean_scene, backend_env, tmp_path):
     """The modal timer's path: submit, drain without blocking, then apply."""
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     apply_texture = addon.apply.texture
     cube = mesh_object(bpy)
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
@@ -197,7 +197,7 @@ def test_bad_input_is_refused_and_scene_unchanged(bpy_module, addon, clean_scene
 
 
 def test_target_deleted_while_generating_is_reported(bpy_module, addon, clean_scene, backend_env, tmp_path):
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     apply_texture = addon.apply.texture
     keep = mesh_object(bpy, "Keep")
     gone = mesh_object(bpy, "Gone")
@@ -217,7 +217,7 @@ def test_target_deleted_while_generating_is_reported(bpy_module, addon, clean_sc
 
 
 def test_failed_apply_leaves_nothing_behind(bpy_module, addon, clean_scene, backend_env, tmp_path):
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     apply_texture = addon.apply.texture
     cube = mesh_object(bpy)
     broken = tmp_path / "broken.png"
@@ -232,7 +232,7 @@ def test_failed_apply_leaves_nothing_behind(bpy_module, addon, clean_scene, back
 
 def test_cancel_stops_the_job_and_backend_serves_the_next(bpy_module, addon, clean_scene, backend_env,
                                                          tmp_path):
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     mesh_object(bpy)
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
     job = start_slow_texture_job(jobs, protocol, client, backend_env, tmp_path, "leather")
@@ -249,7 +249,7 @@ def test_killed_backend_is_reported_and_next_click_recovers(bpy_module, addon, c
     import os
     import signal
 
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     mesh_object(bpy)
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
     job = start_slow_texture_job(jobs, protocol, client, backend_env, tmp_path, "grass")
@@ -262,7 +262,7 @@ def test_killed_backend_is_reported_and_next_click_recovers(bpy_module, addon, c
 
 def test_a_job_in_flight_ends_when_a_new_backend_setup_replaces_the_backend(
         bpy_module, addon, backend_env, tmp_path, monkeypatch):
-    jobs, protocol, preferences = addon.jobs, addon.backend.protocol, addon.preferences
+    jobs, protocol, preferences = addon.client.session, addon.core.protocol, addon.preferences
     client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
     job = jobs.submit(client, slow_texture_request(jobs, protocol, backend_env, tmp_path, "sand"))
     monkeypatch.setattr(preferences, "allow_network", lambda: True)  # Blender went online
@@ -273,7 +273,7 @@ def test_a_job_in_flight_ends_when_a_new_backend_setup_replaces_the_backend(
 
 
 def test_loading_a_file_cancels_the_job_in_flight(bpy_module, addon, clean_scene, backend_env, tmp_path):
-    bpy, jobs, protocol = bpy_module, addon.jobs, addon.backend.protocol
+    bpy, jobs, protocol = bpy_module, addon.client.session, addon.core.protocol
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
     job = jobs.submit(client, slow_texture_request(jobs, protocol, backend_env, tmp_path, "soil"))
     bpy.ops.wm.read_homefile(use_empty=True)

@@ -106,7 +106,7 @@ def test_environment_overrides_preferences(addon, monkeypatch):
 def test_offline_blender_means_an_offline_backend(bpy_module, addon):
     assert bpy_module.app.online_access is False  # the bpy module never allows it
     assert addon.preferences.allow_network() is False
-    config = addon.preferences.backend_config(addon.jobs.EXTENSION_DIR)
+    config = addon.preferences.backend_config(addon.client.session.EXTENSION_DIR)
     assert dict(config.env) == {"HF_HUB_OFFLINE": "1"}
 
 
@@ -147,7 +147,7 @@ def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypat
     import subprocess
     import sys
 
-    doctor = addon.operators.backend
+    doctor = addon.operators.backend_control
     hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     request.addfinalizer(hung.kill)  # also when an assertion fails before Doctor ends it
@@ -176,7 +176,7 @@ def test_regenerate_is_greyed_out_while_a_job_runs(bpy_module, addon, clean_scen
 
 def test_free_memory_unloads_and_backend_keeps_serving(bpy_module, addon, clean_scene, backend_env):
     bpy = bpy_module
-    jobs = addon.jobs
+    jobs = addon.client.session
     jobs.shutdown()
     assert bpy.ops.atelier.free_memory() == {"FINISHED"}  # nothing runs: nothing to free
     mesh_object(bpy)
@@ -196,8 +196,9 @@ def test_unregister_leaves_nothing_registered(bpy_module, addon, backend_env):
 
     bpy = bpy_module
     module = addon.__name__
-    backend_ops = addon.operators.backend
-    client = addon.jobs.client_for(addon.preferences.backend_config(addon.jobs.EXTENSION_DIR))
+    backend_ops = addon.operators.backend_control
+    session = addon.client.session
+    client = session.client_for(addon.preferences.backend_config(session.EXTENSION_DIR))
     client.ensure_started()
     backend_process = client._transport._process
     addon_utils.disable(module, default_set=True)
@@ -206,7 +207,7 @@ def test_unregister_leaves_nothing_registered(bpy_module, addon, backend_env):
         assert not hasattr(bpy.types.Scene, "atelier") and not hasattr(bpy.types.WindowManager, "atelier")
         assert backend_ops._cancel_jobs_on_load not in bpy.app.handlers.load_pre
         assert not bpy.app.timers.is_registered(backend_ops._unload_idle_models)
-        assert addon.jobs.current_client() is None
+        assert addon.client.session.current_client() is None
         assert backend_process.poll() is not None  # the backend process was stopped
         assert module not in bpy.context.preferences.addons
     finally:

@@ -14,12 +14,18 @@ DISTINCT = 8.0  # RGB distance (0-255) two recipes' mean colours must at least b
 GLOSSY = {"tiles": 0.4, "marble": 0.3, "ice": 0.3}
 
 
+@pytest.fixture(scope="module")
+def bake(addon):
+    """Baking any material: ``apply.bake`` of the installed extension."""
+    return addon.apply.bake
+
+
 def _pixels(path):
     return np.asarray(Image.open(path).convert("RGB"), dtype=float).reshape(-1, 3)
 
 
 @pytest.fixture(scope="module")
-def baked(builtin, addon, bpy_module, tmp_path_factory):
+def baked(bake, builtin, addon, bpy_module, tmp_path_factory):
     """Every recipe's base colour and roughness baked once: recipe id -> role -> pixels."""
     bpy = bpy_module
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -29,7 +35,7 @@ def baked(builtin, addon, bpy_module, tmp_path_factory):
     result = {}
     for recipe_id in builtin.texture.recipes():
         builtin.texture.apply_procedural_material(bpy.context, [plane], recipe_id, seed=3)
-        paths = builtin.bake.bake_maps(bpy.context, plane, str(folder / recipe_id), size=SIZE,
+        paths = bake.bake_maps(bpy.context, plane, str(folder / recipe_id), size=SIZE,
                                        samples=1, maps=("base_color", "roughness"))
         result[recipe_id] = {role: _pixels(path) for role, path in paths.items()}
     return result
@@ -69,14 +75,14 @@ def test_glossy_materials_bake_mostly_glossy(baked):
     assert sum(roughness[recipe_id] > max(GLOSSY.values()) for recipe_id in matte) > len(matte) / 2
 
 
-def test_all_maps_bake_and_the_scene_is_left_as_it_was(builtin, plane, bpy_module, tmp_path):
+def test_all_maps_bake_and_the_scene_is_left_as_it_was(bake, builtin, plane, bpy_module, tmp_path):
     bpy = bpy_module
     scene = bpy.context.scene
     scene.render.engine = "BLENDER_WORKBENCH"
     material, _ = builtin.texture.apply_procedural_material(bpy.context, [plane], "blue tiles", 5)
     nodes_before = sorted(node.name for node in material.node_tree.nodes)
     links_before = len(material.node_tree.links)
-    paths = builtin.bake.bake_maps(bpy.context, plane, str(tmp_path / "maps"), size=16, samples=1)
+    paths = bake.bake_maps(bpy.context, plane, str(tmp_path / "maps"), size=16, samples=1)
     assert set(paths) == {"base_color", "roughness", "normal"}
     for path in paths.values():
         assert Image.open(path).size == (16, 16)
@@ -92,9 +98,9 @@ def test_all_maps_bake_and_the_scene_is_left_as_it_was(builtin, plane, bpy_modul
     assert len(bpy.data.images) == 0
 
 
-def test_bad_input_is_refused_before_anything_changes(builtin, plane, bpy_module, tmp_path):
+def test_bad_input_is_refused_before_anything_changes(bake, builtin, plane, bpy_module, tmp_path):
     bpy = bpy_module
-    bake_maps = builtin.bake.bake_maps
+    bake_maps = bake.bake_maps
     with pytest.raises(ValueError, match="no node material"):
         bake_maps(bpy.context, plane, str(tmp_path), size=16)
     builtin.texture.apply_procedural_material(bpy.context, [plane], "wood", 1)
@@ -152,7 +158,7 @@ def test_the_operator_is_greyed_out_without_a_material(plane, bpy_module):
 
 
 @pytest.mark.parametrize("recipe_id", ["brick", "tiles", "planks"])
-def test_flat_patterns_sit_right_on_upright_faces(builtin, plane, bpy_module, tmp_path, recipe_id):
+def test_flat_patterns_sit_right_on_upright_faces(bake, builtin, plane, bpy_module, tmp_path, recipe_id):
     """Blender lays bricks out in X and Y only; on a face standing in XZ they would smear into
     stripes along Z unless the recipe is box-projected. Both image axes must vary."""
     import math
@@ -161,7 +167,7 @@ def test_flat_patterns_sit_right_on_upright_faces(builtin, plane, bpy_module, tm
 
     plane.data.transform(mathutils.Matrix.Rotation(math.radians(90), 4, "X"))  # the mesh now faces Y
     builtin.texture.apply_procedural_material(bpy_module.context, [plane], recipe_id, seed=3)
-    path = builtin.bake.bake_maps(bpy_module.context, plane, str(tmp_path), size=SIZE, samples=1,
+    path = bake.bake_maps(bpy_module.context, plane, str(tmp_path), size=SIZE, samples=1,
                                   maps=("base_color",))["base_color"]
     grey = np.asarray(Image.open(path).convert("L"), dtype=float)
     along_rows = grey.std(axis=1).mean()  # variation within each row

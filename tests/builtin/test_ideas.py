@@ -8,14 +8,14 @@ import jsonschema
 import pytest
 from coloraide import Color
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "backend/schemas/scene_idea.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "core/schemas/scene_idea.json").read_text())
 TEMPLATES = ["product_shot", "interior_room", "street_alley", "landscape", "still_life",
              "portrait_studio", "scifi_corridor"]
 
 
 @pytest.fixture(scope="module")
-def idea_checks(addon):
-    return addon.backend.idea_checks
+def idea_rules(addon):
+    return addon.core.ideas
 
 
 def test_the_issue_s_templates_are_all_there(builtin):
@@ -38,12 +38,12 @@ def test_the_prompt_s_words_choose_the_template(builtin, prompt, expected):
 
 
 @pytest.mark.parametrize("template_id", TEMPLATES)
-def test_every_template_is_a_valid_sensible_idea(builtin, idea_checks, template_id):
+def test_every_template_is_a_valid_sensible_idea(builtin, idea_rules, template_id):
     colors, _ = builtin.palette.make_palette("calm ocean", 6, seed=2)
     idea = builtin.ideas.build_idea(template_id, colors, "a prompt with \"quotes\" and a \\ slash")
-    cleaned, _ = idea_checks.check_idea(idea)  # Atelier's own validator (sanitises text)
+    cleaned, _ = idea_rules.check_idea(idea)  # Atelier's own validator (sanitises text)
     jsonschema.validate(cleaned, SCHEMA)  # and the reference validator agrees
-    assert idea_checks.semantic_problems(cleaned) == []
+    assert idea_rules.semantic_problems(cleaned) == []
     palette = {c["hex"] for c in colors["colors"]}
     object_colors = {obj["material"]["color"] for obj in cleaned["objects"]}
     assert len(object_colors & palette) >= 3  # coloured by the prompt's palette
@@ -61,12 +61,12 @@ def test_lights_point_at_their_targets(builtin):
         assert shines.dot(wanted) > 0.999
 
 
-def test_ideas_are_different_templates_best_first(builtin, idea_checks):
+def test_ideas_are_different_templates_best_first(builtin, idea_rules):
     ideas, record = builtin.ideas.suggest_ideas("a red sneaker on a city street", 5, seed=3)
     assert len(ideas) == 5 and len(set(record["template"])) == 5
     assert record["template"][:2] == ["street_alley", "product_shot"] or \
         record["template"][:2] == ["product_shot", "street_alley"]
-    idea_checks.check_ideas_document({"ideas": ideas}, 5)
+    idea_rules.check_ideas_document({"ideas": ideas}, 5)
     assert record["engine"] == "builtin" and record["seed"] == 3
 
 

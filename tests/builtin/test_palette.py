@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from coloraide import Color
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "backend/schemas/palette.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "core/schemas/palette.json").read_text())
 
 
 def _hue_distance(a: float, b: float) -> float:

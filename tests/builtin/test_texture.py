@@ -85,7 +85,7 @@ def test_every_word_builds_a_valid_tree_with_the_recipes_defining_parts(builtin,
 
 
 def test_provenance_is_shaped_like_the_backends(builtin, plane, bpy_module, addon):
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     _, record = builtin.texture.apply_procedural_material(bpy_module.context, [plane], "red brick", 42)
     assert record["schema"] == protocol.PROVENANCE_SCHEMA
     assert (record["engine"], record["model"], record["seed"]) == ("builtin", "builtin", 42)

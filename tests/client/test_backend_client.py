@@ -10,7 +10,7 @@ import pytest
 
 
 def _config(addon, cwd=None, python=sys.executable):
-    return addon.client.BackendConfig(python=python, cwd=str(cwd or addon.jobs.EXTENSION_DIR),
+    return addon.client.BackendConfig(python=python, cwd=str(cwd or addon.client.session.EXTENSION_DIR),
                                       env=(("HF_HUB_OFFLINE", "1"),))
 
 
@@ -32,7 +32,7 @@ def client(addon):
 
 
 def test_ping_is_answered_and_hello_names_the_protocol(addon, client):
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     client.submit(protocol.PingRequest(id="p1"))
     events = _events_until(client, lambda e: isinstance(e, protocol.PongEvent))
     assert [e.id for e in events if isinstance(e, protocol.PongEvent)] == ["p1"]
@@ -43,7 +43,7 @@ def test_ping_is_answered_and_hello_names_the_protocol(addon, client):
 
 def test_poll_never_blocks_without_timeout(addon, client):
     client.ensure_started()
-    _events_until(client, lambda e: isinstance(e, addon.backend.protocol.HelloEvent))
+    _events_until(client, lambda e: isinstance(e, addon.core.protocol.HelloEvent))
     # Nothing more comes until a request is sent, so a poll that waited would never return.
     poller = threading.Thread(target=client.poll, daemon=True)
     poller.start()
@@ -52,7 +52,7 @@ def test_poll_never_blocks_without_timeout(addon, client):
 
 
 def test_killed_backend_is_reported_at_once_and_replaced(addon, client, tiny_sd_model, tmp_path):
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     request = protocol.TextureRequest(id="t1", prompt="stone", model=str(tiny_sd_model), width=64,
                                       height=64, steps=40, device="cpu", output_dir=str(tmp_path))
     client.submit(request)
@@ -72,7 +72,7 @@ def test_killed_backend_is_reported_at_once_and_replaced(addon, client, tiny_sd_
 def test_backend_that_cannot_start_names_the_cause(addon, tmp_path):
     """A real interpreter in a folder without the backend package exits at once: before the
     ping is written (the send is refused) or after (an error event). Either way says why."""
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     client = addon.client.BackendClient(_config(addon, cwd=tmp_path))
     try:
         client.submit(protocol.PingRequest(id="p"))
@@ -89,8 +89,8 @@ def test_backend_that_cannot_start_names_the_cause(addon, tmp_path):
 def test_missing_interpreter_is_refused_with_the_fix(addon, tmp_path):
     missing = str(tmp_path / "no-python")
     client = addon.client.BackendClient(_config(addon, python=missing))
-    with pytest.raises(addon.jobs.JobRefused, match="no-python.*ATELIER_PYTHON"):
-        addon.jobs.submit(client, addon.backend.protocol.PingRequest(id="p"))
+    with pytest.raises(addon.client.session.JobRefused, match="no-python.*ATELIER_PYTHON"):
+        addon.client.session.submit(client, addon.core.protocol.PingRequest(id="p"))
 
 
 def test_stop_ends_the_process(addon, client):
@@ -102,7 +102,7 @@ def test_stop_ends_the_process(addon, client):
 
 
 def test_idle_backend_unloads_its_models_once(addon):
-    jobs, protocol = addon.jobs, addon.backend.protocol
+    jobs, protocol = addon.client.session, addon.core.protocol
     client = jobs.client_for(_config(addon))
     try:
         client.submit(protocol.PingRequest(id=jobs.new_request_id()))
@@ -118,7 +118,7 @@ def test_idle_backend_unloads_its_models_once(addon):
 
 def test_backend_of_another_protocol_version_is_stopped(addon, tmp_path):
     """A stand-in backend (a few lines of Python) that greets with a future protocol version."""
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     package = tmp_path / "backend"
     package.mkdir()
     (package / "__main__.py").write_text(

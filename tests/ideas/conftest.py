@@ -18,7 +18,7 @@ def nook() -> dict:
 @pytest.fixture
 def make_job(job_factory):
     """``make_job(**request_fields) -> (request, JobContext)`` for idea requests (seed 0)."""
-    from backend import protocol
+    from core import protocol
 
     def make(**fields):
         fields.setdefault("seed", 0)

@@ -219,7 +219,8 @@ def test_a_hostile_model_answer_is_refused_or_cleaned_before_it_is_stored(addon,
     mutate(nook)
     before = scene_state(bpy_module)
     if refused:
-        with pytest.raises(addon.jobs.ApplyError, match=f"idea 1 is not a valid scene idea: .*({refused})"):
+        with pytest.raises(addon.client.session.ApplyError,
+                       match=f"idea 1 is not a valid scene idea: .*({refused})"):
             addon.apply.scene_idea.store_ideas(stored, [nook], prompt="x", engine="m")
         assert scene_state(bpy_module) == before
         return
@@ -284,7 +285,8 @@ def test_applying_without_ideas_says_to_suggest_first(addon, bpy_module, clean_s
 def test_a_result_with_one_bad_idea_stores_none_of_them(addon, bpy_module, stored, nook):
     before = scene_state(bpy_module)
     bad = dict(nook, objects="none")
-    with pytest.raises(addon.jobs.ApplyError, match="idea 2 is not a valid scene idea"):
+    with pytest.raises(addon.client.session.ApplyError,
+                       match="idea 2 is not a valid scene idea"):
         addon.apply.scene_idea.store_ideas(stored, [nook, bad], prompt="x", engine="m")
     assert scene_state(bpy_module) == before
 
@@ -299,7 +301,7 @@ def test_the_builtin_engine_suggests_valid_ideas(addon, bpy_module, clean_scene)
     ideas = bpy.context.scene.atelier.ideas
     assert len(ideas) == 2 and all(idea.engine == "builtin" for idea in ideas)
     for idea in ideas:
-        addon.backend.idea_checks.check_idea(idea.document)
+        addon.core.ideas.check_idea(idea.document)
     # Labelled as built-in, with the template and seed that make it again.
     record = json.loads(ideas[1].provenance)
     assert (record["engine"], record["seed"]) == ("builtin", 3) and len(record["template"]) == 2
@@ -341,7 +343,7 @@ def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, cle
     # The operator's apply step, as the job mixin calls it when the result event arrives.
     from types import SimpleNamespace
 
-    protocol = addon.backend.protocol
+    protocol = addon.core.protocol
     nook["title"] = "Nook: dusk"
     event = protocol.ResultEvent(id="r", metadata={"model": "tiny"},
                                  data={"ideas": [nook], "repairs": ["pitch was cleaned to ..."]})
@@ -354,7 +356,8 @@ def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, cle
 
     before = scene_state(bpy_module)
     bad = protocol.ResultEvent(id="r", data={"ideas": [dict(nook, lights=[{}])]})
-    with pytest.raises(addon.jobs.ApplyError, match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
+    with pytest.raises(addon.client.session.ApplyError,
+                       match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
         addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, bad)
     assert scene_state(bpy_module) == before
 
@@ -385,7 +388,7 @@ def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stor
         with pytest.raises(RuntimeError, match="no-model' does not exist"):  # the backend's answer
             bpy_module.ops.atelier.suggest_scene(prompt="a nook", count=1, model=str(tmp_path / "no-model"))
     finally:
-        addon.jobs.shutdown()
+        addon.client.session.shutdown()
     assert scene_state(bpy_module) == before
 
 
@@ -421,6 +424,7 @@ def test_the_panel_lists_titles_and_pitches_and_opens_details(addon, bpy_module,
 def test_building_checks_an_idea_handed_over_directly(addon, bpy_module, clean_scene, nook):
     before = scene_state(bpy_module)
     idea = dict(nook, world={"color": "#000000", "strength": "bright"})
-    with pytest.raises(addon.jobs.ApplyError, match="not a valid scene idea: world.strength must be a"):
+    with pytest.raises(addon.client.session.ApplyError,
+                       match="not a valid scene idea: world.strength must be a"):
         addon.apply.scene_idea.build_idea(clean_scene, idea)
     assert scene_state(bpy_module) == before

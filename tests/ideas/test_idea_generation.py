@@ -9,13 +9,15 @@ import jsonschema
 import pytest
 from backend_process import run_backend
 
-from backend import idea_checks, protocol, structured
-from backend.errors import TaskError
+from backend import structured
 from backend.tasks import ideas
 from backend.text_model import load_text_model
+from core import ideas as idea_rules
+from core import protocol
+from core.errors import TaskError
 
 SEEDS = range(4)
-IDEA_SCHEMA = jsonschema.Draft202012Validator(idea_checks.load_schema())
+IDEA_SCHEMA = jsonschema.Draft202012Validator(idea_rules.load_schema())
 
 
 def small(schema: dict) -> dict:
@@ -56,7 +58,7 @@ def test_constrained_answers_are_always_valid_ideas(lm):
                                                 grammar=grammar, max_new_tokens=budget, seed=seed)
         assert tokens < budget  # ended by the grammar, not cut off
         (idea,) = json.loads(text)["ideas"]
-        assert idea_checks.schema_problems(idea) == [], text
+        assert idea_rules.schema_problems(idea) == [], text
         assert IDEA_SCHEMA.is_valid(idea)
 
 
@@ -70,7 +72,7 @@ def test_under_the_full_grammar_the_answer_is_a_valid_idea(lm):
                                             max_new_tokens=budget, seed=0)
     assert tokens < budget
     (idea,) = json.loads(text)["ideas"]
-    assert idea_checks.schema_problems(idea) == [], text
+    assert idea_rules.schema_problems(idea) == [], text
     assert IDEA_SCHEMA.is_valid(idea)
 
 
@@ -81,8 +83,8 @@ def test_the_same_model_without_the_grammar_gives_no_valid_idea(lm):
     for seed in SEEDS:
         text, _ = structured.generate_text(job, model, ideas.messages("a reading nook", 1, ""),
                                            max_new_tokens=budget, seed=seed)
-        with pytest.raises(idea_checks.IdeaError):
-            idea_checks.check_ideas_document(text, 1)
+        with pytest.raises(idea_rules.IdeaError):
+            idea_rules.check_ideas_document(text, 1)
 
 
 def test_without_a_seed_one_is_drawn_recorded_and_reproduces(make_job, tiny_text_model, canned, nook,
@@ -123,7 +125,7 @@ def test_a_layout_problem_is_told_to_the_model_which_fixes_it(make_job, tiny_tex
     output = ideas.run(request, job)
     assert output.data["ideas"] == [nook]
     assert output.metadata["attempts"] == 2
-    assert output.metadata["schema_version"] == idea_checks.SCHEMA_VERSION
+    assert output.metadata["schema_version"] == idea_rules.SCHEMA_VERSION
     assert len(asked) == 2
     retry = asked[1][-1]
     assert retry["role"] == "user" and OVERLAP in retry["content"]

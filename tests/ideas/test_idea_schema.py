@@ -1,4 +1,4 @@
-"""The scene-idea schema and ``idea_checks``: validation (cross-checked with the reference
+"""The scene-idea schema and ``core.ideas``: validation (cross-checked with the reference
 ``jsonschema``), sanitising of hostile documents, semantic checks and request checks."""
 
 import json
@@ -7,15 +7,17 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-from backend import idea_checks
 from backend.structured import token_budget
 from backend.tasks.ideas import generation_schema
+from core import ideas as idea_rules
+from core import schema as json_schema
 
-SCHEMA = idea_checks.load_schema()
+SCHEMA = idea_rules.load_schema()
 REFERENCE = jsonschema.Draft202012Validator(SCHEMA)
 
 
@@ -29,7 +31,7 @@ def reference_valid(document) -> bool:
 def test_schema_is_valid_draft_2020_12_and_versioned():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert SCHEMA["properties"]["schema_version"]["const"] == idea_checks.SCHEMA_VERSION
+    assert SCHEMA["properties"]["schema_version"]["const"] == idea_rules.SCHEMA_VERSION
     assert SCHEMA["$id"].endswith(":1")
 
 
@@ -58,30 +60,30 @@ def test_every_string_array_and_number_is_bounded():
 
 
 def test_the_grammar_gets_a_finite_token_budget_for_the_largest_request():
-    assert token_budget(generation_schema(idea_checks.MAX_IDEAS)) < 10**6
+    assert token_budget(generation_schema(idea_rules.MAX_IDEAS)) < 10**6
 
 
 def test_the_document_schema_holds_exactly_count_ideas(nook):
-    assert idea_checks.schema_problems({"ideas": [nook]}, idea_checks.ideas_document_schema(1)) == []
-    problems = idea_checks.schema_problems({"ideas": [nook, nook]}, idea_checks.ideas_document_schema(1))
+    assert idea_rules.schema_problems({"ideas": [nook]}, idea_rules.ideas_document_schema(1)) == []
+    problems = idea_rules.schema_problems({"ideas": [nook, nook]}, idea_rules.ideas_document_schema(1))
     assert problems == ["ideas has 2 items; at most 1 are allowed"]
     for count in (0, 6, True, 2.0):
-        with pytest.raises(idea_checks.IdeaError, match="count must be a whole number from 1 to 5"):
-            idea_checks.ideas_document_schema(count)
+        with pytest.raises(idea_rules.IdeaError, match="count must be a whole number from 1 to 5"):
+            idea_rules.ideas_document_schema(count)
 
 
 def test_a_schema_with_keywords_the_validator_lacks_is_refused():
-    with pytest.raises(idea_checks.SchemaError, match="oneOf"):
-        idea_checks.schema_problems(1, {"oneOf": [{"type": "number"}]})
+    with pytest.raises(json_schema.SchemaError, match="oneOf"):
+        idea_rules.schema_problems(1, {"oneOf": [{"type": "number"}]})
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def test_the_hand_written_idea_is_valid_for_both_validators(nook):
-    assert idea_checks.schema_problems(nook) == []
+    assert idea_rules.schema_problems(nook) == []
     assert reference_valid(nook)
-    checked, repairs = idea_checks.check_idea(nook)
+    checked, repairs = idea_rules.check_idea(nook)
     assert checked == nook and repairs == []
 
 
@@ -131,15 +133,15 @@ HOSTILE = [
 @pytest.mark.parametrize("what, mutate, says, repairable", HOSTILE, ids=[case[0] for case in HOSTILE])
 def test_hostile_documents_are_rejected_or_sanitised(nook, what, mutate, says, repairable):
     mutate(nook)
-    problems = idea_checks.schema_problems(nook)
+    problems = idea_rules.schema_problems(nook)
     assert any(says in problem for problem in problems), problems
     assert not reference_valid(nook)  # the reference validator agrees
     if repairable:
-        checked, repairs = idea_checks.check_idea(nook)
-        assert repairs and idea_checks.schema_problems(checked) == [] and reference_valid(checked)
+        checked, repairs = idea_rules.check_idea(nook)
+        assert repairs and idea_rules.schema_problems(checked) == [] and reference_valid(checked)
     else:
-        with pytest.raises(idea_checks.IdeaError) as caught:
-            idea_checks.check_idea(nook)
+        with pytest.raises(idea_rules.IdeaError) as caught:
+            idea_rules.check_idea(nook)
         assert any(says in problem for problem in caught.value.problems)
 
 
@@ -148,7 +150,7 @@ def test_sanitising_says_what_it_changed(nook):
     nook["objects"][2]["name"] = "Table\x00\x1b[2J\u202e"
     nook["objects"][1]["location"][0] = 1e308
     nook["pitch"] = "A room.\nWith a view." + " and more" * 100
-    checked, repairs = idea_checks.check_idea(nook)
+    checked, repairs = idea_rules.check_idea(nook)
     assert checked["objects"][1]["name"] == "..-..-etc-passwd"
     assert checked["objects"][2]["name"] == "Table[2J"
     assert checked["objects"][1]["location"][0] == 100
@@ -160,7 +162,7 @@ def test_sanitising_says_what_it_changed(nook):
 
 def test_python_code_in_a_title_is_only_text(nook):
     nook["title"] = "__import__('os').system('echo pwned')"
-    checked, repairs = idea_checks.check_idea(nook)
+    checked, repairs = idea_rules.check_idea(nook)
     assert checked["title"] == nook["title"] and repairs == []
 
 
@@ -173,26 +175,26 @@ def _nested_list(depth: int) -> list:
 
 
 @pytest.mark.parametrize("check", [
-    idea_checks.check_idea,
-    lambda value: idea_checks.check_idea(json.dumps(value)),  # stored as text, as a .blend holds it
-    lambda value: idea_checks.check_ideas_document({"ideas": [value]}, 1),
+    idea_rules.check_idea,
+    lambda value: idea_rules.check_idea(json.dumps(value)),  # stored as text, as a .blend holds it
+    lambda value: idea_rules.check_ideas_document({"ideas": [value]}, 1),
 ], ids=["object", "text", "document"])
 def test_a_deeply_nested_field_is_refused_not_a_crash(nook, check):
     """A hostile stored idea 500 levels deep: copying it would exhaust Python's recursion limit,
     so it is an ``IdeaError`` Blender can report, naming the field."""
     nook["title"] = _nested_list(500)
-    with pytest.raises(idea_checks.IdeaError, match=r"title\[0\]\[0\].* is nested too deeply"):
+    with pytest.raises(idea_rules.IdeaError, match=r"title\[0\]\[0\].* is nested too deeply"):
         check(nook)
     nook["title"] = "A reading nook"
-    nook["objects"][0]["material"] = {"a": _nested_list(idea_checks.MAX_NESTING)}
-    with pytest.raises(idea_checks.IdeaError, match="is nested too deeply"):
+    nook["objects"][0]["material"] = {"a": _nested_list(json_schema.MAX_NESTING)}
+    with pytest.raises(idea_rules.IdeaError, match="is nested too deeply"):
         check(nook)
 
 
 def test_nesting_up_to_the_limit_reaches_the_schema_check(nook):
-    nook["notes"] = [_nested_list(idea_checks.MAX_NESTING - 2)]  # the idea and its notes are 2 levels
-    with pytest.raises(idea_checks.IdeaError, match=r"notes\[0\] must be a string"):
-        idea_checks.check_idea(nook)
+    nook["notes"] = [_nested_list(json_schema.MAX_NESTING - 2)]  # the idea and its notes are 2 levels
+    with pytest.raises(idea_rules.IdeaError, match=r"notes\[0\] must be a string"):
+        idea_rules.check_idea(nook)
 
 
 def test_not_a_number_is_refused_where_the_reference_validator_lets_it_pass(nook):
@@ -200,16 +202,16 @@ def test_not_a_number_is_refused_where_the_reference_validator_lets_it_pass(nook
     # so range checks alone would let it through.
     nook["objects"][0]["location"][2] = math.nan
     assert reference_valid(nook)
-    assert idea_checks.schema_problems(nook) == ["objects[0].location[2] must be a finite number, got nan"]
-    with pytest.raises(idea_checks.IdeaError, match="finite"):
-        idea_checks.check_idea(nook)
+    assert idea_rules.schema_problems(nook) == ["objects[0].location[2] must be a finite number, got nan"]
+    with pytest.raises(idea_rules.IdeaError, match="finite"):
+        idea_rules.check_idea(nook)
 
 
 def test_a_trailing_newline_does_not_slip_past_the_pattern(nook):
     # Python's "$" matches before a final newline; JSON Schema's (ECMA-262) does not.
     nook["objects"][0]["name"] = "Floor\n"
     assert reference_valid(nook)
-    assert "holds U+000A" in idea_checks.schema_problems(nook)[0]
+    assert "holds U+000A" in idea_rules.schema_problems(nook)[0]
 
 
 @pytest.mark.parametrize("text, says", [
@@ -217,30 +219,30 @@ def test_a_trailing_newline_does_not_slip_past_the_pattern(nook):
     ('{"x": Infinity}', "Infinity is not a number JSON allows"),
     ("[" * 100_000, "nested too deeply"),
     ('{"title": "unterminated', "not valid JSON"),
-    (" " * (idea_checks.MAX_JSON_CHARS + 1), "at most 1000000 are read"),
+    (" " * (json_schema.MAX_JSON_CHARS + 1), "at most 1000000 are read"),
 ])
 def test_parsing_refuses_what_json_should_not_hold(text, says):
-    with pytest.raises(idea_checks.IdeaError, match=re.escape(says)):
-        idea_checks.parse_json(text)
+    with pytest.raises(idea_rules.IdeaError, match=re.escape(says)):
+        idea_rules.parse_json(text)
 
 
 def test_an_overflowing_number_in_text_is_refused(nook):
     text = json.dumps(nook).replace('"lens": 35', '"lens": 1e999')
-    with pytest.raises(idea_checks.IdeaError, match="camera.lens must be a finite number"):
-        idea_checks.check_idea(text)
+    with pytest.raises(idea_rules.IdeaError, match="camera.lens must be a finite number"):
+        idea_rules.check_idea(text)
 
 
 # --------------------------------------------------------------------------- semantics
 
 
 def test_the_hand_written_idea_passes_the_semantic_checks(nook):
-    assert idea_checks.semantic_problems(nook) == []
+    assert idea_rules.semantic_problems(nook) == []
 
 
 def test_objects_in_one_lump_are_reported(nook):
     nook["objects"][5]["location"] = nook["objects"][1]["location"]
     nook["objects"][5]["scale"] = [0.9, 0.9, 0.9]  # the chair is turned 15 degrees: a wider box
-    problems = idea_checks.semantic_problems(nook)
+    problems = idea_rules.semantic_problems(nook)
     assert problems == ["objects 'Armchair' and 'Globe' take up mostly the same space "
                         "(67% of their boxes overlap); move them apart or resize them"]
 
@@ -248,18 +250,18 @@ def test_objects_in_one_lump_are_reported(nook):
 def test_a_small_object_inside_a_large_one_is_fine(nook):
     # A book on a shelf: the boxes overlap, but the book is a small part of the union.
     nook["objects"][5].update(location=[-0.6, 0.6, 0.45], scale=[0.2, 0.2, 0.2])
-    assert idea_checks.semantic_problems(nook) == []
+    assert idea_rules.semantic_problems(nook) == []
 
 
 def test_a_camera_inside_an_object_is_reported(nook):
     nook["camera"]["location"] = [-0.6, 0.6, 0.5]
-    problems = idea_checks.semantic_problems(nook)
+    problems = idea_rules.semantic_problems(nook)
     assert "the camera at (-0.6, 0.6, 0.5) is inside 'Armchair'; move it out" in problems
 
 
 def test_a_camera_looking_away_from_the_layout_is_reported(nook):
     nook["camera"]["target"] = [0, -20, 1.6]
-    (problem,) = idea_checks.semantic_problems(nook)
+    (problem,) = idea_rules.semantic_problems(nook)
     assert problem.startswith(
         "the camera at (0, -5.5, 1.6) looking at (0, -20, 1.6) sees only 0 of 8 objects")
     assert "aim camera.target at the layout" in problem
@@ -267,13 +269,13 @@ def test_a_camera_looking_away_from_the_layout_is_reported(nook):
 
 def test_a_camera_aimed_at_itself_is_reported(nook):
     nook["camera"]["target"] = nook["camera"]["location"]
-    assert idea_checks.semantic_problems(nook) == [
+    assert idea_rules.semantic_problems(nook) == [
         "camera.target is where the camera stands; aim it at the objects"]
 
 
 def test_a_sun_given_in_watts_is_reported(nook):
     nook["lights"][0]["energy"] = 1000
-    (problem,) = idea_checks.semantic_problems(nook)
+    (problem,) = idea_rules.semantic_problems(nook)
     assert problem.startswith("lights[0] is a sun with energy 1000; a sun's energy is irradiance in W/m2")
 
 
@@ -288,11 +290,11 @@ def test_a_sun_given_in_watts_is_reported(nook):
     ("a nook", 6, "count must be a whole number from 1 to 5, got 6"),
 ])
 def test_bad_requests_say_what_to_change(prompt, count, says):
-    assert any(says in problem for problem in idea_checks.request_problems(prompt, count))
+    assert any(says in problem for problem in idea_rules.request_problems(prompt, count))
 
 
 def test_a_good_request_has_no_problems():
-    assert idea_checks.request_problems("a cosy reading nook at dusk", 3) == []
+    assert idea_rules.request_problems("a cosy reading nook at dusk", 3) == []
 
 
 # --------------------------------------------------------------------------- Blender's view
@@ -306,23 +308,25 @@ except ModuleNotFoundError:
     pass
 else:
     sys.exit("site-packages are reachable; the test proves nothing")
-from backend import idea_checks
-checked, repairs = idea_checks.check_idea(sys.stdin.read())
+from core import ideas as idea_rules
+checked, repairs = idea_rules.check_idea(sys.stdin.read())
 try:
-    idea_checks.check_idea(dict(checked, objects=[checked["objects"][0]] * 10_000))
-except idea_checks.IdeaError as exc:
+    idea_rules.check_idea(dict(checked, objects=[checked["objects"][0]] * 10_000))
+except idea_rules.IdeaError as exc:
     refused = exc.problems
-semantic = idea_checks.semantic_problems(checked)
+semantic = idea_rules.semantic_problems(checked)
 print(json.dumps({"repairs": repairs, "semantic": semantic, "refused": refused}))
 """
 
 
 def test_the_validator_needs_no_installed_package(nook):
-    """Blender's Python imports ``idea_checks``: it must run without jsonschema, rpds or any
-    other installed (often compiled) package. ``-S`` leaves site-packages off the path."""
+    """Blender's Python imports ``core.ideas`` and ``core.schema``: they must run without
+    jsonschema, rpds or any other installed (often compiled) package. ``-S`` leaves site-packages
+    off the path."""
     nook["objects"][1]["name"] = "../../etc/passwd"
     done = subprocess.run([sys.executable, "-S", "-c", CHECK_WITHOUT_PACKAGES], input=json.dumps(nook),
-                          cwd=idea_checks.SCHEMA_PATH.parents[2], capture_output=True, text=True, timeout=60,
+                          cwd=Path(idea_rules.__file__).resolve().parents[1], capture_output=True, text=True,
+                          timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {

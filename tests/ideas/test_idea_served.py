@@ -56,9 +56,9 @@ def rehearsed(tiny_text_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_backend(addon):
     """One backend process for this module, stopped at its end."""
-    addon.jobs.shutdown()
+    addon.client.session.shutdown()
     yield
-    addon.jobs.shutdown()
+    addon.client.session.shutdown()
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def _drain_until(jobs, client, job, done, what: str) -> None:
 
 def test_the_async_path_shows_progress_cancels_and_serves_on(addon, clean_scene, served, tiny_text_model):
     """What the modal timer does: drain events, show progress, Esc cancels; then the next job."""
-    jobs, protocol = addon.jobs, addon.backend.protocol
+    jobs, protocol = addon.client.session, addon.core.protocol
     client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
 
     def request(prompt, model):

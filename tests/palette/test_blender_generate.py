@@ -113,7 +113,7 @@ def test_the_datablock_copy_is_deleted_when_the_job_is_cancelled(bpy_module, add
                                                                  monkeypatch):
     """Cancelled while the blocking operator waits (what a second Esc does in the UI: the job
     ends at once, the backend's answer no longer matters)."""
-    bpy, jobs = bpy_module, addon.jobs
+    bpy, jobs = bpy_module, addon.client.session
     _painted(bpy)
     copies_sent = []
     real_wait = jobs.wait
@@ -181,9 +181,9 @@ def test_builtin_text_model_runs_without_a_backend(bpy_module, addon, clean_scen
 
 def test_async_path_drains_into_a_palette(bpy_module, addon, clean_scene, palette_env):
     """What the modal timer does: submit, drain until done, then create the palette."""
-    jobs, preferences = addon.jobs, addon.preferences
+    jobs, preferences = addon.client.session, addon.preferences
     client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
-    request = addon.backend.protocol.PaletteRequest(
+    request = addon.core.protocol.PaletteRequest(
         id=jobs.new_request_id(), source="harmony", harmony="monochrome", base_color="#884422", count=4)
     job = jobs.submit(client, request, label="palette")
     deadline = time.monotonic() + 60

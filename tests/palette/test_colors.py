@@ -5,8 +5,9 @@ import pytest
 from coloraide import Color
 from PIL import Image, ImageDraw
 
-from backend import colors
-from backend.errors import TaskError
+from backend import palette_image
+from core import colors
+from core.errors import TaskError
 
 BASES = ["#3366cc", "#c0392b", "#2e8b57", "#f1c40f"]
 # Hue offsets from the base (degrees, OKLCh) that define each rule.
@@ -114,7 +115,7 @@ def _synthetic(path, *, noise=3.0, transparent_fill=(0, 255, 0)):
 
 
 def test_extraction_recovers_known_colours_with_their_coverage(tmp_path):
-    palette = colors.extract_palette(_synthetic(tmp_path / "scene.png"), 3)
+    palette = palette_image.extract_palette(_synthetic(tmp_path / "scene.png"), 3)
     for found, name in zip(palette, ["navy", "gold", "crimson"], strict=True):  # largest first
         known = Color("srgb", [v / 255 for v in KNOWN[name]])
         assert Color(found.hex).delta_e(known, method="2000") < 2.0, (found.hex, name)
@@ -126,9 +127,9 @@ def test_an_image_with_fewer_colours_is_filled_with_steps_of_them(tmp_path):
     """Edge blends and specks are no colours of the scene, so it has three; the other four
     asked for are lightness steps of those three (weight 0: they cover none of the image)."""
     image = _synthetic(tmp_path / "scene.png")
-    palette = colors.extract_palette(image, 7)
+    palette = palette_image.extract_palette(image, 7)
     assert len(palette) == 7 and len({c.hex for c in palette}) == 7
-    assert [c.hex for c in palette[:3]] == [c.hex for c in colors.extract_palette(image, 3)]
+    assert [c.hex for c in palette[:3]] == [c.hex for c in palette_image.extract_palette(image, 3)]
     assert all(c.weight > 0 for c in palette[:3]) and all(c.weight == 0 for c in palette[3:])
     hues = [_hue(c.hex) for c in palette[:3]]
     for added in palette[3:]:
@@ -138,7 +139,7 @@ def test_an_image_with_fewer_colours_is_filled_with_steps_of_them(tmp_path):
 
 
 def test_transparent_pixels_are_ignored(tmp_path):
-    palette = colors.extract_palette(_synthetic(tmp_path / "cut.png", transparent_fill=(0, 255, 0)), 6)
+    palette = palette_image.extract_palette(_synthetic(tmp_path / "cut.png", transparent_fill=(0, 255, 0)), 6)
     green = Color("srgb", [0, 1, 0])
     assert all(Color(c.hex).delta_e(green, method="2000") > 20 for c in palette)
 
@@ -148,7 +149,7 @@ def test_near_duplicates_are_merged(tmp_path):
     image = Image.new("RGB", (100, 100), (200, 40, 60))
     ImageDraw.Draw(image).rectangle((0, 0, 49, 99), fill=(201, 41, 61))
     ImageDraw.Draw(image).rectangle((0, 0, 19, 19), fill=(20, 20, 20))
-    palette = colors.extract_palette(_save(tmp_path / "dups.png", image), 5)
+    palette = palette_image.extract_palette(_save(tmp_path / "dups.png", image), 5)
     assert [c.weight > 0 for c in palette] == [True, True, False, False, False]  # 2 found, 3 added
     assert palette[0].weight == pytest.approx(0.96, abs=0.01)
 
@@ -178,7 +179,7 @@ def _write(path, data):
 ])
 def test_bad_images_get_clear_errors(tmp_path, make, words):
     with pytest.raises(TaskError) as failure:
-        colors.extract_palette(make(tmp_path), 5)
+        palette_image.extract_palette(make(tmp_path), 5)
     assert failure.value.code == "bad_request"
     assert words in failure.value.message
     assert failure.value.hint
@@ -187,4 +188,4 @@ def test_bad_images_get_clear_errors(tmp_path, make, words):
 @pytest.mark.parametrize("count", [0, 2, 13])
 def test_count_out_of_range(tmp_path, count):
     with pytest.raises(TaskError, match="out of range"):
-        colors.extract_palette(_synthetic(tmp_path / "scene.png"), count)
+        palette_image.extract_palette(_synthetic(tmp_path / "scene.png"), count)

@@ -7,9 +7,9 @@ import pytest
 from backend_process import run_backend
 from PIL import Image, ImageDraw
 
-from backend import protocol
-from backend.errors import TaskError
 from backend.tasks import palette
+from core import protocol
+from core.errors import TaskError
 
 
 def test_prompt_answers_are_schema_valid_and_checked(make_job, tiny_text_model):

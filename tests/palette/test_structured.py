@@ -6,10 +6,11 @@ import threading
 import jsonschema
 import pytest
 
-from backend import protocol, structured
-from backend.errors import Cancelled
+from backend import structured
 from backend.tasks import palette
 from backend.text_model import load_text_model
+from core import protocol
+from core.errors import Cancelled
 
 SEEDS = range(8)
 MESSAGES = [{"role": "system", "content": palette.SYSTEM_PROMPT},
@@ -91,7 +92,7 @@ def test_progress_is_reported_per_chunk_of_tokens(lm):
 
 def test_cancel_stops_generation_between_tokens(lm, model_cache):
     """The client cancels when the first progress event arrives; no second one follows."""
-    from backend.job import JobContext
+    from backend.task_context import JobContext
 
     _, model = lm
     cancel, events = threading.Event(), []

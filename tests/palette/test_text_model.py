@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from backend.errors import TaskError
 from backend.text_model import load_text_model
+from core.errors import TaskError
 
 
 def test_the_model_loads_once_and_stays_warm(make_job, tiny_text_model):

@@ -1,6 +1,6 @@
 """Jobs as plain functions: start one, drain the backend's events into it, or wait for it.
 
-Operators are thin shells around these (see ``operators/job_operator.py``): the UI drains from
+Operators are thin shells around these (see ``operators/backend_operator.py``): the UI drains from
 a modal timer, ``blender -b`` waits. No bpy here except through the callers, so tests drive the
 asynchronous path by calling ``drain`` themselves (timers never fire under the bpy module).
 """
@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backend import protocol
-from .client import BackendClient, BackendConfig, TransportClosed
+from ..core import protocol
+from .backend_client import BackendClient, BackendConfig
+from .transport import TransportClosed
 
-EXTENSION_DIR = str(Path(__file__).resolve().parent)
+EXTENSION_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 class JobRefused(Exception):

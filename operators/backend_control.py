@@ -10,7 +10,8 @@ import time
 
 import bpy
 
-from .. import jobs, preferences
+from .. import preferences
+from ..client import session
 
 DOCTOR_TIMEOUT = 300  # seconds; the first run imports torch and checks every model folder
 IDLE_CHECK_INTERVAL = 30.0  # seconds between idle checks; unloading is not urgent
@@ -25,14 +26,14 @@ class ATELIER_OT_cancel_job(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not jobs.active_jobs():
+        if not session.active_jobs():
             cls.poll_message_set("No Atelier job is running")
             return False
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        for job in jobs.active_jobs():
-            jobs.cancel(jobs.current_client(), job)
+        for job in session.active_jobs():
+            session.cancel(session.current_client(), job)
         self.report({"INFO"}, "Cancelling")
         return {"FINISHED"}
 
@@ -56,7 +57,7 @@ class ATELIER_OT_backend_doctor(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         global _doctor_process
-        config = preferences.backend_config(jobs.EXTENSION_DIR)
+        config = preferences.backend_config(session.EXTENSION_DIR)
         command = [config.python, "-m", "backend", "doctor"]
         global _doctor_started
         _doctor_started = time.monotonic()
@@ -84,10 +85,10 @@ class ATELIER_OT_free_memory(bpy.types.Operator):
     bl_label = "Free Memory"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        if jobs.active_jobs():
+        if session.active_jobs():
             self.report({"WARNING"}, "A job is running; cancel it first")
             return {"CANCELLED"}
-        if not jobs.unload():
+        if not session.unload():
             self.report({"INFO"}, "The backend is not running: no model is loaded")
             return {"FINISHED"}
         self.report({"INFO"}, "Models unloaded")
@@ -164,11 +165,11 @@ def _poll_doctor() -> float | None:
 @bpy.app.handlers.persistent
 def _cancel_jobs_on_load(*_args) -> None:
     """A result must never land in a different file than the one it was made for."""
-    jobs.abandon_all()
+    session.abandon_all()
 
 
 def _unload_idle_models() -> float:
-    jobs.unload_if_idle(preferences.idle_seconds())
+    session.unload_if_idle(preferences.idle_seconds())
     return IDLE_CHECK_INTERVAL
 
 
@@ -180,11 +181,11 @@ def register() -> None:
     _register_classes()
     bpy.app.handlers.load_pre.append(_cancel_jobs_on_load)
     bpy.app.timers.register(_unload_idle_models, first_interval=IDLE_CHECK_INTERVAL, persistent=True)
-    atexit.register(jobs.shutdown)
+    atexit.register(session.shutdown)
 
 
 def unregister() -> None:
-    atexit.unregister(jobs.shutdown)
+    atexit.unregister(session.shutdown)
     # bpy 4.5 hangs at exit while a timer is registered, so every timer goes here.
     for timer in (_unload_idle_models, _poll_doctor):
         if bpy.app.timers.is_registered(timer):
@@ -192,5 +193,5 @@ def unregister() -> None:
     if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
     _stop_doctor()
-    jobs.shutdown()
+    session.shutdown()
     _unregister_classes()

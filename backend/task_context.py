@@ -6,11 +6,9 @@ models through the shared cache and write files into their own job folder throug
 
 from __future__ import annotations
 
-import datetime
 import functools
 import importlib.metadata
 import os
-import platform
 import re
 import threading
 from collections.abc import Callable
@@ -18,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, protocol
-from .errors import Cancelled, TaskError
+from core import protocol, provenance
+from core.errors import Cancelled, TaskError
+
 from .model_cache import ModelCache
 from .models import LocatedModel, locate
 
@@ -144,24 +143,16 @@ class JobContext:
     # ----------------------------------------------------------------- provenance
 
     def provenance(self, engine: str, model: str, parameters: dict, **extra: Any) -> dict:
-        """The one versioned record of how a result was made (``protocol.PROVENANCE_SCHEMA``)."""
+        """The one versioned record of how a result was made (``core.provenance``)."""
         located = self._cache.located_any(model)
-        record = {
-            "schema": protocol.PROVENANCE_SCHEMA,
-            "task": self.request.type,
-            "engine": engine,
-            "model": model,
-            "model_source": located.path_or_id if located else model,
-            "revision": located.revision if located else None,
+        return provenance.build(
+            self.request.type, engine, model, parameters, versions=library_versions(),
+            model_source=located.path_or_id if located else model,
+            revision=located.revision if located else None,
             # None for a job that ran no model on any device.
-            "device": self.__dict__.get("device"),
-            "dtype": str(self.dtype).removeprefix("torch.") if "dtype" in self.__dict__ else None,
-            "versions": library_versions(),
-            "parameters": parameters,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        }
-        record.update(extra)
-        return record
+            device=self.__dict__.get("device"),
+            dtype=str(self.dtype).removeprefix("torch.") if "dtype" in self.__dict__ else None,
+            **extra)
 
 
 def output_root(raw: str) -> Path:
@@ -190,7 +181,7 @@ def output_root(raw: str) -> Path:
 @functools.cache
 def _installed_versions() -> tuple:
     # Reading package metadata costs milliseconds; the installed set does not change while running.
-    versions = {"python": platform.python_version(), "atelier_backend": __version__}
+    versions = {}
     for name in _VERSIONED:
         try:
             versions[name] = importlib.metadata.version(name)
@@ -200,5 +191,5 @@ def _installed_versions() -> tuple:
 
 
 def library_versions() -> dict:
-    """Python, the backend and every installed library that can change a result."""
+    """Every installed library that can change a result."""
     return dict(_installed_versions())

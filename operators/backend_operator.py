@@ -2,10 +2,10 @@
 
 A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
 
-* ``make_request(self, context, request_id) -> protocol.Request`` (raise ``jobs.JobRefused``
+* ``make_request(self, context, request_id) -> protocol.Request`` (raise ``session.JobRefused``
   to refuse before anything starts), and
 * ``apply_result(self, context, event: protocol.ResultEvent) -> str`` (the INFO report; raise
-  ``jobs.ApplyError`` to report a failure with the scene unchanged).
+  ``session.ApplyError`` to report a failure with the scene unchanged).
 
 An operator whose call can run inside Blender (the built-in engine) also writes
 ``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import bpy
 
-from .. import jobs, preferences
-from ..backend import protocol
+from .. import preferences
+from ..client import session
+from ..core import protocol
 
 TIMER_INTERVAL = 0.1  # seconds between drains; cheap (a queue read) and smooth enough
 _MODEL_CODES = ("model_missing", "model_invalid")  # errors after which the built-in engine helps
@@ -36,7 +37,7 @@ class BackendJobOperator:
     # One undo step for the result. No REGISTER: a redo panel would re-run the job, blocking
     # the UI, on every tweak.
     bl_options = {"UNDO"}
-    _job = None  # the running jobs.Job
+    _job = None  # the running session.Job
     _client = None
     _timer = None
     # How to get a draft from the built-in engine instead ('' when there is no way), said after
@@ -65,7 +66,7 @@ class BackendJobOperator:
     def describe_error(self, error: protocol.ErrorEvent) -> str:
         """The report for a backend error: its message and hint, and the built-in way round a
         model that cannot be had (the engine is never swapped silently)."""
-        text = jobs.format_error(error.message, error.hint)
+        text = session.format_error(error.message, error.hint)
         if error.code in _MODEL_CODES and self.builtin_alternative:
             text += f"; {self.builtin_alternative}"
         return text
@@ -87,7 +88,7 @@ class BackendJobOperator:
         if job is None:
             return {"CANCELLED"}
         try:
-            jobs.wait(self._client, job, on_progress=self._print_progress)
+            session.wait(self._client, job, on_progress=self._print_progress)
         finally:
             _session(context).running = False
         return self._finish(context, job)
@@ -110,14 +111,14 @@ class BackendJobOperator:
         if event.type == "ESC" and event.value == "PRESS":
             if job.cancel_requested:
                 # A second Esc: stop waiting for a backend that does not confirm.
-                jobs.abandon(job, "cancelled")
+                session.abandon(job, "cancelled")
             else:
-                jobs.cancel(self._client, job)
+                session.cancel(self._client, job)
                 self._show_progress(context, job)
                 return {"RUNNING_MODAL"}
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        jobs.drain(self._client)
+        session.drain(self._client)
         if not job.done:
             self._show_progress(context, job)
             return {"PASS_THROUGH"}
@@ -127,22 +128,22 @@ class BackendJobOperator:
     def cancel(self, context: bpy.types.Context) -> None:
         """Blender ends the modal operator (window closed, file loaded): stop the job too."""
         if self._job is not None and not self._job.done:
-            jobs.cancel(self._client, self._job)
+            session.cancel(self._client, self._job)
         self.release_request(context)
         self._stop_modal(context)
 
     # ----------------------------------------------------------- steps
 
-    def _start(self, context: bpy.types.Context) -> jobs.Job | None:
+    def _start(self, context: bpy.types.Context) -> session.Job | None:
         try:
             problem = preferences.backend_problem()
             if problem:
-                raise jobs.JobRefused(f"{problem}, {self.builtin_alternative}"
+                raise session.JobRefused(f"{problem}, {self.builtin_alternative}"
                                       if self.builtin_alternative else problem)
-            self._client = jobs.client_for(preferences.backend_config(jobs.EXTENSION_DIR))
-            request = self.make_request(context, jobs.new_request_id())
-            job = jobs.submit(self._client, request, label=self.job_label())
-        except jobs.JobRefused as exc:
+            self._client = session.client_for(preferences.backend_config(session.EXTENSION_DIR))
+            request = self.make_request(context, session.new_request_id())
+            job = session.submit(self._client, request, label=self.job_label())
+        except session.JobRefused as exc:
             self.release_request(context)
             self._report_error(context, str(exc))
             return None
@@ -155,7 +156,7 @@ class BackendJobOperator:
         state.stage = job.stage
         return job
 
-    def _finish(self, context: bpy.types.Context, job: jobs.Job) -> set[str]:
+    def _finish(self, context: bpy.types.Context, job: session.Job) -> set[str]:
         self.release_request(context)
         state = _session(context)
         state.running = False
@@ -168,7 +169,7 @@ class BackendJobOperator:
             return {"CANCELLED"}
         try:
             message = self.apply_result(context, job.result)
-        except jobs.ApplyError as exc:
+        except session.ApplyError as exc:
             self._report_error(context, str(exc))
             return {"CANCELLED"}
         return self._succeeded(context, message)
@@ -176,7 +177,7 @@ class BackendJobOperator:
     def _run_here(self, context: bpy.types.Context) -> set[str]:
         try:
             message = self.run_in_blender(context)
-        except (jobs.JobRefused, jobs.ApplyError, ValueError) as exc:
+        except (session.JobRefused, session.ApplyError, ValueError) as exc:
             self._report_error(context, str(exc))
             return {"CANCELLED"}
         return self._succeeded(context, message)
@@ -194,7 +195,7 @@ class BackendJobOperator:
         state.last_error_operator = self.bl_idname
         self.report({"ERROR"}, message)
 
-    def _show_progress(self, context: bpy.types.Context, job: jobs.Job) -> None:
+    def _show_progress(self, context: bpy.types.Context, job: session.Job) -> None:
         state = _session(context)
         state.progress = job.fraction
         state.stage = "cancelling" if job.cancel_requested else job.stage
@@ -216,7 +217,7 @@ class BackendJobOperator:
         _redraw_sidebars(context)
 
     @staticmethod
-    def _print_progress(job: jobs.Job) -> None:
+    def _print_progress(job: session.Job) -> None:
         steps = f" {job.step}/{job.total}" if job.total else ""
         print(f"Atelier: {job.label}: {job.stage}{steps}", flush=True)
 

@@ -1,0 +1,125 @@
+"""Dominant colours of an image file: k-means in OKLab over its opaque pixels.
+
+Each cluster is weighted by the share of the image it covers; clusters closer than
+``MERGE_DELTA_E`` (deltaE OK) are merged, then the ``count`` largest kept; an image with fewer
+colours is filled up to ``count`` with lightness steps of its own, as harmonies are. Roles and
+names come from ``core.colors``, as for every scheme.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.colors import PaletteColor, check_count, named, steps_by_hue
+from core.errors import TaskError
+
+# Clusters closer than this (deltaE OK, about 4 CIEDE2000 units) are one colour to the eye.
+MERGE_DELTA_E = 0.04
+# Clusters covering less than this share of the opaque pixels are edge blends or specks.
+MIN_COVERAGE = 0.01
+# Pixels at most this opaque are ignored (anti-aliased cut-out edges included).
+ALPHA_THRESHOLD = 128
+# The image is sampled down to at most this many pixels a side (nearest, so no new colours).
+SAMPLE_SIZE = 96
+_KMEANS_ITERATIONS = 30
+
+
+def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[PaletteColor]:
+    """``count`` colours for the image file at ``path``: its dominant colours, largest coverage
+    first (``weight`` is the share of the opaque pixels each covers), then, when the image holds
+    fewer distinct colours than that, lightness steps of those colours with weight 0 (they cover
+    none of it), so a scheme always has the colours asked for."""
+    import numpy as np
+    from coloraide import Color
+
+    check_count(count)
+    pixels = _opaque_pixels(Path(path))
+    values, counts = np.unique(pixels, axis=0, return_counts=True)
+    if len(values) == 1:
+        raise TaskError("bad_request", f"{path} is one flat colour",
+                        hint="use an image with more than one colour, or the harmony source")
+    lab = np.array([Color("srgb", list(v / 255.0)).convert("oklab").coords() for v in values])
+    centres, weights = _kmeans(lab, counts.astype(float), min(len(values), max(2 * count, 8)), seed)
+    clusters = _merge_close([Color("oklab", list(c)) for c in centres], list(weights))
+    clusters.sort(key=lambda item: -item[1])
+    total = sum(w for _, w in clusters)
+    clusters = [item for item in clusters if item[1] >= MIN_COVERAGE * total][:count]
+    total = sum(w for _, w in clusters)
+    if len(clusters) < 2:
+        raise TaskError("bad_request", f"{path} is one flat colour (all its colours look alike)",
+                        hint="use an image with more than one colour, or the harmony source")
+    # The dominant colours come first and unchanged; steps of their hues fill up to the count.
+    filled = steps_by_hue([c for c, _ in clusters], count)[:count]
+    weights = [w / total for _, w in clusters]
+    return named(filled, weights + [0.0] * (len(filled) - len(weights)))
+
+
+def _opaque_pixels(path: Path):
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise TaskError("bad_request", f"image {str(path)!r} does not exist",
+                        hint="give the path of a PNG, JPEG or other image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.width == 0 or image.height == 0:
+                raise TaskError("bad_request", f"image {str(path)!r} is empty", hint="use a non-empty image")
+            # Keeps every sampled pixel as it is: no resampling filter invents blends.
+            image = image.convert("RGBA")
+            image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
+            data = np.asarray(image).reshape(-1, 4)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise TaskError("bad_request", f"image {str(path)!r} cannot be read ({exc})",
+                        hint="use a PNG, JPEG, WebP or TIFF file") from None
+    opaque = data[data[:, 3] > ALPHA_THRESHOLD, :3]
+    if len(opaque) == 0:
+        raise TaskError("bad_request", f"image {str(path)!r} is fully transparent",
+                        hint="use an image with visible pixels")
+    return opaque
+
+
+def _kmeans(points, weights, k: int, seed: int):
+    """Weighted k-means (k-means++ start, seeded) in OKLab; returns centres and weights."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.choice(len(points), p=weights / weights.sum())]]
+    for _ in range(1, k):
+        distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        chance = distance * weights
+        if chance.sum() <= 0:
+            break
+        centres.append(points[rng.choice(len(points), p=chance / chance.sum())])
+    centres = np.array(centres)
+    for _ in range(_KMEANS_ITERATIONS):
+        label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        moved = np.array([
+            np.average(points[label == j], axis=0, weights=weights[label == j])
+            if weights[label == j].sum() > 0 else centres[j]
+            for j in range(len(centres))
+        ])
+        if np.allclose(moved, centres, atol=1e-7):
+            break
+        centres = moved
+    label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+    sizes = np.array([weights[label == j].sum() for j in range(len(centres))])
+    return centres[sizes > 0], sizes[sizes > 0]
+
+
+def _merge_close(colors: list, weights: list) -> list[tuple]:
+    """Merge clusters closer than ``MERGE_DELTA_E``, largest first, by weighted average."""
+    from coloraide import Color
+
+    order = sorted(range(len(colors)), key=lambda i: -weights[i])
+    merged: list[list] = []  # [colour, weight]
+    for i in order:
+        for entry in merged:
+            if entry[0].delta_e(colors[i], method="ok") < MERGE_DELTA_E:
+                entry[0] = Color.average([entry[0], colors[i]], [entry[1], weights[i]], space="oklab")
+                entry[1] += weights[i]
+                break
+        else:
+            merged.append([colors[i], weights[i]])
+    return [(c, w) for c, w in merged]
