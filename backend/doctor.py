@@ -85,7 +85,7 @@ def _report_devices() -> None:
 
 def _texture_end_to_end(tmp: Path) -> int:
     from .cli import run_request
-    from .tiny_models import build_tiny_sd
+    from .doctor_models import build_tiny_sd
 
     started = time.monotonic()
     try:

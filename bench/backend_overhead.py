@@ -39,7 +39,7 @@ def main() -> None:
     import torch
     from diffusers import AutoPipelineForText2Image
 
-    from backend.tiny_models import build_tiny_sd
+    from backend.doctor_models import build_tiny_sd
 
     with tempfile.TemporaryDirectory(prefix="atelier-bench-") as tmp:
         model = build_tiny_sd(Path(tmp) / "tiny-sd")

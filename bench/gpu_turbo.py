@@ -60,7 +60,7 @@ def build_full_size(kind: str, folder: Path, device: str, dtype) -> Path:
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-    from backend.tiny_models import write_clip_tokenizer
+    from backend.doctor_models import write_clip_tokenizer
 
     def text(config: dict, projection: bool):
         cfg = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
@@ -158,7 +158,8 @@ def main() -> None:
     import torch
     from diffusers import AutoPipelineForText2Image
 
-    from backend import tiny_models
+    from backend.doctor_models import build_tiny_sd
+    from tests.tiny_pipelines import build_tiny_sdxl
 
     device = "cpu" if args.tiny else "cuda"
     dtype = torch.float32 if args.tiny else torch.float16
@@ -178,7 +179,7 @@ def main() -> None:
             started = time.perf_counter()
             folder = Path(tmp) / f"{name}-random"
             if args.tiny:
-                (tiny_models.build_tiny_sd if kind == "sd" else tiny_models.build_tiny_sdxl)(folder)
+                (build_tiny_sd if kind == "sd" else build_tiny_sdxl)(folder)
             else:
                 build_full_size(kind, folder, device, dtype)
             built_s = time.perf_counter() - started

@@ -6,6 +6,7 @@ a link to this checkout, enabled as ``bl_ext.atelier_dev.atelier``.
 """
 
 import dataclasses
+import itertools
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fault_backend import FAULT_OOM_PROMPT
+from served_backend import Backend
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 # Always a fresh user folder: the tests add an extension repository and write job files there.
@@ -87,7 +90,7 @@ def tiny_sd_model(tmp_path_factory) -> Path:
     test process never imports torch or diffusers)."""
     folder = tmp_path_factory.mktemp("models") / "tiny-sd"
     subprocess.run(
-        [sys.executable, "-c", "import sys; from backend.tiny_models import build_tiny_sd; "
+        [sys.executable, "-c", "import sys; from backend.doctor_models import build_tiny_sd; "
                                "build_tiny_sd(sys.argv[1])", str(folder)],
         cwd=ROOT, check=True, timeout=300,
     )
@@ -217,3 +220,86 @@ def clean_scene(addon, bpy_module):
     """An empty scene for each test (add-ons stay enabled)."""
     bpy_module.ops.wm.read_homefile(use_empty=True)
     return bpy_module.context.scene
+
+
+# --------------------------------------------------------------------------- the served backend
+
+# The out-of-memory fault (``fault_backend.py``): this prompt raises OutOfMemoryError at the
+# first denoising step of the shared server.
+OOM_PROMPT = "trigger the out-of-memory test hook"
+_job_ids = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tiny_sd_model) -> Path:
+    """A tiny SD 1.x-shaped pipeline folder (64 px native), the one the Blender tests use;
+    tests that change a model change a copy."""
+    return tiny_sd_model
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory) -> Path:
+    """A tiny SDXL-shaped pipeline folder (two text encoders, text_time conditioning)."""
+    from tiny_pipelines import build_tiny_sdxl
+
+    return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux(tmp_path_factory) -> Path:
+    """A tiny FLUX-shaped pipeline folder (CLIP + T5 encoders, flow-matching transformer)."""
+    from tiny_pipelines import build_tiny_flux
+
+    return build_tiny_flux(tmp_path_factory.mktemp("models") / "tiny-flux")
+
+
+@pytest.fixture(scope="session")
+def start_backend(tmp_path_factory):
+    """Factory for serve processes; all are closed at the end of the session."""
+    log_dir = tmp_path_factory.mktemp("backend-logs")
+    started = []
+
+    def start(*args: str, env: dict | None = None, faults: bool = False) -> Backend:
+        backend = Backend(log_dir, *args, env=env, faults=faults)
+        started.append(backend)
+        return backend
+
+    yield start
+    for backend in started:
+        backend.close()
+
+
+@pytest.fixture(scope="session")
+def oom_prompt() -> str:
+    """The prompt that makes the shared server's texture task raise OutOfMemoryError."""
+    return OOM_PROMPT
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory) -> Path:
+    """An empty Hugging Face cache folder the shared server uses (tests add snapshots)."""
+    return tmp_path_factory.mktemp("hf-cache")
+
+
+@pytest.fixture(scope="session")
+def backend(start_backend, hub_cache) -> Backend:
+    """The shared serve process (max size 512, the out-of-memory fault armed for ``OOM_PROMPT``)."""
+    server = start_backend("--max-size", "512", faults=True,
+                           env={FAULT_OOM_PROMPT: OOM_PROMPT, "HF_HUB_CACHE": str(hub_cache)})
+    hello = server.next_event()
+    assert hello["type"] == "hello", hello
+    return server
+
+
+@pytest.fixture
+def texture_request(tiny_sd, tmp_path):
+    """Builds a valid small texture request; keyword arguments override fields."""
+    def make(**fields) -> dict:
+        request = {"type": "texture", "id": f"job-{next(_job_ids)}", "prompt": "weathered red bricks",
+                   "output_dir": str(tmp_path / "out"), "model": str(tiny_sd), "width": 64,
+                   "height": 64, "steps": 2, "seed": 7}
+        request.update(fields)
+        return request
+
+    return make
+

@@ -27,9 +27,6 @@ MAX_GUIDANCE = 50.0
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
 # Set to 1 to keep model parts in CPU memory until they compute (needs accelerate; CUDA only).
 CPU_OFFLOAD_ENV = "ATELIER_CPU_OFFLOAD"
-# Test hook: a prompt equal to this variable's value raises torch's OutOfMemoryError at the
-# first denoising step, so the out-of-memory path can be tested without filling a GPU.
-OOM_TEST_HOOK = "ATELIER_TEST_OOM_PROMPT"
 
 
 @dataclass(frozen=True)
@@ -74,11 +71,8 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     seed = job.seed
     # A CPU generator gives the same starting noise on every device, so a seed reproduces.
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    oom_prompt = os.environ.get(OOM_TEST_HOOK)
 
     def on_step_end(pipeline, step, timestep, tensors):
-        if oom_prompt is not None and request.prompt == oom_prompt:
-            raise torch.OutOfMemoryError(f"test hook {OOM_TEST_HOOK}: simulated out of memory")
         job.progress(step + 1, getattr(pipeline, "num_timesteps", None) or settings["steps"])
         job.check_cancelled()
         return tensors
