@@ -15,7 +15,7 @@ def install_checkout(bpy, folder, repo_module: str):
     import addon_utils
 
     folder.mkdir()
-    (folder / "atelier").symlink_to(Path(__file__).resolve().parents[2], target_is_directory=True)
+    (folder / "atelier").symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
     bpy.context.preferences.extensions.repos.new(name=repo_module, module=repo_module,
                                                  custom_directory=str(folder), source="USER")
     module = f"bl_ext.{repo_module}.atelier"

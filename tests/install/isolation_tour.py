@@ -17,6 +17,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-tour-user-")
 
 import bpy  # noqa: E402  (reads the user folder when imported)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared test helpers
 from blender_helpers import install_checkout, slow_texture_request, start_slow_texture_job  # noqa: E402
 
 SMALL = dict(width=64, height=64, steps=1, seed=1)

@@ -14,6 +14,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="atelier-quit-user-")
 
 import bpy  # noqa: E402  (reads the user folder when imported)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared test helpers
 from blender_helpers import install_checkout  # noqa: E402
 
 
