@@ -10,6 +10,7 @@ import shutil
 import bpy
 
 from .client import BackendConfig
+from .core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 
 BUILTIN = "builtin"
 _MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL"}
@@ -28,13 +29,13 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         name="Texture Model",
         description="Hugging Face model id or local diffusers folder for textures, or 'builtin' "
                     "(ATELIER_TEXTURE_MODEL overrides it)",
-        default="stabilityai/sd-turbo",
+        default=DEFAULT_TEXTURE_MODEL,
     )
     text_model: bpy.props.StringProperty(
         name="Text Model",
         description="Hugging Face model id or local folder of an instruct language model for "
                     "colour schemes and scene ideas, or 'builtin' (ATELIER_TEXT_MODEL overrides it)",
-        default="Qwen/Qwen2.5-1.5B-Instruct",
+        default=DEFAULT_TEXT_MODEL,
     )
     device: bpy.props.EnumProperty(
         name="Device",

@@ -12,16 +12,30 @@ import contextlib
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import bpy
 
-# role -> (Cycles bake type, pass filter, colour space of the saved image). The base colour is
-# baked as emission from the Principled BSDF's Base Color input (see _base_color_as_emission):
-# a diffuse bake would come out black for metals.
+
+class BakeMap(NamedTuple):
+    """How one map is baked and saved, and how the bake operator's menu names it."""
+
+    bake_type: str  # Cycles bake type
+    pass_filter: frozenset
+    colorspace: str  # of the saved image
+    label: str
+    description: str
+
+
+# role (one of core.protocol.FILE_ROLES) -> its bake, in the order maps are baked. The base
+# colour is baked as emission from the Principled BSDF's Base Color input (see
+# _base_color_as_emission): a diffuse bake would come out black for metals.
 MAPS = {
-    "base_color": ("EMIT", set(), "sRGB"),
-    "roughness": ("ROUGHNESS", set(), "Non-Color"),
-    "normal": ("NORMAL", set(), "Non-Color"),
+    "base_color": BakeMap("EMIT", frozenset(), "sRGB", "Base Color", "The surface colour (sRGB)"),
+    "roughness": BakeMap("ROUGHNESS", frozenset(), "Non-Color", "Roughness",
+                         "How rough the surface is (non-colour data)"),
+    "normal": BakeMap("NORMAL", frozenset(), "Non-Color", "Normal",
+                      "Tangent-space normal map (non-colour data)"),
 }
 MIN_SIZE, MAX_SIZE = 8, 8192
 
@@ -49,17 +63,17 @@ def bake_maps(context: bpy.types.Context, obj: bpy.types.Object, directory: str,
         scene.cycles.samples = samples
         scene.render.bake.margin = max(1, size // 64)
         for role in maps:
-            bake_type, pass_filter, colorspace = MAPS[role]
+            spec = MAPS[role]
             image = bpy.data.images.new(f"{stem}_{role}", size, size, alpha=False)
             try:
-                image.colorspace_settings.name = colorspace
+                image.colorspace_settings.name = spec.colorspace
                 node.image = image
                 shading = (_base_color_as_emission(material) if role == "base_color"
                            else contextlib.nullcontext())
                 with shading, context.temp_override(active_object=obj, object=obj, selected_objects=[obj],
                                                     selected_editable_objects=[obj]):
-                    bpy.ops.object.bake(type=bake_type, pass_filter=pass_filter, use_clear=True,
-                                        target="IMAGE_TEXTURES")
+                    bpy.ops.object.bake(type=spec.bake_type, pass_filter=set(spec.pass_filter),
+                                        use_clear=True, target="IMAGE_TEXTURES")
                 path = str(Path(directory) / f"{stem}_{role}.png")
                 image.filepath_raw = path
                 image.file_format = "PNG"

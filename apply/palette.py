@@ -11,8 +11,9 @@ The mapping (``apply_palette``), one fixed rule:
 1. The materials in scope are ranked by the world-space surface area they cover on the
    objects in scope, largest first (ties by name). Objects are visited by name, so the
    result does not depend on selection order.
-2. The palette's colours are ranked by role: primary, secondary, accent, background,
-   highlight, shadow (palette order within a role). A palette without roles keeps its order.
+2. The palette's colours are ranked by role (``core.colors.APPLY_ORDER``): primary, secondary,
+   accent, background, highlight, shadow (palette order within a role). A palette without
+   roles keeps its order.
 3. The n-th material gets the n-th colour, cycling when there are more materials than colours.
    Its Principled BSDF Base Color is set, and its Emission Color when the emission is used
    (strength above 0); the viewport colour follows.
@@ -36,10 +37,12 @@ from dataclasses import dataclass, field
 import bpy
 import mathutils
 
+from ..core.colors import APPLY_ORDER
+from ..core.results import PaletteScheme, ResultError, palette_scheme
 from .names import datablock_name
 from .nodes import find_node, node_tree, uses_nodes
 
-ROLE_ORDER = ("primary", "secondary", "accent", "background", "highlight", "shadow")
+ROLE_ORDER = APPLY_ORDER  # rule 2 below; defined once in core.colors with the roles
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_LABEL = 40
@@ -136,29 +139,22 @@ def palette_color_hex(palette_color) -> str:
 # --------------------------------------------------------------------------- creating
 
 
-def check_scheme(data) -> tuple[str, list[Swatch]]:
-    """The title and swatches of a scheme (backend or built-in engine output), checked as data."""
-    roles = set(ROLE_ORDER)
-    if not isinstance(data, dict) or not isinstance(data.get("colors"), list) or not data["colors"]:
-        raise PaletteError("the scheme has no colours")
-    swatches = []
-    for entry in data["colors"]:
-        hex_value = entry.get("hex") if isinstance(entry, dict) else None
-        if not isinstance(hex_value, str) or not _HEX.match(hex_value):
-            raise PaletteError(f"the scheme holds a colour that is not #rrggbb: {str(entry)[:60]}")
-        role = entry.get("role", "")
-        if role not in roles and role != "":
-            raise PaletteError(f"the scheme holds an unknown role {str(role)[:20]!r}")
-        label = _NAME_CHARACTERS.sub("", str(entry.get("name", "")))[:MAX_LABEL].strip()
-        swatches.append(Swatch(hex_value.lower(), label, role))
-    title = _NAME_CHARACTERS.sub("", str(data.get("title", ""))).strip()
-    return title, swatches
+def check_scheme(data) -> PaletteScheme:
+    """A scheme document (built-in engine output, a script's dict) as a checked ``PaletteScheme``;
+    a backend's arrives checked already (``core.results``) and passes through."""
+    try:
+        return palette_scheme(data)
+    except ResultError as exc:
+        raise PaletteError(str(exc)) from None
 
 
-def create_palette(scene, data: dict, *, source: str, provenance: str = "") -> bpy.types.Palette:
-    """A new ``bpy.types.Palette`` for the scheme ``data``, with names and roles recorded in
-    ``scene.atelier.palettes`` under the palette's name."""
-    title, swatches = check_scheme(data)
+def create_palette(scene, data, *, source: str, provenance: str = "") -> bpy.types.Palette:
+    """A new ``bpy.types.Palette`` for the scheme ``data`` (a ``PaletteScheme`` or a scheme
+    document), with names and roles recorded in ``scene.atelier.palettes`` under its name."""
+    scheme = check_scheme(data)
+    title = _NAME_CHARACTERS.sub("", scheme.title).strip()
+    swatches = [Swatch(color.hex, _NAME_CHARACTERS.sub("", color.name)[:MAX_LABEL].strip(), color.role)
+                for color in scheme.colors]
     palette = bpy.data.palettes.new(datablock_name(title, "Atelier Palette"))
     palette.use_fake_user = True  # kept with the .blend even while no paint mode uses it
     for swatch in swatches:

@@ -18,6 +18,7 @@ import mathutils
 
 from ..client.session import ApplyError
 from ..core import ideas as idea_rules
+from ..core import results
 from .names import MAX_NAME_BYTES, datablock_name
 from .nodes import find_node, node_tree
 from .origin import describe
@@ -48,19 +49,10 @@ def checked_ideas(raw_ideas) -> tuple[list[dict], list[str]]:
 
     ``ApplyError`` names the first idea that cannot be used.
     """
-    if not isinstance(raw_ideas, list) or not raw_ideas:
-        raise ApplyError("the answer holds no ideas")
-    if len(raw_ideas) > idea_rules.MAX_IDEAS:
-        raise ApplyError(f"the answer holds {len(raw_ideas)} ideas; at most {idea_rules.MAX_IDEAS} are kept")
-    ideas, repairs = [], []
-    for number, raw in enumerate(raw_ideas, start=1):
-        try:
-            idea, fixed = idea_rules.check_idea(raw)
-        except idea_rules.IdeaError as exc:
-            raise ApplyError(f"idea {number} is not a valid scene idea: {exc}") from None
-        ideas.append(idea)
-        repairs += [f"idea {number}: {repair}" for repair in fixed]
-    return ideas, repairs
+    try:
+        return results.checked_ideas(raw_ideas)  # the same check a backend's result had on receipt
+    except results.ResultError as exc:
+        raise ApplyError(str(exc)) from None
 
 
 def store_ideas(scene: bpy.types.Scene, raw_ideas, *, prompt: str, engine: str,

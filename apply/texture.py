@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ import bpy
 
 from .. import preferences
 from ..client.session import ApplyError
-from ..core import protocol
+from ..core.provenance import Provenance, ProvenanceError
+from ..core.results import TextureResult
 from .names import datablock_name
 from .nodes import node_tree
 
@@ -141,16 +141,25 @@ def load_image(source: Path, name: str, storage: str, created: list) -> bpy.type
 
 
 def store_provenance(idblock: bpy.types.ID, record: dict) -> None:
-    """The backend's record as custom properties (the whole JSON plus searchable scalars)."""
+    """The record (``Provenance.to_dict()``) as custom properties: the whole JSON plus
+    searchable scalars."""
     idblock[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
+    provenance = _provenance(record)
     for key in ("engine", "model", "revision", "device", "dtype", "created"):
-        if isinstance(record.get(key), str):
-            idblock[f"atelier_{key}"] = record[key]
-    parameters = record.get("parameters") or {}
+        value = getattr(provenance, key)
+        if value is not None:
+            idblock[f"atelier_{key}"] = value
     for key in ("prompt", "seed", "steps", "guidance", "seamless"):
-        value = parameters.get(key)
+        value = provenance.parameters.get(key)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             idblock[f"atelier_{key}"] = value
+
+
+def _provenance(record: dict) -> Provenance:
+    try:
+        return Provenance.from_dict(record)
+    except ProvenanceError as exc:
+        raise ApplyError(f"the provenance record cannot be stored: {exc}") from None
 
 
 # ---------------------------------------------------------------------- the material
@@ -195,25 +204,27 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: l
 # ---------------------------------------------------------------------- the whole step
 
 
-def apply_texture(result: protocol.ResultEvent, parameters: TextureParameters,
+def apply_texture(result: TextureResult, parameters: TextureParameters,
                   target_names: list[str], storage: str) -> Applied:
     """Build image and material(s) from ``result`` and put them on the named objects.
 
-    Raises ``ApplyError`` (with everything made so far removed) when no target is left, the
-    result has no base colour image or Blender cannot read it.
+    Raises ``ApplyError`` (with everything made so far removed) when no target is left or
+    Blender cannot read the image. Deletes nothing: the job's folder is the client's to remove
+    (``session.release``).
     """
     targets, missing = resolve_targets(target_names)
     if not targets:
         raise ApplyError(f"the target object(s) {', '.join(missing)} no longer exist; "
                          "select a mesh and generate again")
     source = _base_color_file(result)
+    record = result.provenance.to_dict()
     name = datablock_name(parameters.prompt)
     created: list = []
     undo: list = []
     try:
         applied = Applied(objects=targets, missing=missing)
         applied.image = load_image(source, name, storage, created)
-        store_provenance(applied.image, result.metadata)
+        store_provenance(applied.image, record)
         by_mapping: dict[bool, bpy.types.Material] = {}
         for obj in targets:
             box = not has_uv_map(obj)
@@ -221,27 +232,23 @@ def apply_texture(result: protocol.ResultEvent, parameters: TextureParameters,
                 suffix = " (box)" if box and len({has_uv_map(o) for o in targets}) > 1 else ""
                 material = build_material(datablock_name(name + suffix), applied.image, box)
                 created.append(material)
-                store_provenance(material, result.metadata)
+                store_provenance(material, record)
                 by_mapping[box] = material
             assign_material(obj, by_mapping[box], undo)
         applied.materials = list(by_mapping.values())
-        add_history(bpy.context.scene, parameters, applied, result.metadata)
+        add_history(bpy.context.scene, parameters, applied, record)
     except BaseException:
         _roll_back(undo, created)
         raise
-    _remove_job_files(result)
     return applied
 
 
-def _base_color_file(result: protocol.ResultEvent) -> Path:
-    for item in result.files:
-        if item.role == "base_color":
-            path = Path(item.path)
-            if not path.is_file():
-                raise ApplyError(f"the backend reported {path} but the file is not there; "
-                                 "check free disk space and generate again")
-            return path
-    raise ApplyError("the backend's result holds no base colour image; generate again")
+def _base_color_file(result: TextureResult) -> Path:
+    path = result.base_color  # checked on receipt: a regular file inside the job's folder
+    if not path.is_file():
+        raise ApplyError(f"the backend reported {path} but the file is not there; "
+                         "check free disk space and generate again")
+    return path
 
 
 def _roll_back(undo: list, created: list) -> None:
@@ -256,17 +263,6 @@ def _roll_back(undo: list, created: list) -> None:
             bpy.data.images.remove(thing)
 
 
-def _remove_job_files(result: protocol.ResultEvent) -> None:
-    """The job folder's copies are no longer needed once packed or saved elsewhere."""
-    for item in result.files:
-        path = Path(item.path)
-        path.unlink(missing_ok=True)
-        try:
-            os.rmdir(path.parent)
-        except OSError:
-            pass  # other files remain (or it is gone); leave the folder
-
-
 def add_history(scene: bpy.types.Scene, parameters: TextureParameters, applied: Applied,
                 provenance: dict):
     """Record what was made in ``scene.atelier.history`` (public: scripts read these names)."""
@@ -274,7 +270,7 @@ def add_history(scene: bpy.types.Scene, parameters: TextureParameters, applied: 
     item.name = applied.materials[0].name if applied.materials else parameters.prompt
     for key, value in vars(parameters).items():
         setattr(item, key, value)
-    item.engine = str(provenance.get("engine", ""))
+    item.engine = _provenance(provenance).engine
     # The first material (a second, "(box)", exists only when UV and UV-less meshes were mixed).
     item.material_name = applied.materials[0].name if applied.materials else ""
     item.image_name = applied.image.name if applied.image is not None else ""

@@ -13,10 +13,11 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from core import protocol
+from core import colors, protocol
+
+from .server import run_request
 
 EXIT_FAILED = 1
 # A scene context in the shape the ideas task reads (tasks/ideas.describe_context).
@@ -42,17 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     texture.add_argument("--guidance", type=float)
     texture.add_argument("--seed", type=int)
     texture.add_argument("--negative", default="", help="negative prompt")
-    texture.add_argument("--seamless", choices=protocol.SEAMLESS_MODES, default="off")
+    texture.add_argument("--seamless", choices=protocol.SEAMLESS_MODES,
+                         default=protocol.TextureRequest.seamless)
     texture.add_argument("--allow-pickle", action="store_true",
                          help="accept pickle weights (they can run code; only for models you trust)")
     _common(texture)
 
     palette = commands.add_parser("palette", help="make a colour scheme")
     palette.add_argument("prompt", nargs="?", default="")
-    palette.add_argument("--source", choices=protocol.PALETTE_SOURCES, default="prompt")
+    palette.add_argument("--source", choices=protocol.PALETTE_SOURCES, default=protocol.PaletteRequest.source)
     palette.add_argument("--image", default="", help="image file to take colours from")
-    palette.add_argument("--count", type=int, default=5)
-    palette.add_argument("--harmony", choices=protocol.HARMONY_RULES)
+    palette.add_argument("--count", type=int, default=protocol.PaletteRequest.count)
+    palette.add_argument("--harmony", choices=tuple(colors.HARMONY_RULES))
     palette.add_argument("--base-color", default="", help="#rrggbb for harmony rules")
     palette.add_argument("--model", default="", help="Hugging Face id or local folder: the text model "
                          "(source prompt) or the texture model (source prompt_image)")
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ideas = commands.add_parser("ideas", help="suggest scene ideas")
     ideas.add_argument("prompt")
-    ideas.add_argument("--count", type=int, default=3)
+    ideas.add_argument("--count", type=int, default=protocol.IdeasRequest.count)
     ideas.add_argument("--context", default="{}",
                        help="JSON object describing the current scene: the selected objects "
                             "(name, dimensions in metres) and the palette, e.g. " + CONTEXT_EXAMPLE)
@@ -161,25 +163,6 @@ def _one_shot(request: protocol.Request) -> int:
         return _fail(result.code, result.message, result.hint)
     _print_result(result)
     return 0
-
-
-def run_request(request: protocol.Request) -> protocol.ResultEvent | protocol.ErrorEvent:
-    """Run one job in this process; progress lines go to stderr."""
-    from .model_cache import ModelCache
-    from .server import run_job
-
-    events: list = []
-
-    def emit(event: protocol.Event) -> None:
-        if isinstance(event, protocol.ProgressEvent):
-            print(f"step {event.step}/{event.total} {event.stage}".rstrip(), file=sys.stderr)
-        else:
-            events.append(event)
-
-    code, message, hint = run_job(request, ModelCache(), emit, threading.Event())
-    if code is not None:
-        return protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint)
-    return events[-1]
 
 
 def _print_result(result: protocol.ResultEvent) -> None:

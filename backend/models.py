@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import TaskError
+from core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 
 # Files that hold weights in Python's pickle format; loading one can execute code.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
@@ -78,14 +79,7 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
 
 def example_model(kind: str) -> str:
     """The default model of ``kind`` ('texture' or 'text'), the example a hint gives."""
-    # Imported on use: tasks.texture imports this module (through job.py) as it loads.
-    if kind == "text":
-        from .text_model import DEFAULT_TEXT_MODEL
-
-        return DEFAULT_TEXT_MODEL
-    from .tasks.texture import DEFAULT_MODEL
-
-    return DEFAULT_MODEL
+    return DEFAULT_TEXT_MODEL if kind == "text" else DEFAULT_TEXTURE_MODEL
 
 
 def check_folder(path: Path, allow_pickle: bool) -> None:

@@ -21,6 +21,9 @@ MIN_COVERAGE = 0.01
 ALPHA_THRESHOLD = 128
 # The image is sampled down to at most this many pixels a side (nearest, so no new colours).
 SAMPLE_SIZE = 96
+# Larger images are refused before decoding: a 40 Mpx RGBA decode is 160 MB, and a file that
+# claims more is more likely a decompression bomb than a photo.
+MAX_PIXELS = 40_000_000
 _KMEANS_ITERATIONS = 30
 
 
@@ -62,15 +65,23 @@ def _opaque_pixels(path: Path):
         raise TaskError("bad_request", f"image {str(path)!r} does not exist",
                         hint="give the path of a PNG, JPEG or other image file")
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as image:  # reads the header only
             if image.width == 0 or image.height == 0:
                 raise TaskError("bad_request", f"image {str(path)!r} is empty", hint="use a non-empty image")
+            if image.width * image.height > MAX_PIXELS:
+                raise TaskError("bad_request", f"image {str(path)!r} is {image.width}x{image.height} "
+                                f"pixels; at most {MAX_PIXELS // 10**6} million are read",
+                                hint="use a smaller copy of the image")
+            # JPEG decodes straight to a reduced size; other formats decode whole (bounded above).
+            image.draft("RGB", (SAMPLE_SIZE, SAMPLE_SIZE))
             # Keeps every sampled pixel as it is: no resampling filter invents blends.
             image = image.convert("RGBA")
             image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
             data = np.asarray(image).reshape(-1, 4)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise TaskError("bad_request", f"image {str(path)!r} is too large to read safely ({exc})",
+                        hint="use a smaller copy of the image") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise TaskError("bad_request", f"image {str(path)!r} cannot be read ({exc})",
                         hint="use a PNG, JPEG, WebP or TIFF file") from None
     opaque = data[data[:, 3] > ALPHA_THRESHOLD, :3]

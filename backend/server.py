@@ -69,8 +69,12 @@ class Server:
         self._worker.start()
         self.emit(protocol.HelloEvent(backend_version=__version__, capabilities=capabilities(),
                                       pid=os.getpid(), limits=limits.as_dict()))
-        for raw in lines:
-            if not self.handle_line(raw):
+        for raw in bounded_lines(lines, protocol.MAX_LINE_BYTES):
+            if raw is None:
+                self._error(None, "bad_request",
+                            f"a line is longer than {protocol.MAX_LINE_BYTES} bytes; it was skipped",
+                            "send image data as files, never inside a request")
+            elif not self.handle_line(raw):
                 break
         self.stop()
 
@@ -191,6 +195,21 @@ class Server:
         self.emit(event)
 
 
+def bounded_lines(stream: BinaryIO, limit: int):
+    """The lines of ``stream``, each read with at most ``limit`` bytes held; a longer line is
+    read past in pieces and yields None, so a huge line costs no more memory than ``limit``."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if line.endswith(b"\n") or len(line) <= limit:  # at most ``limit`` bytes before the newline
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(limit)
+        yield None
+
+
 def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threading.Event):
     """Run one task job; emits its result, returns (code, message, hint) of a failure or Nones."""
     from .task_context import JobContext
@@ -217,6 +236,25 @@ def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threadin
         except Exception as exc:  # a failure to free must not hide the out-of-memory report
             log.warning("freeing device memory failed: %s", first_line(exc))
     return failure
+
+
+def run_request(request: protocol.Request, cancel: threading.Event | None = None,
+                ) -> protocol.ResultEvent | protocol.ErrorEvent:
+    """Run one job in this process, outside any server (one-shot commands, ``doctor``): its
+    result, or an error event. Progress lines go to stderr, never stdout (in ``serve`` stdout
+    is the protocol); ``cancel``, when set, stops the job at its next step."""
+    events: list = []
+
+    def emit(event: protocol.Event) -> None:
+        if isinstance(event, protocol.ProgressEvent):
+            print(f"step {event.step}/{event.total} {event.stage}".rstrip(), file=sys.stderr)
+        else:
+            events.append(event)
+
+    code, message, hint = run_job(request, ModelCache(), emit, cancel or threading.Event())
+    if code is not None:
+        return protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint)
+    return events[-1]
 
 
 def classify_unexpected(exc: Exception) -> tuple[str, str, str]:

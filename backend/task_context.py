@@ -162,6 +162,9 @@ def output_root(raw: str) -> Path:
     if not raw:
         raise TaskError("bad_request", "output_dir is empty",
                         hint="name an absolute folder where the backend may write results")
+    if "\0" in raw:
+        raise TaskError("bad_request", "output_dir holds a NUL character",
+                        hint="send a plain absolute folder path")
     root = Path(raw).expanduser()
     if not root.is_absolute():
         raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",

@@ -1,7 +1,7 @@
 """The text model: a transformers instruct (chat) model and its tokenizer, kept warm.
 
 ``load_text_model(job, model)`` resolves ``model`` (a Hugging Face id or a local folder;
-empty means ``ATELIER_TEXT_MODEL``, else ``DEFAULT_TEXT_MODEL``) through ``models.locate``
+empty means ``ATELIER_TEXT_MODEL``, else ``core.families.DEFAULT_TEXT_MODEL``) through ``models.locate``
 inside ``job.load``, so the model loads once per (model, device, dtype) and stays in memory
 for the next request.
 Weights load from safetensors only and no repository code ever runs (no
@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import TaskError
-
-DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
+from core.families import DEFAULT_TEXT_MODEL
 
 
 @dataclass

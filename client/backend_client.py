@@ -122,7 +122,15 @@ class BackendClient:
             return None
         try:
             event = protocol.decode_event(line)
-        except protocol.ProtocolError:
+        except protocol.ProtocolError as exc:
+            if exc.request_id in self._in_flight:
+                # An answer to a job in flight that cannot be read: the job ends here, now,
+                # rather than waiting for an answer that will never come in readable form.
+                self._in_flight.discard(exc.request_id)
+                return protocol.ErrorEvent(
+                    id=exc.request_id, code="invalid_output",
+                    message=f"the backend's answer cannot be read: {exc.message}",
+                    hint="nothing was applied; run it again, and run Doctor if it keeps happening")
             # Something other than protocol on stdout (a library print): keep it for diagnosis.
             return None
         if isinstance(event, protocol.HelloEvent):

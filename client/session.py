@@ -3,16 +3,25 @@
 Operators are thin shells around these (see ``operators/backend_operator.py``): the UI drains from
 a modal timer, ``blender -b`` waits. No bpy here except through the callers, so tests drive the
 asynchronous path by calling ``drain`` themselves (timers never fire under the bpy module).
+
+A request that names an ``output_dir`` gets a folder of its own: ``submit`` makes
+``<output_dir>/<id>/`` (``job_folder``) and sends that instead. A result is parsed once, as it
+arrives (``core.results.parse_result``): ``job.result`` is typed, and a malformed result, or one
+naming a file outside the job's folder, ends the job with an ``invalid_output`` error at once.
+The folder is removed when the job fails or is cancelled, and after a result once ``release``
+says it was applied (or is not wanted).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import protocol
+from ..core import protocol, results
+from . import job_folder
 from .backend_client import BackendClient, BackendConfig
 from .transport import TransportClosed
 
@@ -36,9 +45,10 @@ class Job:
     step: int = 0
     total: int = 0
     stage: str = "starting backend"
-    result: protocol.ResultEvent | None = None
+    result: results.Result | None = None  # typed on receipt (``core.results.parse_result``)
     error: protocol.ErrorEvent | None = None
     cancel_requested: bool = False
+    folder: job_folder.JobFolder | None = None  # the folder the client made for its files
 
     @property
     def id(self) -> str:
@@ -65,6 +75,10 @@ def format_error(message: str, hint: str = "") -> str:
 
 _client: BackendClient | None = None
 _jobs: dict[str, Job] = {}
+# Folders of jobs that ended with a result not yet released, and of jobs ended here while the
+# backend may still write (abandoned): removed by ``release``, the backend's last word, ``shutdown``.
+_kept: dict[str, job_folder.JobFolder] = {}
+_orphans: dict[str, job_folder.JobFolder] = {}
 _unloaded_at: float | None = None  # client activity time when models were last freed
 
 
@@ -77,13 +91,17 @@ def client_for(config: BackendConfig) -> BackendClient:
     global _client
     if _client is not None and _client.config != config:
         # Jobs of the old backend would never hear back: end them with the reason.
-        for job in list(_jobs.values()):
+        ended = list(_jobs.values())
+        for job in ended:
             job.error = protocol.ErrorEvent(
                 id=job.id, code="backend_exited", hint="run it again",
                 message="the backend was restarted because its settings changed")
         _jobs.clear()
         _client.stop()
         _client = None
+        for job in ended:
+            _remove_folder(job)
+        _remove_orphans()
     if _client is None:
         _client = BackendClient(config)
     return _client
@@ -98,22 +116,44 @@ def active_jobs() -> list[Job]:
 
 
 def submit(client: BackendClient, request: protocol.Request, label: str = "") -> Job:
-    """Start a job; a backend that cannot be started becomes ``JobRefused`` with the reason."""
+    """Start a job; a backend that cannot be started becomes ``JobRefused`` with the reason.
+
+    A request with an ``output_dir`` (the jobs folder) gets its own new folder inside it,
+    ``<output_dir>/<id>/``, which is what the backend is told to write in."""
+    folder = None
+    if getattr(request, "output_dir", ""):
+        try:
+            folder = job_folder.create(request.output_dir, request.id)
+        except job_folder.JobFolderError as exc:
+            raise JobRefused(str(exc)) from None
+        request = dataclasses.replace(request, output_dir=str(folder.path))
     try:
         client.submit(request)
     except TransportClosed as exc:  # its message says why, with the backend's last words
+        if folder is not None:
+            folder.remove()
         raise JobRefused(f"{exc} — check the backend Python in Atelier's preferences "
                          "(or ATELIER_PYTHON) and press Doctor") from exc
-    job = Job(request=request, label=label)
+    job = Job(request=request, label=label, folder=folder)
     _jobs[job.id] = job
     return job
+
+
+def release(result_id: str) -> None:
+    """Remove the folder of the job whose result ``result_id`` was applied (or is not wanted)."""
+    folder = _kept.pop(result_id, None)
+    if folder is not None:
+        folder.remove()
 
 
 def drain(client: BackendClient, timeout: float = 0.0) -> list[Job]:
     """Move every available event into its job; returns the jobs that finished now."""
     finished = []
     for event in client.poll(timeout):
-        job = _jobs.get(getattr(event, "id", None) or "")
+        event_id = getattr(event, "id", None) or ""
+        if isinstance(event, (protocol.ResultEvent, protocol.ErrorEvent)) and event_id in _orphans:
+            _orphans.pop(event_id).remove()  # the backend is done with an abandoned job's folder
+        job = _jobs.get(event_id)
         if job is None or job.done:
             continue
         if isinstance(event, protocol.AcceptedEvent):
@@ -122,13 +162,50 @@ def drain(client: BackendClient, timeout: float = 0.0) -> list[Job]:
             job.step, job.total = event.step, event.total
             job.stage = event.stage or job.stage
         elif isinstance(event, protocol.ResultEvent):
-            job.result = event
+            _receive(job, event)
         elif isinstance(event, protocol.ErrorEvent):
             job.error = event
         if job.done:
             _jobs.pop(job.id, None)
+            if job.result is not None and job.folder is not None and not job.folder.removed:
+                _kept[job.id] = job.folder  # until ``release``: the result's files are in it
+            else:
+                _remove_folder(job)
             finished.append(job)
     return finished
+
+
+def _receive(job: Job, event: protocol.ResultEvent) -> None:
+    """Parse the result once; a malformed one ends the job with ``invalid_output``."""
+    folder = job.folder.path if job.folder is not None else None
+    try:
+        job.result = results.parse_result(job.request.type, event, folder)
+    except results.ResultError as exc:
+        job.error = protocol.ErrorEvent(
+            id=job.id, code="invalid_output", message=f"the backend's result cannot be used: {exc}",
+            hint="nothing was applied; run it again, and run Doctor if it keeps happening")
+        return
+    if not event.files and job.folder is not None:
+        job.folder.remove()  # nothing to read from it
+
+
+def _remove_folder(job: Job) -> None:
+    if job.folder is not None:
+        job.folder.remove()
+
+
+def _orphan(job: Job) -> None:
+    """Job ``job`` ended here while the backend may still write into its folder: remove the
+    folder once the backend's own last word on it arrives (or at ``shutdown``)."""
+    if job.folder is not None and not job.folder.removed:
+        _orphans[job.id] = job.folder
+
+
+def _remove_orphans() -> None:
+    for folder in list(_orphans.values()) + list(_kept.values()):
+        folder.remove()
+    _orphans.clear()
+    _kept.clear()
 
 
 def wait(client: BackendClient, job: Job, timeout: float | None = None,
@@ -143,6 +220,7 @@ def wait(client: BackendClient, job: Job, timeout: float | None = None,
                     id=job.id, code="cancelled", message=f"no answer within {timeout:.0f} s",
                     hint="the job was cancelled; try fewer steps or a smaller size")
                 _jobs.pop(job.id, None)
+                _orphan(job)
                 break
             before = (job.step, job.stage)
             drain(client, timeout=0.2)
@@ -162,6 +240,7 @@ def cancel(client: BackendClient | None, job: Job) -> None:
         # Nothing to tell: the backend is gone, so the job ends here.
         job.error = protocol.ErrorEvent(id=job.id, code="cancelled", message="cancelled")
         _jobs.pop(job.id, None)
+        _remove_folder(job)
 
 
 def abandon(job: Job, reason: str) -> None:
@@ -169,6 +248,7 @@ def abandon(job: Job, reason: str) -> None:
     if not job.done:
         cancel(_client, job)
         job.error = protocol.ErrorEvent(id=job.id, code="cancelled", message=reason)
+        _orphan(job)
     _jobs.pop(job.id, None)
 
 
@@ -203,7 +283,11 @@ def unload_if_idle(idle_seconds: float) -> bool:
 def shutdown() -> None:
     """Stop the backend and forget every job (unregister, Blender quitting)."""
     global _client
+    ended = list(_jobs.values())
     _jobs.clear()
     if _client is not None:
         _client.stop()
         _client = None
+    for job in ended:  # the backend has stopped: nothing writes into their folders any more
+        _remove_folder(job)
+    _remove_orphans()

@@ -20,16 +20,49 @@ from dataclasses import dataclass
 
 from .errors import TaskError
 
-ROLES = ("background", "primary", "secondary", "accent", "highlight", "shadow")
+
+@dataclass(frozen=True)
+class Role:
+    """What a palette role is for (the text model's instructions and Blender's role menu say
+    this) and where it comes when a palette is applied (0 first: the subject's colours)."""
+
+    meaning: str
+    apply_rank: int
+
+
+# The one list of roles: schemas/palette.json repeats it as an enum (a test ties the two), and
+# Blender's stored role menus keep this order.
+ROLE_DETAILS = {
+    "background": Role("large surfaces behind everything", 3),
+    "primary": Role("the main colour of the subject", 0),
+    "secondary": Role("supporting surfaces", 1),
+    "accent": Role("small, striking details", 2),
+    "highlight": Role("the lightest tones", 4),
+    "shadow": Role("the darkest tones", 5),
+}
+ROLES = tuple(ROLE_DETAILS)
+# The order materials receive a palette's colours by role (see apply/palette.py).
+APPLY_ORDER = tuple(sorted(ROLES, key=lambda role: ROLE_DETAILS[role].apply_rank))
 MIN_COLORS, MAX_COLORS = 3, 12
-# coloraide's names for the rules (tetradic: the rectangle of two complementary pairs).
+
+
+@dataclass(frozen=True)
+class HarmonyRule:
+    """A colour-harmony rule: coloraide's name for it and what it gives (Blender's menu)."""
+
+    coloraide: str
+    description: str
+
+
+# The one list of harmony rules (the protocol's ``harmony`` values; tetradic: the rectangle of
+# two complementary pairs).
 HARMONY_RULES = {
-    "complementary": "complement",
-    "analogous": "analogous",
-    "triadic": "triad",
-    "split_complementary": "split",
-    "tetradic": "rectangle",
-    "monochrome": "mono",
+    "complementary": HarmonyRule("complement", "The base and its opposite hue"),
+    "analogous": HarmonyRule("analogous", "The base and its neighbours (30 degrees either side)"),
+    "triadic": HarmonyRule("triad", "Three hues 120 degrees apart"),
+    "split_complementary": HarmonyRule("split", "The base and the two neighbours of its opposite"),
+    "tetradic": HarmonyRule("rectangle", "Two complementary pairs, 30 degrees apart"),
+    "monochrome": HarmonyRule("mono", "Lighter and darker steps of the base hue"),
 }
 
 
@@ -116,7 +149,7 @@ def rule_hues(base_hex: str, rule: str) -> list:
     base = parse_hex(base_hex)
     if rule == "monochrome":
         return [base]
-    hues = base.harmony(HARMONY_RULES[rule], space="oklch")
+    hues = base.harmony(HARMONY_RULES[rule].coloraide, space="oklch")
     # coloraide lists the base first except for "split"; keep the base in front.
     hues.sort(key=lambda c: 0 if c.delta_e(base, method="ok") < 1e-6 else 1)
     return hues

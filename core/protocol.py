@@ -34,17 +34,13 @@ ERROR_CODES = (
 
 SEAMLESS_MODES = ("off", "x", "y", "xy")
 PALETTE_SOURCES = ("prompt", "prompt_image", "image", "harmony")
-HARMONY_RULES = (
-    "complementary",
-    "analogous",
-    "triadic",
-    "split_complementary",
-    "tetradic",
-    "monochrome",
-)
+# A palette request's ``harmony`` values are the keys of ``core.colors.HARMONY_RULES`` (defined
+# there once; importing it here would close the circle protocol -> colors -> errors -> protocol).
 FILE_ROLES = ("base_color", "normal", "roughness", "height", "preview")
 SEED_MAX = 2**31 - 1  # seeds are 0..SEED_MAX: what torch generators and Blender's int properties hold
 MAX_NESTING = 32  # levels of objects and arrays in one line: requests need 4; deeper ones are refused
+MAX_ID_CHARS = 64  # a request id names a job folder and every event; clients use short random ids
+MAX_LINE_BYTES = 4 * 2**20  # one protocol line; the largest real request (an idea context) is ~100 kB
 
 
 def random_seed() -> int:
@@ -147,6 +143,15 @@ class IdeasRequest(Request):
 
 
 @dataclass
+class DoctorRequest(Request):
+    """Check this backend end to end (libraries, devices, a tiny texture and a tiny text job);
+    answered with ``result`` ``data`` ``{ok, report}``, also when something is broken."""
+
+    type: ClassVar[str] = "doctor"
+    device: str = "auto"
+
+
+@dataclass
 class CancelRequest(Request):
     """Cancel job ``job``: a queued job is dropped at once, a running one at its next step."""
 
@@ -243,8 +248,8 @@ class ErrorEvent(Event):
 
 REQUEST_TYPES = {
     cls.type: cls
-    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, CancelRequest,
-                UnloadRequest, ShutdownRequest)
+    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, DoctorRequest,
+                CancelRequest, UnloadRequest, ShutdownRequest)
 }
 EVENT_TYPES = {
     cls.type: cls
@@ -270,14 +275,15 @@ def decode_event(line: str) -> Event:
     """Parse one event line (client side)."""
     event = _decode(line, EVENT_TYPES, "event")
     if isinstance(event, ResultEvent):
-        event.files = [f if isinstance(f, ResultFile) else _result_file(f) for f in event.files]
+        event.files = [f if isinstance(f, ResultFile) else _result_file(f, event.id) for f in event.files]
     return event
 
 
-def _result_file(raw: Any) -> ResultFile:
+def _result_file(raw: Any, request_id: str | None = None) -> ResultFile:
     if not isinstance(raw, dict):
-        raise ProtocolError("a result file must be an object with role, path and format")
-    return _build(ResultFile, raw, None)
+        raise ProtocolError("a result file must be an object with role, path and format",
+                            request_id=request_id)
+    return _build(ResultFile, raw, request_id)
 
 
 def _decode(line: str, registry: dict, what: str):
@@ -294,11 +300,14 @@ def _decode(line: str, registry: dict, what: str):
                             hint='send one object per line, e.g. {"type": "ping", "id": "1"}')
     problem = _value_problem(raw)
     request_id = raw.get("id") if isinstance(raw.get("id"), str) and _is_text(raw["id"]) else None
+    if request_id is not None and not 0 < len(request_id) <= MAX_ID_CHARS:
+        raise ProtocolError(f"the id has {len(request_id)} characters; use 1 to {MAX_ID_CHARS}",
+                            hint="send a short unique id, e.g. 12 hex digits")
     if problem:
         raise ProtocolError(problem, hint="send finite numbers, text that is valid Unicode and at most "
                                           f"{MAX_NESTING} levels of nesting", request_id=request_id)
     kind = raw.get("type")
-    cls = registry.get(kind)
+    cls = registry.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown {what} type {kind!r}",
                             hint=f"known types: {', '.join(sorted(registry))}",

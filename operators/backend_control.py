@@ -1,19 +1,16 @@
-"""Backend housekeeping: cancel the running job, Doctor, free memory, and the handlers that
-stop jobs on file load, unload idle models and stop the backend when Blender quits."""
+"""Backend housekeeping: cancel the running job, free memory, and the handlers that stop jobs
+on file load, unload idle models and stop the backend when Blender quits. (Doctor is a backend
+job like any other: ``doctor.py``.)"""
 
 from __future__ import annotations
 
 import atexit
-import os
-import subprocess
-import time
 
 import bpy
 
 from .. import preferences
 from ..client import session
 
-DOCTOR_TIMEOUT = 300  # seconds; the first run imports torch and checks every model folder
 IDLE_CHECK_INTERVAL = 30.0  # seconds between idle checks; unloading is not urgent
 
 
@@ -38,46 +35,6 @@ class ATELIER_OT_cancel_job(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class ATELIER_OT_backend_doctor(bpy.types.Operator):
-    """Check the backend environment (Python, torch, device, models) and show what was found"""
-
-    bl_idname = "atelier.backend_doctor"
-    bl_label = "Doctor"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        problem = preferences.backend_problem()
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if _doctor_process is not None:
-            cls.poll_message_set("Doctor is running")
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        global _doctor_process
-        config = preferences.backend_config(session.EXTENSION_DIR)
-        command = [config.python, "-m", "backend", "doctor"]
-        global _doctor_started
-        _doctor_started = time.monotonic()
-        try:
-            _doctor_process = subprocess.Popen(
-                command, cwd=config.cwd, env=_environment(dict(config.env)),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                encoding="utf-8", errors="replace")
-        except OSError as exc:
-            self.report({"ERROR"}, f"cannot run {config.python}: {exc}")
-            return {"CANCELLED"}
-        if bpy.app.background:
-            report = _collect_doctor(wait=True)
-            self.report({"INFO"} if _doctor_ok else {"ERROR"}, report.splitlines()[-1] if report else "")
-            return {"FINISHED"}
-        _set_report("Doctor is running…")
-        bpy.app.timers.register(_poll_doctor, first_interval=0.5)
-        return {"FINISHED"}
-
-
 class ATELIER_OT_free_memory(bpy.types.Operator):
     """Unload every model from the backend now, giving GPU memory back (e.g. to Cycles)"""
 
@@ -95,70 +52,6 @@ class ATELIER_OT_free_memory(bpy.types.Operator):
         return {"FINISHED"}
 
 
-# ---------------------------------------------------------------------- doctor plumbing
-
-_doctor_process: subprocess.Popen | None = None
-_doctor_started = 0.0  # time.monotonic() when it started
-_doctor_ok = False
-
-
-def _environment(extra: dict) -> dict:
-    env = dict(os.environ)
-    env.update(extra)
-    return env
-
-
-def _set_report(text: str) -> None:
-    prefs = preferences.addon_preferences()
-    if prefs is not None:
-        prefs.doctor_report = text
-
-
-def _collect_doctor(wait: bool) -> str:
-    """The finished Doctor's output, stored in the preferences; '' while it still runs."""
-    global _doctor_process, _doctor_ok
-    process = _doctor_process
-    if process is None:
-        return ""
-    time_left = _doctor_started + DOCTOR_TIMEOUT - time.monotonic()
-    if not wait and process.poll() is None and time_left > 0:
-        return ""
-    try:
-        output, errors = process.communicate(timeout=max(0.01, time_left))
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, errors = process.communicate()
-        output += f"\nDoctor gave no answer within {DOCTOR_TIMEOUT} s"
-    _doctor_process = None
-    _doctor_ok = process.returncode == 0
-    if not _doctor_ok:
-        # The report is on stdout; library noise on stderr matters only when something broke.
-        output += "\n" + "\n".join(errors.strip().splitlines()[-8:])
-    verdict = "Backend OK" if _doctor_ok else f"Doctor failed (exit status {process.returncode})"
-    report = f"{output.strip()}\n{verdict}".strip()
-    _set_report(report)
-    return report
-
-
-def _stop_doctor() -> None:
-    """End a Doctor still running (the extension is being disabled)."""
-    global _doctor_process
-    process, _doctor_process = _doctor_process, None
-    if process is not None and process.poll() is None:
-        process.kill()
-        process.communicate()
-
-
-def _poll_doctor() -> float | None:
-    if _collect_doctor(wait=False):
-        for window in bpy.context.window_manager.windows:
-            for area in window.screen.areas:
-                if area.type == "PREFERENCES":
-                    area.tag_redraw()
-        return None
-    return 0.5 if _doctor_process is not None else None
-
-
 # ---------------------------------------------------------------------- handlers
 
 
@@ -173,7 +66,7 @@ def _unload_idle_models() -> float:
     return IDLE_CHECK_INTERVAL
 
 
-classes = (ATELIER_OT_cancel_job, ATELIER_OT_backend_doctor, ATELIER_OT_free_memory)
+classes = (ATELIER_OT_cancel_job, ATELIER_OT_free_memory)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
@@ -187,11 +80,10 @@ def register() -> None:
 def unregister() -> None:
     atexit.unregister(session.shutdown)
     # bpy 4.5 hangs at exit while a timer is registered, so every timer goes here.
-    for timer in (_unload_idle_models, _poll_doctor):
-        if bpy.app.timers.is_registered(timer):
-            bpy.app.timers.unregister(timer)
+    if bpy.app.timers.is_registered(_unload_idle_models):
+        bpy.app.timers.unregister(_unload_idle_models)
     if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
-    _stop_doctor()
+    # Ends every job, Doctor included (it is a backend job), and stops the backend process.
     session.shutdown()
     _unregister_classes()

@@ -4,14 +4,21 @@ A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
 
 * ``make_request(self, context, request_id) -> protocol.Request`` (raise ``session.JobRefused``
   to refuse before anything starts), and
-* ``apply_result(self, context, event: protocol.ResultEvent) -> str`` (the INFO report; raise
-  ``session.ApplyError`` to report a failure with the scene unchanged).
+* ``apply_result(self, context, result) -> str`` (the INFO report; raise
+  ``session.ApplyError`` to report a failure with the scene unchanged). ``result`` is the
+  typed result ``core.results.parse_result`` made of the backend's answer on receipt
+  (``TextureResult``, ``PaletteResult``, ``IdeasResult``, ``DoctorResult``): a malformed
+  answer never gets here, it ends the job with an ``invalid_output`` error. Files it names lie
+  in the job's own folder; an operator whose result has files calls
+  ``session.release(result.id)`` once it has read them, and the folder is removed.
 
 An operator whose call can run inside Blender (the built-in engine) also writes
 ``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
 or ``ValueError``); then no backend is started at all. One that
 prepares something for the backend in ``make_request`` (a temporary file) frees it in
-``release_request``, which runs once the job has ended however it ended.
+``release_request``, which runs once the job has ended however it ended. One that must not
+wait for ever sets ``timeout`` (seconds): past it the job is cancelled and the operator ends
+with an error saying it gave no answer in time, in the UI and in background mode alike.
 
 In the UI the job is asynchronous: a modal timer drains events, the panel shows a progress
 bar, the status bar says what runs, and Esc or ``atelier.cancel_job`` cancels. With
@@ -20,6 +27,8 @@ Either way the result is FINISHED, or CANCELLED with the error reported as ``{'E
 """
 
 from __future__ import annotations
+
+import time
 
 import bpy
 
@@ -43,13 +52,18 @@ class BackendJobOperator:
     # How to get a draft from the built-in engine instead ('' when there is no way), said after
     # a backend that cannot start and after a model that is missing or cannot be loaded.
     builtin_alternative = ""
+    # Seconds the job may take before it is cancelled and reported as unanswered (None: no limit).
+    timeout: float | None = None
+    _deadline: float | None = None  # time.monotonic() when ``timeout`` runs out
+    _timed_out = False
 
     # ----------------------------------------------------------- what subclasses write
 
     def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
         raise NotImplementedError
 
-    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
+    def apply_result(self, context: bpy.types.Context, result) -> str:
+        """Apply ``result`` (a ``core.results`` dataclass); returns the INFO report."""
         raise NotImplementedError
 
     def job_label(self) -> str:
@@ -88,9 +102,10 @@ class BackendJobOperator:
         if job is None:
             return {"CANCELLED"}
         try:
-            session.wait(self._client, job, on_progress=self._print_progress)
+            session.wait(self._client, job, timeout=self.timeout, on_progress=self._print_progress)
         finally:
             _session(context).running = False
+        self._timed_out = job.cancelled and self._past_deadline()
         return self._finish(context, job)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
@@ -119,6 +134,9 @@ class BackendJobOperator:
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
         session.drain(self._client)
+        if not job.done and self._past_deadline():
+            session.abandon(job, f"no answer within {self.timeout:g} s")
+            self._timed_out = True
         if not job.done:
             self._show_progress(context, job)
             return {"PASS_THROUGH"}
@@ -148,6 +166,8 @@ class BackendJobOperator:
             self._report_error(context, str(exc))
             return None
         self._job = job
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._timed_out = False
         state = _session(context)
         state.running = True
         state.job_operator = self.bl_idname
@@ -162,6 +182,10 @@ class BackendJobOperator:
         state.running = False
         state.progress = 0.0
         if job.error is not None:
+            if self._timed_out:
+                self._report_error(context, f"{job.label} gave no answer within {self.timeout:g} s; "
+                                            "it was cancelled")
+                return {"CANCELLED"}
             if job.cancelled:
                 self.report({"WARNING"}, f"{job.label}: cancelled")
                 return {"CANCELLED"}
@@ -173,6 +197,9 @@ class BackendJobOperator:
             self._report_error(context, str(exc))
             return {"CANCELLED"}
         return self._succeeded(context, message)
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _run_here(self, context: bpy.types.Context) -> set[str]:
         try:

@@ -9,11 +9,7 @@ from ..apply import bake
 # Blender 4.5 warns about '//' paths unless a property declares it supports them; 4.2 lacks the flag.
 _RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
 
-MAP_ITEMS = [
-    ("base_color", "Base Color", "The surface colour (sRGB)"),
-    ("roughness", "Roughness", "How rough the surface is (non-colour data)"),
-    ("normal", "Normal", "Tangent-space normal map (non-colour data)"),
-]
+MAP_ITEMS = [(role, spec.label, spec.description) for role, spec in bake.MAPS.items()]
 
 
 class ATELIER_OT_bake_material(bpy.types.Operator):
@@ -31,7 +27,7 @@ class ATELIER_OT_bake_material(bpy.types.Operator):
     samples: bpy.props.IntProperty(name="Samples", description="Cycles samples per pixel",
                                    default=4, min=1, max=4096)
     maps: bpy.props.EnumProperty(name="Maps", description="Which maps to bake", items=MAP_ITEMS,
-                                 options={"ENUM_FLAG"}, default={"base_color", "roughness", "normal"})
+                                 options={"ENUM_FLAG"}, default=set(bake.MAPS))
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -46,7 +42,7 @@ class ATELIER_OT_bake_material(bpy.types.Operator):
             self.report({"ERROR"}, "Save the .blend first, or choose an absolute folder for the maps")
             return {"CANCELLED"}
         directory = bpy.path.abspath(self.directory)
-        ordered = tuple(role for role, _, _ in MAP_ITEMS if role in self.maps)
+        ordered = tuple(role for role in bake.MAPS if role in self.maps)
         try:
             paths = bake.bake_maps(context, context.active_object, directory, size=self.size,
                                    samples=self.samples, maps=ordered)

@@ -12,6 +12,7 @@ from ..apply import scene_idea
 from ..client.session import ApplyError, JobRefused
 from ..core import ideas as idea_rules
 from ..core import protocol
+from ..core.results import IdeasResult
 from ..properties.fields import model_field, seed_field
 from ..properties.ideas import request_fields
 from .backend_operator import BackendJobOperator
@@ -78,14 +79,12 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
             allow_network=preferences.allow_network(), seed=self._seed(),
         )
 
-    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
-        repairs = scene_idea.store_ideas(context.scene, event.data.get("ideas"), prompt=self.prompt,
-                                         engine=str(event.metadata.get("model", self._model_sent)),
-                                         provenance=event.metadata)
-        # The backend cleans the answer too and says so in ``repairs``.
-        backend_repairs = event.data.get("repairs")
-        backend_repairs = [str(r) for r in backend_repairs] if isinstance(backend_repairs, list) else []
-        return _summary(context.scene, self.prompt) + scene_idea.repair_note(backend_repairs + repairs)
+    def apply_result(self, context: bpy.types.Context, result: IdeasResult) -> str:
+        repairs = scene_idea.store_ideas(context.scene, list(result.ideas), prompt=self.prompt,
+                                         engine=result.provenance.model or self._model_sent,
+                                         provenance=result.provenance.to_dict())
+        # The backend cleans the answer, and so did the parser: ``repairs`` says what changed.
+        return _summary(context.scene, self.prompt) + scene_idea.repair_note(list(result.repairs) + repairs)
 
     def job_label(self) -> str:
         return f"scene ideas '{self.prompt.strip()[:40]}'"

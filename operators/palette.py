@@ -6,6 +6,7 @@
 sources run inside Blender at once instead (the built-in engine, and the same harmony rules).
 """
 
+import dataclasses
 import json
 import os
 
@@ -17,6 +18,7 @@ from ..apply import palette as apply_palette
 from ..client.session import ApplyError, JobRefused, format_error
 from ..core import protocol
 from ..core.colors import MAX_COLORS, MIN_COLORS
+from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
 from .backend_operator import BackendJobOperator
@@ -57,10 +59,14 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             data, record = builtin_palette.make_palette(self.prompt.strip(), self.count, self._seed())
         else:
             data, record = self._harmony_here()
-        palette = apply_palette.create_palette(context.scene, data, source=self.source,
+        try:
+            scheme = apply_palette.check_scheme(data)
+        except apply_palette.PaletteError as exc:
+            raise ValueError(str(exc)) from None
+        palette = apply_palette.create_palette(context.scene, scheme, source=self.source,
                                                provenance=json.dumps(record))
         self._show(context, palette)
-        return "Built-in engine: " + _describe(palette, data)
+        return "Built-in engine: " + _describe(palette, scheme)
 
     def _harmony_here(self):
         from ..builtin import provenance
@@ -95,21 +101,22 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             allow_network=preferences.allow_network(), seed=self._seed_sent,
         )
 
-    def apply_result(self, context, event: protocol.ResultEvent) -> str:
+    def apply_result(self, context, result: PaletteResult) -> str:
         # The backend titles a scheme after its file; a datablock's copy has a temporary name.
-        data = {**event.data, "title": self._image_title} if self._image_title else event.data
+        scheme = result.scheme
+        if self._image_title:
+            scheme = dataclasses.replace(scheme, title=self._image_title)
         try:
-            palette = apply_palette.create_palette(context.scene, data, source=self.source,
-                                                   provenance=json.dumps(event.metadata))
+            palette = apply_palette.create_palette(context.scene, scheme, source=self.source,
+                                                   provenance=json.dumps(result.provenance.to_dict()))
         except apply_palette.PaletteError as exc:
             raise ApplyError(f"the backend's scheme cannot be used: {exc}") from None
         self._show(context, palette)
         seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
-        message = _describe(palette, data) + (f" (seed {self._seed_sent})" if seeded else "")
-        added = event.metadata.get("colors_added", 0)
-        if added:
-            message += (f"; the image has {event.metadata.get('colors_from_image')} distinct colour(s), "
-                        f"so {added} lighter or darker step(s) of them complete the scheme")
+        message = _describe(palette, scheme) + (f" (seed {self._seed_sent})" if seeded else "")
+        if result.colors_added:
+            message += (f"; the image has {result.colors_from_image} distinct colour(s), "
+                        f"so {result.colors_added} lighter or darker step(s) of them complete the scheme")
         return message
 
     def job_label(self) -> str:
@@ -183,8 +190,8 @@ def _save_copy(image, path: str) -> str:
     return path
 
 
-def _describe(palette, data: dict) -> str:
-    colors = ", ".join(f"{c['hex']} {c.get('role', '')}".strip() for c in data["colors"])
+def _describe(palette, scheme: PaletteScheme) -> str:
+    colors = ", ".join(f"{c.hex} {c.role}".strip() for c in scheme.colors)
     return f"Palette {palette.name!r}: {colors}"
 
 

@@ -9,8 +9,11 @@ import bpy
 
 from .. import preferences
 from ..apply import texture as apply_texture
+from ..client import session
 from ..client.session import ApplyError, JobRefused
-from ..core import protocol
+from ..core import limits, protocol
+from ..core.families import SIZE_MULTIPLE
+from ..core.results import TextureResult
 from ..properties.fields import model_field
 from ..properties.texture import texture_fields
 from .backend_operator import BackendJobOperator
@@ -82,9 +85,12 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         self._check_prompt()
         self._check_numbers()
         for axis in ("width", "height"):
-            if getattr(self, axis) % 8:
-                raise JobRefused(f"{axis} {getattr(self, axis)} is not a multiple of 8; "
-                                 f"use {getattr(self, axis) // 8 * 8} or {getattr(self, axis) // 8 * 8 + 8}")
+            value = getattr(self, axis)
+            # The multiple every model family accepts; the backend refuses a size out of its limits.
+            if value >= limits.MIN_SIZE and value % SIZE_MULTIPLE:
+                lower = value // SIZE_MULTIPLE * SIZE_MULTIPLE
+                raise JobRefused(f"{axis} {value} is not a multiple of {SIZE_MULTIPLE}; "
+                                 f"use {lower} or {lower + SIZE_MULTIPLE}")
         model = self._model()
         if not model:
             raise JobRefused("no texture model is set; set one in Atelier's preferences, "
@@ -104,12 +110,15 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
             width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
             seed=p.seed, seamless=p.seamless.lower(), model=model,
             device=preferences.resolved_device(), allow_network=preferences.allow_network(),
-            output_dir=preferences.user_folder("jobs"),
+            output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
         )
 
-    def apply_result(self, context: bpy.types.Context, event: protocol.ResultEvent) -> str:
-        applied = apply_texture.apply_texture(event, self._parameters_sent, self._target_names,
-                                              preferences.image_storage())
+    def apply_result(self, context: bpy.types.Context, result: TextureResult) -> str:
+        try:
+            applied = apply_texture.apply_texture(result, self._parameters_sent, self._target_names,
+                                                  preferences.image_storage())
+        finally:
+            session.release(result.id)  # packed or copied by now, or failed: the job folder goes
         message = (f"Material {applied.materials[0].name!r} on {_object_list(applied.objects)}"
                    f" (seed {self._parameters_sent.seed})")
         if applied.missing:

@@ -13,33 +13,25 @@ Public for scripts:
 
 import bpy
 
-from ..core.colors import MAX_COLORS, MIN_COLORS
+from ..core import protocol
+from ..core.colors import HARMONY_RULES, MAX_COLORS, MIN_COLORS, ROLE_DETAILS
 from .fields import bounds
 
-ROLE_ITEMS = [
-    ("background", "Background", "Large surfaces behind everything (the world)"),
-    ("primary", "Primary", "The main colour: the largest surfaces"),
-    ("secondary", "Secondary", "Supporting surfaces"),
-    ("accent", "Accent", "Small, striking details"),
-    ("highlight", "Highlight", "The lightest tones (lights)"),
-    ("shadow", "Shadow", "The darkest tones"),
-]
-SOURCE_ITEMS = [
-    ("PROMPT", "Prompt", "The text model writes a scheme for the prompt"),
-    ("PROMPT_IMAGE", "Prompt via Image", "The texture model paints the prompt; its colours are taken"),
-    ("IMAGE", "Image", "The dominant colours of an image"),
-    ("HARMONY", "Harmony", "A colour-harmony rule around a base colour"),
-]
+# Menus built from core's lists, in their order (Blender stores a menu choice by its position).
+ROLE_ITEMS = [(role, role.title(), detail.meaning[0].upper() + detail.meaning[1:])
+              for role, detail in ROLE_DETAILS.items()]
+HARMONY_ITEMS = [(rule.upper(), rule.replace("_", " ").title(), detail.description)
+                 for rule, detail in HARMONY_RULES.items()]
+# The panel's words for each of protocol.PALETTE_SOURCES (a test checks they name the same sources).
+SOURCE_TEXTS = {
+    "prompt": ("Prompt", "The text model writes a scheme for the prompt"),
+    "prompt_image": ("Prompt via Image", "The texture model paints the prompt; its colours are taken"),
+    "image": ("Image", "The dominant colours of an image"),
+    "harmony": ("Harmony", "A colour-harmony rule around a base colour"),
+}
+SOURCE_ITEMS = [(source.upper(), *SOURCE_TEXTS[source]) for source in protocol.PALETTE_SOURCES]
 # Sources the built-in engine can serve inside Blender when the text model is 'builtin'.
 BUILTIN_SOURCES = ("PROMPT", "HARMONY")
-HARMONY_ITEMS = [
-    ("COMPLEMENTARY", "Complementary", "The base and its opposite hue"),
-    ("ANALOGOUS", "Analogous", "The base and its neighbours (30 degrees either side)"),
-    ("TRIADIC", "Triadic", "Three hues 120 degrees apart"),
-    ("SPLIT_COMPLEMENTARY", "Split Complementary", "The base and the two neighbours of its opposite"),
-    ("TETRADIC", "Tetradic", "Two complementary pairs, 30 degrees apart"),
-    ("MONOCHROME", "Monochrome", "Lighter and darker steps of the base hue"),
-]
 SCOPE_ITEMS = [
     ("SELECTED", "Selected", "Materials of the selected objects (and selected lights)"),
     ("SCENE", "Scene", "Materials of every object in the scene (and all its lights)"),
@@ -55,12 +47,13 @@ def generation_fields(*, hard: bool) -> dict:
     (``hard``: clamp to the limits; see ``fields``)."""
     return {
         "source": bpy.props.EnumProperty(name="Source", description="Where the colours come from",
-                                         items=SOURCE_ITEMS, default="PROMPT"),
+                                         items=SOURCE_ITEMS, default=protocol.PaletteRequest.source.upper()),
         "prompt": bpy.props.StringProperty(name="Prompt", description="Mood or subject, e.g. 'rainy "
                                            "neon alley' (PROMPT, PROMPT_IMAGE)"),
         "image": bpy.props.StringProperty(name="Image", description="Image datablock name or image "
                                           "file path (IMAGE)"),
-        "count": bpy.props.IntProperty(name="Colours", default=5, **bounds(MIN_COLORS, MAX_COLORS, hard=hard),
+        "count": bpy.props.IntProperty(name="Colours", default=protocol.PaletteRequest.count,
+                                       **bounds(MIN_COLORS, MAX_COLORS, hard=hard),
                                        description=f"How many colours ({MIN_COLORS} to {MAX_COLORS})"),
         "harmony": bpy.props.EnumProperty(name="Harmony", description="Colour-harmony rule (HARMONY)",
                                           items=HARMONY_ITEMS, default="COMPLEMENTARY"),

@@ -6,14 +6,21 @@ Public for scripts: ``scene.atelier.history`` lists every texture Atelier made, 
 
 import bpy
 
+from ..core import limits
+from ..core.families import SIZE_MULTIPLE
 from .fields import bounds, seed_field
 
-SEAMLESS_ITEMS = [
-    ("XY", "Both", "Tiles left-right and top-bottom"),
-    ("X", "Horizontal", "Tiles left-right only"),
-    ("Y", "Vertical", "Tiles top-bottom only"),
-    ("OFF", "Off", "No tiling"),
-]
+# The panel's words for each of core.protocol.SEAMLESS_MODES, in the menu's order (Blender stores a
+# choice by its position, so this order stays; a test checks they name the same modes).
+SEAMLESS_TEXTS = {
+    "xy": ("Both", "Tiles left-right and top-bottom"),
+    "x": ("Horizontal", "Tiles left-right only"),
+    "y": ("Vertical", "Tiles top-bottom only"),
+    "off": ("Off", "No tiling"),
+}
+SEAMLESS_ITEMS = [(mode.upper(), *texts) for mode, texts in SEAMLESS_TEXTS.items()]
+# Sizes every texture model family accepts are multiples of SIZE_MULTIPLE; the arrows step 4 of them.
+SIZE_STEP = 4 * SIZE_MULTIPLE
 
 
 def texture_fields(*, hard: bool) -> dict:
@@ -23,12 +30,15 @@ def texture_fields(*, hard: bool) -> dict:
         "prompt": bpy.props.StringProperty(name="Prompt", description="What the texture shows"),
         "negative_prompt": bpy.props.StringProperty(
             name="Negative Prompt", description="What the texture should not show"),
-        "width": bpy.props.IntProperty(name="Width", description="Image width in pixels (multiple of 8)",
-                                       default=512, step=64, **bounds(64, 2048, hard=hard)),
-        "height": bpy.props.IntProperty(name="Height", description="Image height in pixels (multiple of 8)",
-                                        default=512, step=64, **bounds(64, 2048, hard=hard)),
+        "width": bpy.props.IntProperty(name="Width", description=f"Image width in pixels (multiple of "
+                                       f"{SIZE_MULTIPLE})", default=512, step=SIZE_STEP,
+                                       **bounds(limits.MIN_SIZE, limits.DEFAULT_MAX_SIZE, hard=hard)),
+        "height": bpy.props.IntProperty(name="Height", description=f"Image height in pixels (multiple of "
+                                        f"{SIZE_MULTIPLE})", default=512, step=SIZE_STEP,
+                                        **bounds(limits.MIN_SIZE, limits.DEFAULT_MAX_SIZE, hard=hard)),
         "steps": bpy.props.IntProperty(name="Steps", description="Denoising steps (0 = the model's "
-                                       "recommended value)", default=0, **bounds(0, 150, hard=hard)),
+                                       "recommended value)", default=0,
+                                       **bounds(0, limits.DEFAULT_MAX_STEPS, hard=hard)),
         "guidance": bpy.props.FloatProperty(name="Guidance", description="How closely to follow the "
                                             "prompt (0 = the model's recommended value)",
                                             default=0.0, **bounds(0.0, 30.0, hard=hard)),

@@ -11,7 +11,7 @@ import importlib.util
 
 from core.errors import TaskError
 
-TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas"}
+TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas", "doctor": ".doctor"}
 
 
 def available() -> list[str]:

@@ -3,7 +3,7 @@
 Sources (``request.source``):
 
 - ``prompt``: the text model (``request.model``; empty = ``ATELIER_TEXT_MODEL``, else
-  ``text_model.DEFAULT_TEXT_MODEL``) writes a document of ``schemas/palette.json`` under
+  ``core.families.DEFAULT_TEXT_MODEL``) writes a document of ``schemas/palette.json`` under
   schema-constrained decoding, with the colour count fixed to ``request.count``; a semantic
   check (distinct colours, a primary) gets one retry. Progress counts the colours written
   (``colours_written``), not tokens: the token budget is only an upper bound.
@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 
 from core import colors, protocol
+from core import ideas as idea_rules
 from core import schema as json_schema
 from core.errors import TaskError
 
@@ -45,10 +46,10 @@ SEEDED_SOURCES = ("prompt", "prompt_image")
 SYSTEM_PROMPT = (
     "You are a colour designer for 3D scenes. Answer with one JSON document: a short title "
     "and a list of colours, each with a hex value (#rrggbb, display sRGB), a short name and "
-    "a role. Roles: background (large surfaces behind everything), primary (the main colour "
-    "of the subject), secondary (supporting surfaces), accent (small, striking details), "
-    "highlight (the lightest tones), shadow (the darkest tones). Every colour must be clearly "
-    "different from the others, and exactly one colour should be the primary."
+    "a role. Roles: "
+    + ", ".join(f"{role} ({detail.meaning})" for role, detail in colors.ROLE_DETAILS.items())
+    + ". Every colour must be clearly different from the others, and exactly one colour should "
+    "be the primary."
 )
 
 
@@ -140,6 +141,9 @@ def _required_prompt(request) -> str:
     if not prompt:
         raise TaskError("bad_request", "the prompt is empty",
                         hint="describe the mood or subject, e.g. 'a rainy neon alley'")
+    if len(prompt) > idea_rules.MAX_PROMPT_CHARS:
+        raise TaskError("bad_request", f"the prompt has {len(prompt)} characters; at most "
+                        f"{idea_rules.MAX_PROMPT_CHARS} are read", hint="shorten the prompt")
     return prompt
 
 

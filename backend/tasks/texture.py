@@ -11,47 +11,23 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from core import limits, protocol
 from core.errors import TaskError, first_line
+from core.families import DEFAULT_TEXTURE_MODEL, FAMILIES, Family
 
 from ..models import LocatedModel
 from ..task_context import JobContext, TaskOutput, output_root
 
-DEFAULT_MODEL = "stabilityai/sd-turbo"
 PNG_PROVENANCE_KEY = "atelier.provenance"
 MAX_GUIDANCE = 50.0
 # Components a model_index.json may name; anything else would mean loading custom code.
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
 # Set to 1 to keep model parts in CPU memory until they compute (needs accelerate; CUDA only).
 CPU_OFFLOAD_ENV = "ATELIER_CPU_OFFLOAD"
-
-
-@dataclass(frozen=True)
-class Family:
-    """A model family and its recommended settings."""
-
-    name: str
-    steps: int
-    guidance: float
-    size_multiple: int = 8
-    negative_prompt: bool = True
-    seamless: bool = True
-    max_sequence_length: int | None = None  # T5 prompt tokens (FLUX); None = the pipeline's default
-
-
-# Recommended settings from the model cards (Turbo: 1 step, no guidance; SDXL guidance 5).
-FAMILIES = {
-    "sd": Family("sd", 30, 7.5),
-    "sd-turbo": Family("sd-turbo", 1, 0.0),
-    "sdxl": Family("sdxl", 30, 5.0),
-    "sdxl-turbo": Family("sdxl-turbo", 1, 0.0),
-    "flux-dev": Family("flux-dev", 28, 3.5, 16, negative_prompt=False, seamless=False),
-    "flux-schnell": Family("flux-schnell", 4, 0.0, 16, negative_prompt=False, seamless=False,
-                           max_sequence_length=256),
-}
+# A size off this grid suits no family, so it is refused before any model loads.
+_ANY_FAMILY_MULTIPLE = math.gcd(*(family.size_multiple for family in FAMILIES.values()))
 
 
 def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
@@ -59,7 +35,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     import torch
 
     check_request(request)
-    model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_MODEL
+    model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_TEXTURE_MODEL
     try:
         pipe = job.load("texture", model, load_pipeline)
     except torch.OutOfMemoryError as exc:  # a model too large for the GPU fails as it moves there
@@ -134,7 +110,7 @@ def check_request(request: protocol.TextureRequest) -> None:
     for name in ("width", "height"):
         value = getattr(request, name)
         if value is not None:
-            _check_size(name, value, 8)
+            _check_size(name, value)
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps():
         raise TaskError("bad_request",
                         f"steps must be between 1 and {limits.max_steps()}, got {request.steps}",
@@ -150,15 +126,19 @@ def check_request(request: protocol.TextureRequest) -> None:
     output_root(request.output_dir)
 
 
-def _check_size(name: str, value: int, multiple: int) -> None:
+def _check_size(name: str, value: int, family: Family | None = None) -> None:
+    """Refuse a size out of the limits or not a multiple of the family's ``size_multiple``;
+    before the family is known, of the multiple that some family accepts (the smallest)."""
     top = limits.max_size()
     if not limits.MIN_SIZE <= value <= top:
         raise TaskError("bad_request",
                         f"{name} must be between {limits.MIN_SIZE} and {top} pixels, got {value}",
                         hint=f"choose a size such as 512 or 1024 (ATELIER_MAX_SIZE sets the limit, {top})")
+    multiple = family.size_multiple if family else _ANY_FAMILY_MULTIPLE
     if value % multiple:
         lower = value // multiple * multiple
-        raise TaskError("bad_request", f"{name} must be a multiple of {multiple}, got {value}",
+        models = f" for {family.name} models" if family else ""
+        raise TaskError("bad_request", f"{name} must be a multiple of {multiple}{models}, got {value}",
                         hint=f"use {max(lower, limits.MIN_SIZE)} or {lower + multiple}")
 
 
@@ -183,10 +163,11 @@ def resolve_settings(request: protocol.TextureRequest, pipe, family: Family) -> 
                         hint="clear the negative prompt")
     sample = getattr(pipe, "default_sample_size", None) or pipe.unet.config.sample_size
     native = min(sample * pipe.vae_scale_factor, limits.max_size())
+    native -= native % family.size_multiple  # a size limit off the family's grid rounds down
     width = request.width or native
     height = request.height or native
     for name, value in (("width", width), ("height", height)):
-        _check_size(name, value, family.size_multiple)
+        _check_size(name, value, family)
     return {
         "width": width, "height": height,
         "steps": request.steps if request.steps is not None else family.steps,

@@ -132,32 +132,58 @@ def test_builtin_engine_makes_a_procedural_material_without_backend(bpy_module, 
 
 
 def test_doctor_reports_a_working_and_a_broken_backend(bpy_module, addon, backend_env, monkeypatch):
-    bpy = bpy_module
+    """Doctor is a ``doctor`` job of the shared backend client: no process of its own."""
+    bpy, jobs = bpy_module, addon.client.session
     prefs = addon.preferences.addon_preferences()
+    client = jobs.client_for(addon.preferences.backend_config(jobs.EXTENSION_DIR))
+    client.ensure_started()
+    backend_process = client._transport._process
     assert bpy.ops.atelier.backend_doctor() == {"FINISHED"}
     assert "everything works" in prefs.doctor_report and prefs.doctor_report.endswith("Backend OK")
+    # Served by the shared backend: the same client and process, still up for the next job.
+    assert jobs.current_client() is client and client._transport._process is backend_process
+    assert backend_process.poll() is None and not jobs.active_jobs()
     monkeypatch.setenv("ATELIER_PYTHON", "/bin/false")
-    with pytest.raises(RuntimeError, match="Doctor failed"):
+    with pytest.raises(RuntimeError, match="Doctor failed: .*backend"):
         bpy.ops.atelier.backend_doctor()
-    assert "exit status 1" in prefs.doctor_report
+    assert prefs.doctor_report.startswith("Doctor failed: ") and "exited (status 1)" in prefs.doctor_report
 
 
-def test_a_doctor_that_hangs_is_ended_at_its_deadline_in_the_ui(addon, monkeypatch, request):
-    """The UI polls Doctor from a timer; one that never answers must not grey the button out for good."""
-    import subprocess
-    import sys
+def test_doctor_reports_a_broken_environment_as_an_error_naming_the_problem(
+        bpy_module, addon, backend_env, monkeypatch):
+    """A broken environment is a result with ok false: the operator ends CANCELLED with the
+    report's last lines (what broke, the hint) as its error, and keeps the whole report."""
+    bpy = bpy_module
+    prefs = addon.preferences.addon_preferences()
+    monkeypatch.setenv("ATELIER_DEVICE", "tpu")  # the request's device: this machine has none
+    with pytest.raises(RuntimeError, match="Doctor failed: unknown device 'tpu'; hint: use one of"):
+        bpy.ops.atelier.backend_doctor()
+    report = prefs.doctor_report
+    assert "torch" in report and "doctor: BROKEN: unknown device 'tpu'" in report
+    assert "everything works" not in report and not report.endswith("Backend OK")
+    assert report.splitlines()[-1].startswith("Doctor failed: unknown device 'tpu'")
+    state = bpy.context.window_manager.atelier
+    assert state.last_error.startswith("Doctor failed") and not state.running
 
-    doctor = addon.operators.backend_control
-    hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    request.addfinalizer(hung.kill)  # also when an assertion fails before Doctor ends it
-    monkeypatch.setattr(doctor, "_doctor_process", hung)
-    monkeypatch.setattr(doctor, "_doctor_started", time.monotonic())
-    assert doctor._collect_doctor(wait=False) == ""  # still within its time
-    monkeypatch.setattr(doctor, "_doctor_started", time.monotonic() - doctor.DOCTOR_TIMEOUT - 1)
-    report = doctor._collect_doctor(wait=False)
-    assert f"no answer within {doctor.DOCTOR_TIMEOUT} s" in report and "Doctor failed" in report
-    assert hung.poll() is not None and doctor._doctor_process is None
+
+def test_a_doctor_that_gives_no_answer_is_cancelled_at_its_deadline(
+        bpy_module, addon, backend_env, monkeypatch):
+    """Doctor must not wait for ever: past its deadline the job is cancelled and the report
+    says so; the button is usable again at once."""
+    bpy, jobs = bpy_module, addon.client.session
+    doctor = addon.operators.doctor.ATELIER_OT_backend_doctor
+    assert doctor.timeout == addon.operators.doctor.DOCTOR_TIMEOUT == 300
+    assert "UNDO" not in doctor.bl_options  # Doctor changes no scene data
+    prefs = addon.preferences.addon_preferences()
+    monkeypatch.setattr(doctor, "timeout", 0.001)
+    with pytest.raises(RuntimeError, match=r"Doctor gave no answer within 0\.001 s"):
+        bpy.ops.atelier.backend_doctor()
+    assert "no answer within 0.001 s" in prefs.doctor_report
+    assert not jobs.active_jobs() and not bpy.context.window_manager.atelier.running
+    assert bpy.ops.atelier.backend_doctor.poll()
+    monkeypatch.setattr(doctor, "timeout", 300)
+    assert bpy.ops.atelier.backend_doctor() == {"FINISHED"}  # the backend serves on
+    assert prefs.doctor_report.endswith("Backend OK")
 
 
 def test_regenerate_is_greyed_out_while_a_job_runs(bpy_module, addon, clean_scene, backend_env, job_state):

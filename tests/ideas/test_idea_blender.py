@@ -343,22 +343,25 @@ def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, cle
     # The operator's apply step, as the job mixin calls it when the result event arrives.
     from types import SimpleNamespace
 
-    protocol = addon.core.protocol
+    protocol, results = addon.core.protocol, addon.core.results
+    record = addon.core.provenance.build("ideas", "transformers", "tiny", {}, versions={})
     nook["title"] = "Nook: dusk"
-    event = protocol.ResultEvent(id="r", metadata={"model": "tiny"},
+    event = protocol.ResultEvent(id="r", metadata=record,
                                  data={"ideas": [nook], "repairs": ["pitch was cleaned to ..."]})
     operator = SimpleNamespace(prompt="a nook", _model_sent="tiny")
-    message = addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, event)
+    result = results.parse_result("ideas", event, None)
+    suggest = addon.operators.ideas.ATELIER_OT_suggest_scene
+    message = suggest.apply_result(operator, bpy_module.context, result)
     assert message == ("1 scene idea(s) for 'a nook': 'Nook- dusk'; cleaned: pitch was cleaned to ... "
                        "and 1 more")
     (item,) = clean_scene.atelier.ideas
     assert (item.title, item.engine, item.prompt) == ("Nook- dusk", "tiny", "a nook")
 
     before = scene_state(bpy_module)
-    bad = protocol.ResultEvent(id="r", data={"ideas": [dict(nook, lights=[{}])]})
-    with pytest.raises(addon.client.session.ApplyError,
-                       match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
-        addon.operators.ideas.ATELIER_OT_suggest_scene.apply_result(operator, bpy_module.context, bad)
+    # A bad idea is refused on receipt, before anything could be applied.
+    bad = protocol.ResultEvent(id="r", metadata=record, data={"ideas": [dict(nook, lights=[{}])]})
+    with pytest.raises(results.ResultError, match=r"idea 1 is not a valid scene idea: lights\[0\] is miss"):
+        results.parse_result("ideas", bad, None)
     assert scene_state(bpy_module) == before
 
 

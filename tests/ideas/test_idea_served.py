@@ -130,9 +130,9 @@ def test_the_async_path_shows_progress_cancels_and_serves_on(addon, clean_scene,
     job = jobs.submit(client, request(GOOD_BRIEF, served), label="ideas")
     _drain_until(jobs, client, job, lambda: job.done, "the next job")
     assert job.error is None, job.error
-    assert job.result.data == {"ideas": [GOOD], "repairs": []}
-    assert job.result.metadata["schema_version"] == "atelier.scene_idea/1"
-    addon.apply.scene_idea.store_ideas(clean_scene, job.result.data["ideas"], prompt=GOOD_BRIEF, engine="m")
+    assert job.result.ideas == (GOOD,) and job.result.repairs == ()
+    assert job.result.provenance.extra["schema_version"] == "atelier.scene_idea/1"
+    addon.apply.scene_idea.store_ideas(clean_scene, list(job.result.ideas), prompt=GOOD_BRIEF, engine="m")
     assert json.loads(clean_scene.atelier.ideas[0].document) == GOOD
 
 

@@ -192,7 +192,7 @@ def test_async_path_drains_into_a_palette(bpy_module, addon, clean_scene, palett
         jobs.drain(client)
         time.sleep(0.05)
     assert job.error is None, job.error
-    palette = addon.apply.palette.create_palette(clean_scene, job.result.data, source="HARMONY")
+    palette = addon.apply.palette.create_palette(clean_scene, job.result.scheme, source="HARMONY")
     assert addon.apply.palette.palette_color_hex(palette.colors[0]) == "#884422"
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.tasks.texture import DEFAULT_MODEL
-from backend.text_model import DEFAULT_TEXT_MODEL
+from core.families import DEFAULT_TEXT_MODEL
+from core.families import DEFAULT_TEXTURE_MODEL as DEFAULT_MODEL
 
 MISSING = "/no/such/model-folder"
 

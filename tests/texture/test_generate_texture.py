@@ -77,7 +77,8 @@ def test_async_path_pixels_match_the_backend_png(bpy_module, addon, clean_scene,
     job = run_job(jobs, client, request)
     assert job.error is None, job.error
     assert job.total == 2 and job.step == 2
-    png = job.result.files[0].path
+    png = job.result.base_color
+    assert png.parent.parent == (tmp_path / job.id).resolve()  # in the folder the client made
     expected = png_pixels(png)
     params = apply_texture.TextureParameters(prompt="blue tiles", width=80, height=64, steps=2, seed=5)
     applied = apply_texture.apply_texture(job.result, params, ["Cube"], "PACK")
@@ -174,7 +175,7 @@ def test_reapply_of_a_deleted_material_is_reported(bpy_module, addon, clean_scen
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(prompt="   "), "prompt is empty"),
-    (dict(prompt="lava", width=100), "width 100 is not a multiple of 8; use 96 or 104"),
+    (dict(prompt="lava", width=100), "width 100 is not a multiple of 16; use 96 or 112"),
     (dict(prompt="lava", target="Nope"), "no object named 'Nope'"),
     (dict(prompt="lava", model="/no/such/model"), "model='builtin'"),
     (dict(prompt="lava", seed=-5), "seed -5 is out of range; use -1"),
@@ -222,8 +223,12 @@ def test_failed_apply_leaves_nothing_behind(bpy_module, addon, clean_scene, back
     cube = mesh_object(bpy)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
-    result = protocol.ResultEvent(id="x", files=[protocol.ResultFile("base_color", str(broken), "png")],
-                                  metadata={"engine": "diffusers"})
+    event = protocol.ResultEvent(
+        id="x", files=[protocol.ResultFile("base_color", str(broken), "png")],
+        metadata=addon.core.provenance.build("texture", "diffusers", "m", {}, versions={}),
+        data={"prompt": "soil", "negative_prompt": "", "width": 64, "height": 64, "steps": 1,
+              "guidance": 0.0, "seed": 1, "seamless": "off"})
+    result = addon.core.results.parse_result("texture", event, tmp_path)
     with pytest.raises(jobs.ApplyError, match="cannot read"):
         apply_texture.apply_texture(result, apply_texture.TextureParameters(prompt="soil"), ["Cube"], "PACK")
     assert len(bpy.data.images) == 0 and len(bpy.data.materials) == 0

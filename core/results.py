@@ -1,0 +1,291 @@
+"""What a finished job hands back, typed: one dataclass per task, parsed once on receipt.
+
+The backend's ``result`` event carries ``files``, ``metadata`` (the provenance record) and
+``data`` (the task's payload) as plain JSON. ``parse_result`` turns them into a
+``TextureResult``, ``PaletteResult`` or ``IdeasResult`` and is the only place that looks inside
+them: everything downstream reads attributes. A payload of the wrong shape, a provenance
+record of the wrong shape or a file outside the job's folder is a ``ResultError`` whose message
+says what is wrong; the client ends the job with it (``invalid_output``) and nothing is applied.
+
+Standard library only (plus ``core``): Blender's Python imports this as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ideas as idea_rules
+from .colors import ROLES
+from .provenance import Provenance, ProvenanceError
+
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class ResultError(ValueError):
+    """A result that cannot be used; the message says what is wrong with it."""
+
+
+# --------------------------------------------------------------------------- the results
+
+
+@dataclass(frozen=True)
+class TextureSettings:
+    """The settings the backend used (``data`` of a texture result): model defaults resolved."""
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int
+    seamless: str
+
+
+@dataclass(frozen=True)
+class TextureResult:
+    """A texture: the base colour image (a regular file inside the job's folder)."""
+
+    id: str
+    base_color: Path
+    settings: TextureSettings
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class SchemeColor:
+    """One colour of a scheme: display hex (``#rrggbb``), a name and a role ('' = none)."""
+
+    hex: str
+    name: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class PaletteScheme:
+    """A colour scheme document: a title and at least one colour."""
+
+    title: str
+    colors: tuple[SchemeColor, ...]
+
+
+@dataclass(frozen=True)
+class PaletteResult:
+    """A colour scheme, and for an image source how many colours the image itself gave."""
+
+    id: str
+    scheme: PaletteScheme
+    provenance: Provenance
+    colors_from_image: int | None = None
+    colors_added: int = 0  # lighter or darker steps added to reach the count
+
+
+@dataclass(frozen=True)
+class IdeasResult:
+    """Scene ideas (checked documents of ``schemas/scene_idea.json``) and what was cleaned."""
+
+    id: str
+    ideas: tuple[dict, ...]
+    provenance: Provenance
+    repairs: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    """The backend's check of itself: whether everything works, and the report (no provenance:
+    it makes nothing)."""
+
+    id: str
+    ok: bool
+    report: str = ""
+
+
+Result = TextureResult | PaletteResult | IdeasResult | DoctorResult  # what ``parse_result`` gives
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def parse_result(task_type: str, event: Any, job_folder: str | Path | None) -> Result:
+    """The typed result of a ``task_type`` request from its ``result`` event, or ``ResultError``.
+
+    ``job_folder`` is the folder the client made for this job (None when it made none): every
+    file the result names must be a regular file inside it, else nothing is read.
+    """
+    parser = _PARSERS.get(task_type)
+    if parser is None:
+        raise ResultError(f"Atelier does not expect a result for a {task_type!r} request")
+    files = _checked_files(event.files, job_folder)
+    data = event.data
+    if not isinstance(data, dict):
+        raise ResultError(f"the result's data must be an object, got {type(data).__name__}")
+    return parser(str(event.id), files, event.metadata, data)
+
+
+def _texture(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> TextureResult:
+    provenance = _provenance(metadata)
+    if "base_color" not in files:
+        raise ResultError("the texture result names no base_color image")
+    settings = TextureSettings(
+        prompt=_text(data, "prompt"), negative_prompt=_text(data, "negative_prompt", ""),
+        width=_whole(data, "width"), height=_whole(data, "height"), steps=_whole(data, "steps"),
+        guidance=_number(data, "guidance"), seed=_whole(data, "seed"),
+        seamless=_text(data, "seamless", "off"))
+    return TextureResult(id=result_id, base_color=files["base_color"], settings=settings,
+                         provenance=provenance)
+
+
+def _palette(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> PaletteResult:
+    provenance = _provenance(metadata)
+    scheme = palette_scheme(data)
+    from_image = provenance.extra.get("colors_from_image")
+    added = provenance.extra.get("colors_added", 0)
+    for name, value in (("colors_from_image", from_image), ("colors_added", added)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ResultError(f"the palette result's {name} must be a whole number, got {value!r}")
+    return PaletteResult(id=result_id, scheme=scheme, provenance=provenance,
+                         colors_from_image=from_image, colors_added=added or 0)
+
+
+def _ideas(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> IdeasResult:
+    provenance = _provenance(metadata)
+    repairs = data.get("repairs", [])
+    if not isinstance(repairs, list) or not all(isinstance(r, str) for r in repairs):
+        raise ResultError("the ideas result's repairs must be a list of text")
+    ideas, cleaned = checked_ideas(data.get("ideas"))
+    return IdeasResult(id=result_id, ideas=tuple(ideas), provenance=provenance,
+                       repairs=tuple(repairs) + tuple(cleaned))
+
+
+def _doctor(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> DoctorResult:
+    ok = data.get("ok")
+    if not isinstance(ok, bool):
+        raise ResultError(f"the doctor result's 'ok' must be true or false, got {_shown(ok)}")
+    return DoctorResult(id=result_id, ok=ok, report=_text(data, "report", ""))
+
+
+_PARSERS = {"texture": _texture, "palette": _palette, "ideas": _ideas, "doctor": _doctor}
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def palette_scheme(value: Any) -> PaletteScheme:
+    """A scheme document (``{"title", "colors": [{hex, name, role}]}``) as a ``PaletteScheme``;
+    one that already is passes through. ``ResultError`` says what is wrong."""
+    if isinstance(value, PaletteScheme):
+        return value
+    if not isinstance(value, dict) or not isinstance(value.get("colors"), list) or not value["colors"]:
+        raise ResultError("the scheme has no colours")
+    colors = []
+    for entry in value["colors"]:
+        hex_value = entry.get("hex") if isinstance(entry, dict) else None
+        if not isinstance(hex_value, str) or not _HEX.match(hex_value):
+            raise ResultError(f"the scheme holds a colour that is not #rrggbb: {str(entry)[:60]}")
+        role = entry.get("role", "")
+        if role != "" and role not in ROLES:
+            raise ResultError(f"the scheme holds an unknown role {str(role)[:20]!r}")
+        name = entry.get("name", "")
+        if not isinstance(name, str):
+            raise ResultError(f"the scheme holds a colour name that is not text: {str(name)[:20]}")
+        colors.append(SchemeColor(hex=hex_value.lower(), name=name, role=role))
+    title = value.get("title", "")
+    if not isinstance(title, str):
+        raise ResultError("the scheme's title must be text")
+    return PaletteScheme(title=title, colors=tuple(colors))
+
+
+def checked_ideas(raw_ideas: Any) -> tuple[list[dict], list[str]]:
+    """Every idea of ``raw_ideas`` sanitised and schema-valid, and the repairs made.
+
+    ``ResultError`` names the first idea that cannot be used."""
+    if not isinstance(raw_ideas, list) or not raw_ideas:
+        raise ResultError("the answer holds no ideas")
+    if len(raw_ideas) > idea_rules.MAX_IDEAS:
+        raise ResultError(f"the answer holds {len(raw_ideas)} ideas; at most {idea_rules.MAX_IDEAS} are kept")
+    ideas, repairs = [], []
+    for number, raw in enumerate(raw_ideas, start=1):
+        try:
+            idea, fixed = idea_rules.check_idea(raw)
+        except idea_rules.IdeaError as exc:
+            raise ResultError(f"idea {number} is not a valid scene idea: {exc}") from None
+        ideas.append(idea)
+        repairs += [f"idea {number}: {repair}" for repair in fixed]
+    return ideas, repairs
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _provenance(raw: Any) -> Provenance:
+    try:
+        return Provenance.from_dict(raw)
+    except ProvenanceError as exc:
+        raise ResultError(f"the result's provenance record is malformed: {exc}") from None
+
+
+def _checked_files(files: Any, job_folder: str | Path | None) -> dict[str, Path]:
+    """``{role: real path}`` of the result's files, each a regular file inside ``job_folder``."""
+    if not isinstance(files, list):
+        raise ResultError("the result's files must be a list")
+    found: dict[str, Path] = {}
+    for item in files:
+        role, path = getattr(item, "role", None), getattr(item, "path", None)
+        if not isinstance(role, str) or not isinstance(path, str):
+            raise ResultError("each result file needs a role and a path")
+        if role in found:
+            raise ResultError(f"the result names two {role} files")
+        found[role] = inside(job_folder, path)
+    return found
+
+
+def inside(job_folder: str | Path | None, path: str) -> Path:
+    """The real path of ``path`` when it is a regular file inside ``job_folder``; a symbolic
+    link is followed first, so one that points out is refused. Else ``ResultError``."""
+    if job_folder is None:
+        raise ResultError(f"the result names the file {path!r}, but this job has no folder to write in")
+    if not os.path.isabs(path):
+        raise ResultError(f"the result names the file {path!r}, which is not an absolute path")
+    folder = Path(os.path.realpath(job_folder))
+    real = Path(os.path.realpath(path))
+    if real == folder or not real.is_relative_to(folder):
+        raise ResultError(f"the result names {path!r}, which lies outside the job's folder {str(folder)!r}; "
+                          "nothing was read")
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        raise ResultError(f"the result names {path!r}, but the file is not there; "
+                          "check free disk space and generate again") from None
+    if not stat.S_ISREG(mode):
+        raise ResultError(f"the result names {path!r}, which is not a regular file")
+    return real
+
+
+def _text(data: dict, name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str):
+        raise ResultError(f"the result's {name!r} must be text, got {_shown(value)}")
+    return value
+
+
+def _whole(data: dict, name: str) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ResultError(f"the result's {name!r} must be a whole number, got {_shown(value)}")
+    return value
+
+
+def _number(data: dict, name: str) -> float:
+    value = data.get(name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ResultError(f"the result's {name!r} must be a number, got {_shown(value)}")
+    return float(value)
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is None else repr(value)[:40]

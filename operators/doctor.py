@@ -1,0 +1,91 @@
+"""``atelier.backend_doctor``: check the backend through the same client and protocol as every
+job (a ``doctor`` request), and keep the report in the preferences (``doctor_report``)."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import preferences
+from ..client import session
+from ..client.session import ApplyError
+from ..core import protocol
+from .backend_operator import BackendJobOperator
+
+DOCTOR_TIMEOUT = 300.0  # seconds; the first run imports torch and builds two tiny models
+RUNNING_REPORT = "Doctor is running…"
+FAILED = "Doctor failed"
+REASON_LINES = 2  # the report's last lines: what broke and the hint
+
+
+class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
+    """Check the backend environment (Python, torch, device, models) and show what was found"""
+
+    bl_idname = "atelier.backend_doctor"
+    bl_label = "Doctor"
+    bl_options = set()  # changes no scene data: no undo step
+    timeout = DOCTOR_TIMEOUT
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        problem = preferences.backend_problem()
+        if problem:
+            cls.poll_message_set(problem)
+            return False
+        if any(job.request.type == protocol.DoctorRequest.type for job in session.active_jobs()):
+            cls.poll_message_set("Doctor is running")
+            return False
+        state = getattr(context.window_manager, "atelier", None)
+        if state is not None and state.running:
+            cls.poll_message_set("An Atelier job is running; wait for it or cancel it")
+            return False
+        return True
+
+    def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
+        _set_report(RUNNING_REPORT)
+        return protocol.DoctorRequest(id=request_id, device=preferences.resolved_device())
+
+    def apply_result(self, context: bpy.types.Context, result) -> str:
+        """``result`` is a ``core.results.DoctorResult``: ``ok`` and the report's text."""
+        report = result.report.strip()
+        if result.ok:
+            _set_report(f"{report}\nBackend OK".strip())
+            _redraw_preferences(context)
+            return "Backend OK"
+        lines = report.splitlines()[-REASON_LINES:] or ["the backend sent no report"]
+        reason = "; ".join(line.removeprefix("doctor: BROKEN: ") for line in lines)
+        message = f"{FAILED}: {reason}"
+        _set_report(f"{report}\n{message}".strip())
+        _redraw_preferences(context)
+        raise ApplyError(message)
+
+    def _report_error(self, context: bpy.types.Context, message: str) -> None:
+        """Every failure (no backend, an error event, the deadline) also lands in the report."""
+        if not message.startswith("Doctor"):
+            message = f"{FAILED}: {message}"
+        if not _report().endswith(message):  # apply_result stored the full report already
+            _set_report(message)
+        _redraw_preferences(context)
+        super()._report_error(context, message)
+
+
+def _report() -> str:
+    prefs = preferences.addon_preferences()
+    return prefs.doctor_report if prefs is not None else ""
+
+
+def _set_report(text: str) -> None:
+    prefs = preferences.addon_preferences()
+    if prefs is not None:
+        prefs.doctor_report = text
+
+
+def _redraw_preferences(context: bpy.types.Context) -> None:
+    window_manager = context.window_manager
+    for window in window_manager.windows if window_manager is not None else ():
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":
+                area.tag_redraw()
+
+
+classes = (ATELIER_OT_backend_doctor,)
+register, unregister = bpy.utils.register_classes_factory(classes)
