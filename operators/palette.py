@@ -15,6 +15,7 @@ from bpy_extras.io_utils import ExportHelper
 
 from .. import preferences
 from ..apply import palette as apply_palette
+from ..apply import palette_export
 from ..client.session import ApplyError, JobRefused, format_error
 from ..core import protocol
 from ..core.colors import MAX_COLORS, MIN_COLORS
@@ -250,7 +251,7 @@ class ATELIER_OT_export_palette(bpy.types.Operator, ExportHelper):
     def execute(self, context):
         try:
             palette = _find_palette(context, self.palette.strip())
-            text = apply_palette.gpl_text(context.scene, palette)
+            text = palette_export.gpl_text(context.scene, palette)
             with open(bpy.path.abspath(self.filepath), "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
         except (apply_palette.PaletteError, OSError) as exc:

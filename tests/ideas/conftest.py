@@ -25,3 +25,10 @@ def make_job(job_factory):
         return job_factory(protocol.IdeasRequest, **fields)
 
     return make
+
+
+@pytest.fixture
+def stored(addon, clean_scene, nook):
+    """The scene with the hand-written idea stored as its only idea."""
+    addon.apply.scene_idea.store_ideas(clean_scene, [nook], prompt="a reading nook", engine="hand")
+    return clean_scene
