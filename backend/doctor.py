@@ -76,8 +76,7 @@ def run_checks(say: Say, device: str = "auto", before_check: BeforeCheck | None 
 
     Stops at the first check that fails (the report says what to fix). ``before_check`` may
     raise (``Cancelled``) to stop between checks; ``cancel`` also stops the texture and text
-    jobs at their next step (a ``threading.Event``, or anything with ``is_set()``), raising
-    ``Cancelled``.
+    jobs at their next step (the running job's ``threading.Event``), raising ``Cancelled``.
     """
     checkup = Checkup(say, device=device, cancel=cancel or threading.Event())
     say(f"Atelier backend {__version__}, protocol {protocol.PROTOCOL_VERSION}")

@@ -45,7 +45,7 @@ class JobContext:
         self.allow_network: bool = bool(getattr(request, "allow_network", False))
         self._cache = cache
         self._emit = emit or (lambda event: None)
-        self._cancel = cancel_event or threading.Event()
+        self.cancel_event = cancel_event or threading.Event()  # set by the client's cancel
         self._job_dir: Path | None = None
         # Every task takes a seed the same way, so its range is checked here, before any work.
         seed = getattr(request, "seed", None)
@@ -84,7 +84,7 @@ class JobContext:
 
     def check_cancelled(self) -> None:
         """Raise ``Cancelled`` if the client cancelled this job; call it between steps."""
-        if self._cancel.is_set():
+        if self.cancel_event.is_set():
             raise Cancelled()
 
     # ----------------------------------------------------------------- models

@@ -14,7 +14,10 @@ import shutil
 import stat
 from pathlib import Path
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+from ..core import protocol
+
+# What the protocol accepts as an id, and only characters a folder name can hold as they are.
+_SAFE_ID = re.compile(rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{protocol.MAX_ID_CHARS - 1}}}$")
 
 
 class JobFolderError(Exception):

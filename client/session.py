@@ -101,7 +101,7 @@ def client_for(config: BackendConfig) -> BackendClient:
         _client = None
         for job in ended:
             _remove_folder(job)
-        _remove_orphans()
+        _remove_left_folders()
     if _client is None:
         _client = BackendClient(config)
     return _client
@@ -201,7 +201,8 @@ def _orphan(job: Job) -> None:
         _orphans[job.id] = job.folder
 
 
-def _remove_orphans() -> None:
+def _remove_left_folders() -> None:
+    """Remove every folder still kept: abandoned jobs' and results never released."""
     for folder in list(_orphans.values()) + list(_kept.values()):
         folder.remove()
     _orphans.clear()
@@ -290,4 +291,4 @@ def shutdown() -> None:
         _client = None
     for job in ended:  # the backend has stopped: nothing writes into their folders any more
         _remove_folder(job)
-    _remove_orphans()
+    _remove_left_folders()

@@ -11,7 +11,6 @@ inside the texture and text jobs, at their next step).
 from __future__ import annotations
 
 from core import protocol
-from core.errors import Cancelled
 
 from .. import doctor
 from ..task_context import JobContext, TaskOutput
@@ -29,20 +28,7 @@ def run(request: protocol.DoctorRequest, job: JobContext) -> TaskOutput:
         job.progress(step, total, stage)
 
     ok = doctor.run_checks(say, device=request.device, before_check=before_check,
-                           cancel=_CancelFlag(job))
+                           cancel=job.cancel_event)
     job.progress(len(doctor.CHECKS), len(doctor.CHECKS), "done")
     return TaskOutput(data={"ok": ok, "report": "\n".join(lines)})
 
-
-class _CancelFlag:
-    """This job's cancel, as the event the nested texture and text jobs check (``is_set``)."""
-
-    def __init__(self, job: JobContext) -> None:
-        self._job = job
-
-    def is_set(self) -> bool:
-        try:
-            self._job.check_cancelled()
-        except Cancelled:
-            return True
-        return False
