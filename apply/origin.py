@@ -5,7 +5,7 @@ The record may come from anyone's .blend, so only plain values are used, and sho
 
 from __future__ import annotations
 
-import json
+from ..core.schema import DocumentError, parse_json
 
 _LONGEST = 80  # characters of one value shown
 _TEMPLATES = 4  # templates named at most
@@ -17,8 +17,8 @@ def describe(record_text: str, fallback: str = "unknown", index: int | None = No
     ``fallback`` names the engine when the record does not; ``index`` picks the template of one
     result of many (built-in scene ideas record one template per idea)."""
     try:
-        record = json.loads(record_text or "{}")
-    except ValueError:
+        record = parse_json(record_text or "{}")
+    except DocumentError:  # malformed, oversize or nested too deeply: tell what is known
         record = {}
     record = record if isinstance(record, dict) else {}
     engine = _plain(record.get("engine")) or fallback

@@ -98,12 +98,17 @@ def stored_idea(scene: bpy.types.Scene, index: int) -> tuple[dict, list[str]]:
                          f"and was not built: {exc}") from None
 
 
+# A report names this many cleanings and repairs, then counts the rest (a random model's answer
+# may need dozens of text fields cleaned).
+REPAIRS_NAMED = 8
+
+
 def repair_note(repairs: list[str]) -> str:
-    """A clause for a report saying what was cleaned ('' when nothing was)."""
+    """A clause for a report naming what was cleaned or repaired ('' when nothing was)."""
     if not repairs:
         return ""
-    more = f" and {len(repairs) - 1} more" if len(repairs) > 1 else ""
-    return f"; cleaned: {repairs[0]}{more}"
+    more = f"; and {len(repairs) - REPAIRS_NAMED} more" if len(repairs) > REPAIRS_NAMED else ""
+    return "; cleaned: " + "; ".join(repairs[:REPAIRS_NAMED]) + more
 
 
 # --------------------------------------------------------------------------- building

@@ -151,8 +151,18 @@ def store_provenance(idblock: bpy.types.ID, record: dict) -> None:
             idblock[f"atelier_{key}"] = value
     for key in ("prompt", "seed", "steps", "guidance", "seamless"):
         value = provenance.parameters.get(key)
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if _fits_custom_property(value):
             idblock[f"atelier_{key}"] = value
+
+
+def _fits_custom_property(value) -> bool:
+    """Whether a custom property holds ``value`` as it is: text, a float, or a whole number a C
+    int holds (a larger one would raise ``OverflowError``; the JSON record keeps every value)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -2**31 <= value < 2**31
+    return isinstance(value, (str, float))
 
 
 def _provenance(record: dict) -> Provenance:

@@ -1,5 +1,9 @@
 """``doctor``: what this environment has, and proof that both model paths work end to end.
 
+It also says whether the texture model the backend uses (``ATELIER_TEXTURE_MODEL`` or the
+default) fits the GPU's memory, naming a lighter model when it does not; that is advice, never
+a failure.
+
 Nothing is downloaded: a tiny random-weight diffusion pipeline is built in a temporary folder
 and run through the real texture task, then a tiny instruct model writes one schema-constrained
 JSON document through the same loader and decoder the palette and ideas tasks use.
@@ -22,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import __version__, protocol
+from core import __version__, protocol, texture_models
 from core.errors import Cancelled, TaskError
+
+from .models import texture_model_setting
 
 # What backend/requirements.txt installs; all are needed except those in _OPTIONAL.
 _LIBRARIES = ("torch", "diffusers", "transformers", "safetensors", "numpy", "pillow",
@@ -141,6 +147,24 @@ def _report_devices(say: Say, device: str) -> None:
     say(f"device {device!r} resolves to: {resolve_device(device)}")
 
 
+def _texture_model_memory(checkup: Checkup) -> bool:
+    """Whether the backend's texture model fits the GPU it would run on; advice only."""
+    checkup.say(texture_models.gpu_memory_advice(texture_model_setting(), _gpu_memory(checkup.device)))
+    return True
+
+
+def _gpu_memory(device: str) -> int | None:
+    """Total memory in bytes of the CUDA GPU that ``device`` resolves to; None for no CUDA GPU."""
+    import torch
+
+    from .device import resolve_device
+
+    resolved = resolve_device(device)
+    if not resolved.startswith("cuda"):
+        return None
+    return torch.cuda.get_device_properties(torch.device(resolved)).total_memory
+
+
 def _texture_end_to_end(checkup: Checkup) -> bool:
     from .doctor_models import build_tiny_sd
     from .server import run_request
@@ -205,6 +229,7 @@ def _text_end_to_end(checkup: Checkup) -> bool:
 CHECKS: tuple[tuple[str, Callable[[Checkup], bool]], ...] = (
     ("libraries", _libraries),
     ("devices", _devices),
+    ("texture model memory", _texture_model_memory),
     ("texture end to end", _texture_end_to_end),
     ("text end to end", _text_end_to_end),
 )

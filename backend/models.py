@@ -3,7 +3,10 @@
 ``locate`` answers before anything heavy is loaded: it says whether the model is there, what
 revision it is, and refuses pickle-only weights (loading a pickle can run code). With the
 network off (``HF_HUB_OFFLINE=1`` or a request that does not allow it) a model that is not in
-the local Hugging Face cache fails at once with ``model_missing`` instead of retrying.
+the local Hugging Face cache fails at once with ``model_missing`` instead of retrying: the hint
+says how to download it, or, for an id its publisher withdrew, what to use instead. With the
+network on, the hub is asked first whether the model exists, so an id that answers "not found"
+is reported as withdrawn or renamed, with the alternatives, rather than as a failed download.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core import texture_models
 from core.errors import TaskError
 from core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 
@@ -66,20 +70,31 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
     if not model:
         raise TaskError("bad_request", f"no {kind} model was named",
                         hint=f"set a Hugging Face id (e.g. {example_model(kind)}) or a local folder")
-    path = Path(model).expanduser()
-    if path.is_dir():
+    try:
+        path = Path(model).expanduser()
+        is_folder = path.is_dir()
+    except (RuntimeError, OSError) as exc:  # "~name" of an unknown user, a name too long to look up
+        raise TaskError("model_missing", f"{kind} model {model[:200]!r} cannot be looked up: {exc}",
+                        hint=f"give an existing folder, or the Hugging Face id of "
+                             f"{_KIND_WORDS.get(kind, 'a model')} such as {example_model(kind)}") from None
+    if is_folder:
         check_folder(path, allow_pickle)
         return LocatedModel(str(path.resolve()), _snapshot_revision(path), True, allow_pickle)
     if path.is_absolute() or model.startswith((".", "~")) or not _HUB_ID.match(model):
         raise TaskError("model_missing", f"{kind} model folder {model!r} does not exist",
                         hint=f"check the path, or give the Hugging Face id of "
                              f"{_KIND_WORDS.get(kind, 'a model')} such as {example_model(kind)}")
-    return _locate_hub(model, allow_network, allow_pickle)
+    return _locate_hub(model, allow_network, allow_pickle, kind)
 
 
 def example_model(kind: str) -> str:
     """The default model of ``kind`` ('texture' or 'text'), the example a hint gives."""
     return DEFAULT_TEXT_MODEL if kind == "text" else DEFAULT_TEXTURE_MODEL
+
+
+def texture_model_setting(requested: str = "") -> str:
+    """The texture model a job uses: the request's, else ``ATELIER_TEXTURE_MODEL``, else the default."""
+    return requested.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_TEXTURE_MODEL
 
 
 def check_folder(path: Path, allow_pickle: bool) -> None:
@@ -119,7 +134,7 @@ def _snapshot_revision(path: Path) -> str | None:
     return None
 
 
-def _locate_hub(model: str, allow_network: bool, allow_pickle: bool) -> LocatedModel:
+def _locate_hub(model: str, allow_network: bool, allow_pickle: bool, kind: str) -> LocatedModel:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -128,12 +143,18 @@ def _locate_hub(model: str, allow_network: bool, allow_pickle: bool) -> LocatedM
         snapshot = Path(snapshot_download(model, local_files_only=True))
     except LocalEntryNotFoundError:
         if network_allowed(allow_network):
+            _check_on_hub(model, kind)
             # from_pretrained downloads it; the revision is the hub's default branch.
             return LocatedModel(model, None, False, allow_pickle)
+        if kind == "texture" and texture_models.is_withdrawn(model):
+            raise TaskError("model_missing", f"model {model!r} is not in the local Hugging Face cache, "
+                            "and its publisher withdrew it from the hub",
+                            hint=texture_models.replacement_hint(model)) from None
         # Name the switch that keeps downloads off: the request, or HF_HUB_OFFLINE over it.
+        download = texture_models.download_command(model)
         hint = (f"HF_HUB_OFFLINE=1 blocks downloads: unset it and download it once with "
-                f"`hf download {model}`, or point to a local folder" if allow_network else
-                f"download it once with `hf download {model}`, allow online access in Blender's "
+                f"`{download}`, or point to a local folder" if allow_network else
+                f"download it once with `{download}`, allow online access in Blender's "
                 "preferences (--allow-network on the command line), or point to a local folder")
         raise TaskError(
             "model_missing",
@@ -142,3 +163,30 @@ def _locate_hub(model: str, allow_network: bool, allow_pickle: bool) -> LocatedM
         ) from None
     check_folder(snapshot, allow_pickle)
     return LocatedModel(str(snapshot), snapshot.name, False, allow_pickle)
+
+
+def _check_on_hub(model: str, kind: str) -> None:
+    """Ask the hub whether ``model`` can be downloaded; raise ``TaskError`` when it says no."""
+    from huggingface_hub import auth_check
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        auth_check(model)
+    except GatedRepoError:
+        raise TaskError("model_missing", f"model {model!r} is gated on the Hugging Face hub: its licence "
+                        "must be accepted before it can be downloaded",
+                        hint=f"accept it at https://huggingface.co/{model} and log in with `hf auth login`, "
+                             "or point to a local folder") from None
+    except RepositoryNotFoundError:
+        raise not_found_on_hub(model, kind) from None
+    except Exception:  # an unreachable hub or a refused token: the download itself reports it
+        return
+
+
+def not_found_on_hub(model: str, kind: str) -> TaskError:
+    """The report for a hub id that answers "not found": withdrawn or renamed (the hub answers
+    the same for a private repository), with what to use instead."""
+    hint = (texture_models.replacement_hint(model) if kind == "texture" else
+            f"check the id, use a local folder that holds the model, or e.g. {example_model(kind)}")
+    return TaskError("model_missing", f"model {model!r} was not found on the Hugging Face hub: "
+                     "it was withdrawn or renamed (or is private)", hint=hint)

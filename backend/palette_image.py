@@ -1,7 +1,8 @@
 """Dominant colours of an image file: k-means in OKLab over its opaque pixels.
 
-Each cluster is weighted by the share of the image it covers; clusters closer than
-``MERGE_DELTA_E`` (deltaE OK) are merged, then the ``count`` largest kept; an image with fewer
+``count`` clusters, the best fit of several k-means++ starts from a fixed seed, so an image
+always gives the same scheme; each is weighted by the share of the image it covers. Clusters
+closer than ``MERGE_DELTA_E`` (deltaE OK) are merged and specks dropped; an image with fewer
 colours is filled up to ``count`` with lightness steps of its own, as harmonies are. Roles and
 names come from ``core.colors``, as for every scheme.
 """
@@ -25,9 +26,14 @@ SAMPLE_SIZE = 96
 # claims more is more likely a decompression bomb than a photo.
 MAX_PIXELS = 40_000_000
 _KMEANS_ITERATIONS = 30
+# k-means runs from this many k-means++ starts and keeps the one that fits the pixels best: one
+# start can put two centres in one noisy region and none in another.
+_KMEANS_STARTS = 8
+# The starts are drawn from this fixed seed: the scheme depends on the image alone.
+_KMEANS_SEED = 0
 
 
-def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[PaletteColor]:
+def extract_palette(path: str | Path, count: int) -> list[PaletteColor]:
     """``count`` colours for the image file at ``path``: its dominant colours, largest coverage
     first (``weight`` is the share of the opaque pixels each covers), then, when the image holds
     fewer distinct colours than that, lightness steps of those colours with weight 0 (they cover
@@ -42,7 +48,7 @@ def extract_palette(path: str | Path, count: int, *, seed: int = 0) -> list[Pale
         raise TaskError("bad_request", f"{path} is one flat colour",
                         hint="use an image with more than one colour, or the harmony source")
     lab = np.array([Color("srgb", list(v / 255.0)).convert("oklab").coords() for v in values])
-    centres, weights = _kmeans(lab, counts.astype(float), min(len(values), max(2 * count, 8)), seed)
+    centres, weights = _kmeans(lab, counts.astype(float), min(len(values), count))
     clusters = _merge_close([Color("oklab", list(c)) for c in centres], list(weights))
     clusters.sort(key=lambda item: -item[1])
     total = sum(w for _, w in clusters)
@@ -61,7 +67,12 @@ def _opaque_pixels(path: Path):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise TaskError("bad_request", f"image path {str(path)[:200]!r} cannot be used: {exc.strerror}",
+                        hint="give the path of a PNG, JPEG or other image file") from None
+    if not found:
         raise TaskError("bad_request", f"image {str(path)!r} does not exist",
                         hint="give the path of a PNG, JPEG or other image file")
     try:
@@ -72,12 +83,13 @@ def _opaque_pixels(path: Path):
                 raise TaskError("bad_request", f"image {str(path)!r} is {image.width}x{image.height} "
                                 f"pixels; at most {MAX_PIXELS // 10**6} million are read",
                                 hint="use a smaller copy of the image")
-            # JPEG decodes straight to a reduced size; other formats decode whole (bounded above).
+            # JPEG decodes straight to a reduced size; other formats decode whole, in their own
+            # mode (bounded above), and are sampled before they are converted: converting first
+            # would hold a second full-size copy (a 6000 x 6000 PNG peaked at 275 MiB, now 137).
             image.draft("RGB", (SAMPLE_SIZE, SAMPLE_SIZE))
-            # Keeps every sampled pixel as it is: no resampling filter invents blends.
-            image = image.convert("RGBA")
+            # Nearest keeps every sampled pixel as it is: no resampling filter invents blends.
             image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
-            data = np.asarray(image).reshape(-1, 4)
+            data = np.asarray(image.convert("RGBA")).reshape(-1, 4)
     except Image.DecompressionBombError as exc:
         raise TaskError("bad_request", f"image {str(path)!r} is too large to read safely ({exc})",
                         hint="use a smaller copy of the image") from None
@@ -91,11 +103,30 @@ def _opaque_pixels(path: Path):
     return opaque
 
 
-def _kmeans(points, weights, k: int, seed: int):
-    """Weighted k-means (k-means++ start, seeded) in OKLab; returns centres and weights."""
+def _kmeans(points, weights, k: int):
+    """Weighted k-means in OKLab: the best fit (least weighted squared distance) of
+    ``_KMEANS_STARTS`` k-means++ starts; returns the centres and the weight each covers."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_KMEANS_SEED)
+    best = None
+    for _ in range(_KMEANS_STARTS):
+        centres = _lloyd(points, weights, _kmeans_plus_plus(points, weights, k, rng))
+        distance = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+        label = distance.argmin(axis=1)
+        inertia = float((distance[np.arange(len(points)), label] * weights).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, centres, label)
+    _, centres, label = best
+    sizes = np.bincount(label, weights=weights, minlength=len(centres))
+    return centres[sizes > 0], sizes[sizes > 0]
+
+
+def _kmeans_plus_plus(points, weights, k: int, rng):
+    """``k`` starting centres, each drawn with odds of its weight times its squared distance to
+    the centres already chosen (Arthur and Vassilvitskii's k-means++)."""
+    import numpy as np
+
     centres = [points[rng.choice(len(points), p=weights / weights.sum())]]
     for _ in range(1, k):
         distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
@@ -103,7 +134,13 @@ def _kmeans(points, weights, k: int, seed: int):
         if chance.sum() <= 0:
             break
         centres.append(points[rng.choice(len(points), p=chance / chance.sum())])
-    centres = np.array(centres)
+    return np.array(centres)
+
+
+def _lloyd(points, weights, centres):
+    """Lloyd's iterations from ``centres`` until they settle."""
+    import numpy as np
+
     for _ in range(_KMEANS_ITERATIONS):
         label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
         moved = np.array([
@@ -114,9 +151,7 @@ def _kmeans(points, weights, k: int, seed: int):
         if np.allclose(moved, centres, atol=1e-7):
             break
         centres = moved
-    label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
-    sizes = np.array([weights[label == j].sum() for j in range(len(centres))])
-    return centres[sizes > 0], sizes[sizes > 0]
+    return centres
 
 
 def _merge_close(colors: list, weights: list) -> list[tuple]:

@@ -18,13 +18,16 @@ API (used by the palette and ideas tasks)::
         check=lambda doc: [...],              # semantic problems as sentences; [] = fine
         seed=request.seed,
     )
-    answer.document   # the parsed, schema-valid, checked document (dict)
+    answer.document   # the parsed, schema-valid document (dict)
     answer.attempts   # 1, or 2 when the retry was needed
     answer.tokens     # tokens generated over all attempts
+    answer.problems   # what ``check`` still found after the retry ([] = nothing)
 
-``generate_json`` raises ``TaskError('invalid_output', ...)`` when the retry also fails the
-check (or, impossible with a bounded schema, the answer is not valid JSON), ``Cancelled``
-when the job is cancelled between two tokens.
+``generate_json`` raises ``TaskError('invalid_output', ...)`` only when neither answer matches
+the schema (impossible with a bounded schema under the grammar, but an answer may still be
+cut off), ``Cancelled`` when the job is cancelled between two tokens. An answer that matches
+the schema but not ``check`` after the retry is returned with its problems: the task repairs
+or reports them.
 
 Progress goes out every ``PROGRESS_EVERY`` tokens. The budget is only an upper bound (a real
 answer is far shorter), so a task that knows its document's shape passes
@@ -47,9 +50,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from core.errors import TaskError
+from core.errors import TaskError, first_line
+from core.families import DEFAULT_TEXT_MODEL
+from core.schema import DocumentError, parse_json
 
 PROGRESS_EVERY = 8
 # Sampling, not greedy decoding: a retry with another seed can then give another answer.
@@ -65,11 +70,12 @@ _SEPARATORS = (",", ":")
 
 @dataclass
 class StructuredAnswer:
-    """A document that passed the schema and the semantic check."""
+    """A schema-valid document, and what ``check`` still found wrong with it ([] = nothing)."""
 
     document: dict
     attempts: int
     tokens: int
+    problems: list[str] = field(default_factory=list)
 
 
 def generate_json(
@@ -83,11 +89,17 @@ def generate_json(
     stage: str = "writing",
     progress_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> StructuredAnswer:
-    """Ask ``lm`` for a document of ``schema``; retry once with the problems ``check`` found."""
+    """Ask ``lm`` for a document of ``schema``; retry once with the problems ``check`` found.
+
+    When the second answer still has problems, the schema-valid answer with the fewest (the
+    later on a tie: it was told what to fix) is returned with them in ``problems``, and the
+    caller decides what to do with them. Only when no answer matches the schema is it an error.
+    """
     budget = token_budget(schema)
     grammar = compiled_grammar(lm, schema)
     conversation = list(messages)
     tokens = 0
+    best: StructuredAnswer | None = None
     for attempt in (1, 2):
         text, used = generate_text(
             job, lm, conversation, grammar=grammar, max_new_tokens=budget, seed=seed,
@@ -96,21 +108,28 @@ def generate_json(
         )
         tokens += used
         document, problems = _parse(text, schema)
-        if not problems and check is not None:
-            problems = list(check(document))
-        if not problems:
-            return StructuredAnswer(document=document, attempts=attempt, tokens=tokens)
-        conversation += [
-            {"role": "assistant", "content": text},
-            {"role": "user", "content": "That answer cannot be used: " + " ".join(problems)
-             + " Answer again with the complete, corrected JSON document."},
-        ]
-        seed = None if seed is None else seed + 1
-    raise TaskError(
-        "invalid_output",
-        f"the text model's answer failed the check twice: {' '.join(problems)}",
-        hint="rephrase the prompt, try another seed or use a larger text model",
-    )
+        if document is not None:
+            if check is not None:
+                problems = list(check(document))
+            if best is None or len(problems) <= len(best.problems):
+                best = StructuredAnswer(document, attempt, 0, problems)
+            if not problems:
+                break
+        if attempt == 1:
+            conversation += [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": "That answer cannot be used: " + " ".join(problems)
+                 + " Answer again with the complete, corrected JSON document."},
+            ]
+            seed = None if seed is None else seed + 1
+    if best is None:
+        raise TaskError(
+            "invalid_output",
+            f"the text model's answer failed the check twice: {' '.join(problems)}",
+            hint="rephrase the prompt, try another seed or use a larger text model",
+        )
+    best.attempts, best.tokens = attempt, tokens
+    return best
 
 
 def generate_text(
@@ -129,12 +148,22 @@ def generate_text(
     Returns the answer text and the number of tokens generated. Progress: see the module
     docstring.
     """
+    import jinja2  # transformers renders chat templates with it (torch requires it too)
     import torch
     import transformers
 
-    prompt = lm.tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
-    )
+    try:
+        prompt = lm.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+        )
+    except jinja2.TemplateError as exc:
+        # The template is the model's own file: one that the sandbox stops (it reached for
+        # Python internals) or that refuses the conversation makes the model unusable here.
+        raise TaskError(
+            "model_invalid", f"{lm.name}'s chat template cannot be used: {first_line(exc)}",
+            hint="use an instruct model with a standard chat template, for example "
+                 f"{DEFAULT_TEXT_MODEL}",
+        ) from None
     input_ids = prompt["input_ids"].to(lm.device)
     attention_mask = prompt["attention_mask"].to(lm.device)
     processors = transformers.LogitsProcessorList()
@@ -214,9 +243,9 @@ def _parse(text: str, schema: dict) -> tuple[dict | None, list[str]]:
     import jsonschema  # the reference validator; a last guard behind the grammar
 
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, [f"It is not valid JSON ({exc.msg} at character {exc.pos})."]
+        document = parse_json(text)  # bounded: no RecursionError, no 5000-digit number
+    except DocumentError as exc:
+        return None, [f"It cannot be read: {exc}."]
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=str)
     if errors:
         return None, [f"It does not match the schema: {errors[0].message}."]

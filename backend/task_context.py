@@ -165,7 +165,11 @@ def output_root(raw: str) -> Path:
     if "\0" in raw:
         raise TaskError("bad_request", "output_dir holds a NUL character",
                         hint="send a plain absolute folder path")
-    root = Path(raw).expanduser()
+    try:
+        root = Path(raw).expanduser()
+    except RuntimeError:  # "~name" of a user this machine does not know
+        raise TaskError("bad_request", f"output_dir {raw!r} names the home folder of an unknown user",
+                        hint="send an absolute folder path") from None
     if not root.is_absolute():
         raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",
                         hint="send an absolute folder path")

@@ -9,6 +9,7 @@ and the next ``submit`` starts a fresh backend.
 from __future__ import annotations
 
 import queue
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -123,15 +124,17 @@ class BackendClient:
         try:
             event = protocol.decode_event(line)
         except protocol.ProtocolError as exc:
-            if exc.request_id in self._in_flight:
+            request_id = exc.request_id if exc.request_id in self._in_flight else self._job_named_in(line)
+            if request_id is not None:
                 # An answer to a job in flight that cannot be read: the job ends here, now,
                 # rather than waiting for an answer that will never come in readable form.
-                self._in_flight.discard(exc.request_id)
+                self._in_flight.discard(request_id)
                 return protocol.ErrorEvent(
-                    id=exc.request_id, code="invalid_output",
+                    id=request_id, code="invalid_output",
                     message=f"the backend's answer cannot be read: {exc.message}",
                     hint="nothing was applied; run it again, and run Doctor if it keeps happening")
-            # Something other than protocol on stdout (a library print): keep it for diagnosis.
+            # A line that names no job in flight (a stray print, an answer to a job ended here):
+            # no job waits for it.
             return None
         if isinstance(event, protocol.HelloEvent):
             self.hello = event
@@ -141,6 +144,16 @@ class BackendClient:
             if isinstance(event, (protocol.ResultEvent, protocol.ErrorEvent, protocol.PongEvent)):
                 self._in_flight.discard(event.id)
         return event
+
+    def _job_named_in(self, line: str) -> str | None:
+        """The job in flight whose ``"id"`` an unreadable line names, or None.
+
+        A line that is not JSON (cut short, a NaN, nesting past the parser's depth, a number
+        of 5000 digits) is refused before its id is read; its text still names the job."""
+        for request_id in self._in_flight:
+            if re.search(r'"id"\s*:\s*"' + re.escape(request_id) + '"', line):
+                return request_id
+        return None
 
     def _wrong_protocol(self, spoken: int) -> list[protocol.ErrorEvent]:
         """A backend from another Atelier version: stop it rather than misread its answers."""

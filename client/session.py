@@ -26,6 +26,11 @@ from .backend_client import BackendClient, BackendConfig
 from .transport import TransportClosed
 
 EXTENSION_DIR = str(Path(__file__).resolve().parent.parent)
+# ``wait`` (background mode, where nobody can press Esc) takes a backend that has said nothing
+# for this long while a job waits for hung: it is stopped and its jobs end with the reason.
+# Every step of a job and every model load that reports progress resets the clock; an hour
+# outlasts the slowest silent stretch known (a model download on a slow line).
+SILENCE_SECONDS = 3600.0
 
 
 class JobRefused(Exception):
@@ -90,21 +95,24 @@ def client_for(config: BackendConfig) -> BackendClient:
     """The one backend client; a changed configuration (interpreter, env) restarts it."""
     global _client
     if _client is not None and _client.config != config:
-        # Jobs of the old backend would never hear back: end them with the reason.
-        ended = list(_jobs.values())
-        for job in ended:
-            job.error = protocol.ErrorEvent(
-                id=job.id, code="backend_exited", hint="run it again",
-                message="the backend was restarted because its settings changed")
-        _jobs.clear()
-        _client.stop()
+        _stop_backend(_client, "the backend was restarted because its settings changed", "run it again")
         _client = None
-        for job in ended:
-            _remove_folder(job)
         _remove_left_folders()
     if _client is None:
         _client = BackendClient(config)
     return _client
+
+
+def _stop_backend(client: BackendClient, message: str, hint: str) -> None:
+    """Stop ``client``'s backend; its jobs would never hear back, so they end here with
+    ``backend_exited`` and the reason."""
+    ended = list(_jobs.values())
+    for job in ended:
+        job.error = protocol.ErrorEvent(id=job.id, code="backend_exited", message=message, hint=hint)
+    _jobs.clear()
+    client.stop()
+    for job in ended:  # nothing writes into their folders any more
+        _remove_folder(job)
 
 
 def current_client() -> BackendClient | None:
@@ -211,10 +219,19 @@ def _remove_left_folders() -> None:
 
 def wait(client: BackendClient, job: Job, timeout: float | None = None,
          on_progress=None) -> Job:
-    """Block until ``job`` ends (background mode); Ctrl-C cancels the job and is re-raised."""
+    """Block until ``job`` ends (background mode); Ctrl-C cancels the job and is re-raised.
+
+    Never for ever: past ``timeout`` seconds (None: no limit of its own) the job is cancelled,
+    and once the backend has said nothing for ``SILENCE_SECONDS`` it is stopped as hung and
+    the job ends with ``backend_exited`` (the next request starts a fresh backend)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while not job.done:
+            if time.monotonic() - client.last_activity > SILENCE_SECONDS:
+                _stop_backend(client, f"the backend said nothing for {SILENCE_SECONDS:g} s while "
+                                      f"{job.label or 'a job'} waited, so it was stopped as hung",
+                              "run it again; if it happens again, run Doctor in Atelier's preferences")
+                break
             if deadline is not None and time.monotonic() > deadline:
                 cancel(client, job)
                 job.error = protocol.ErrorEvent(

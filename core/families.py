@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 
 # The models used when neither the request, the preferences nor the environment name one.
-DEFAULT_TEXTURE_MODEL = "stabilityai/sd-turbo"
+# SDXL-Turbo: 512 px in one step; the known texture models and their needs are in texture_models.
+DEFAULT_TEXTURE_MODEL = "stabilityai/sdxl-turbo"
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 
 

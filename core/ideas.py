@@ -3,6 +3,8 @@
 The backend checks a model's answer with these rules (and quotes the problems back to the
 model when it retries); Blender re-checks ideas read from a .blend, which may come from anyone.
 ``schemas/scene_idea.json`` is the one definition of an idea; ``schema`` validates against it.
+The camera's view (``off_axis``, ``depth``, ``framed``) is defined here once: the check counts
+what a camera sees with it, and ``idea_repair`` aims a camera with it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ MAX_SUN_IRRADIANCE = 100.0
 # The camera must see at least this share of the objects' centres (sensor 36 mm wide).
 MIN_VISIBLE_SHARE = 0.5
 SENSOR_WIDTH_MM = 36.0
+# Blender's default frame is 16:9 (1920 x 1080) with the sensor across its long side. A point
+# inside the cone that fits the frame's short side is in frame whatever the camera's roll, for
+# any frame from 16:9 to 9:16.
+FRAME_ASPECT = 16 / 9
+# Blender's default clip start: a centre nearer than this to the camera is not drawn.
+NEAR_CLIP = 0.1
 
 
 # --------------------------------------------------------------------------- the schema
@@ -183,21 +191,12 @@ def _overlap_problems(objects: list[dict]) -> list[str]:
 
 def _camera_problems(camera: dict, objects: list[dict]) -> list[str]:
     location, target = camera["location"], camera["target"]
-    view = [target[i] - location[i] for i in range(3)]
     if math.dist(location, target) < 0.1:
         return ["camera.target is where the camera stands; aim it at the objects"]
-    problems = []
-    for obj in objects:
-        if obj["primitive"] in SOLID_PRIMITIVES:
-            low, high = object_box(obj)
-            if all(low[i] < location[i] < high[i] for i in range(3)):
-                problems.append(f"the camera at {_point(location)} is inside {obj['name']!r}; move it out")
-    # A cone a little wider than the lens' horizontal field of view, so objects at the frame's
-    # edge still count as seen.
-    half_angle = 1.2 * math.atan(SENSOR_WIDTH_MM / 2 / camera["lens"])
+    problems = [f"the camera at {_point(location)} is inside {name!r}; move it out"
+                for name in solids_holding(location, objects)]
     placed = [obj for obj in objects if obj["primitive"] != "empty"] or objects
-    seen = sum(1 for obj in placed if _angle(view, [obj["location"][i] - location[i] for i in range(3)])
-               <= half_angle)
+    seen = sum(1 for obj in placed if off_axis(camera, obj["location"]) <= seen_half_angle(camera["lens"]))
     if seen < MIN_VISIBLE_SHARE * len(placed):
         centre = [sum(obj["location"][i] for obj in placed) / len(placed) for i in range(3)]
         problems.append(
@@ -205,6 +204,52 @@ def _camera_problems(camera: dict, objects: list[dict]) -> list[str]:
             f"{len(placed)} objects; aim camera.target at the layout (its centre is near {_point(centre)}) "
             f"or move the camera back")
     return problems
+
+
+def solids_holding(point: list[float], objects: list[dict]) -> list[str]:
+    """The names of the solid objects whose boxes hold ``point`` (a camera's location, say)."""
+    return [obj["name"] for obj in objects if obj["primitive"] in SOLID_PRIMITIVES
+            and _holds(object_box(obj), point)]
+
+
+def _holds(box: tuple[list[float], list[float]], point: list[float]) -> bool:
+    low, high = box
+    return all(low[i] < point[i] < high[i] for i in range(3))
+
+
+# --------------------------------------------------------------------------- the view
+
+
+def seen_half_angle(lens: float) -> float:
+    """The cone (half-angle, radians) the check counts as seen: a little wider than the lens'
+    horizontal field of view, so objects at the frame's edge still count."""
+    return 1.2 * math.atan(SENSOR_WIDTH_MM / 2 / lens)
+
+
+def frame_half_angle(lens: float) -> float:
+    """The widest cone (half-angle, radians) around the view axis that lies inside the frame."""
+    return math.atan(SENSOR_WIDTH_MM / 2 / FRAME_ASPECT / lens)
+
+
+def off_axis(camera: dict, point: list[float]) -> float:
+    """The angle (radians) between the camera's view, from its location to its target, and the
+    direction from its location to ``point``; 0 for a point where the camera stands."""
+    location = camera["location"]
+    return _angle([camera["target"][i] - location[i] for i in range(3)],
+                  [point[i] - location[i] for i in range(3)])
+
+
+def depth(camera: dict, point: list[float]) -> float:
+    """How far in front of the camera ``point`` lies, along its view (negative: behind it)."""
+    location, target = camera["location"], camera["target"]
+    view = [target[i] - location[i] for i in range(3)]
+    length = math.hypot(*view)
+    return sum(view[i] * (point[i] - location[i]) for i in range(3)) / length if length else 0.0
+
+
+def framed(camera: dict, point: list[float]) -> bool:
+    """Whether ``point`` is in the camera's frame and in front of it (past the clip start)."""
+    return depth(camera, point) >= NEAR_CLIP and off_axis(camera, point) <= frame_half_angle(camera["lens"])
 
 
 def _angle(a: list[float], b: list[float]) -> float:

@@ -21,7 +21,9 @@ from typing import Any
 
 from . import ideas as idea_rules
 from .colors import ROLES
+from .protocol import SEED_MAX
 from .provenance import Provenance, ProvenanceError
+from .schema import fits_double
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -83,6 +85,16 @@ class PaletteResult:
     provenance: Provenance
     colors_from_image: int | None = None
     colors_added: int = 0  # lighter or darker steps added to reach the count
+
+    def completion_note(self) -> str:
+        """A clause for the report saying how many colours were added to reach the count and why
+        ('' when none were): an image or a text model gave fewer distinct colours."""
+        if not self.colors_added:
+            return ""
+        given = len(self.scheme.colors) - self.colors_added
+        source = "the image has" if self.colors_from_image is not None else "the text model gave"
+        return (f"; {source} {given} distinct colour(s), so {self.colors_added} lighter or darker "
+                f"step(s) of them complete the scheme")
 
 
 @dataclass(frozen=True)
@@ -274,16 +286,18 @@ def _text(data: dict, name: str, default: str | None = None) -> str:
 
 
 def _whole(data: dict, name: str) -> int:
+    # Sizes, steps and seeds alike fit 0..SEED_MAX, which Blender's int properties hold.
     value = data.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ResultError(f"the result's {name!r} must be a whole number, got {_shown(value)}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SEED_MAX:
+        raise ResultError(f"the result's {name!r} must be a whole number from 0 to {SEED_MAX}, "
+                          f"got {_shown(value)}")
     return value
 
 
 def _number(data: dict, name: str) -> float:
     value = data.get(name)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ResultError(f"the result's {name!r} must be a number, got {_shown(value)}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not fits_double(value):
+        raise ResultError(f"the result's {name!r} must be a finite number, got {_shown(value)}")
     return float(value)
 
 

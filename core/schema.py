@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ MAX_REPORTED_PROBLEMS = 12
 # ({"ideas": [{"objects": [{"location": [...]}]}]}); a stored value far deeper is hostile, and
 # copying it would exhaust Python's recursion limit before the schema is even looked at.
 MAX_NESTING = 16
+# Whole numbers longer than this are read as floating point, as a double holds them (beyond a
+# double's range: infinity, which the validator refuses). No Atelier field needs more digits,
+# and Python would otherwise keep a 400-digit number exactly and fail later when it becomes a
+# float, or refuse a 5000-digit one with advice about interpreter settings.
+MAX_INT_DIGITS = 18
 
 # The keywords this validator understands. Annotations are ignored; anything else in the schema
 # would be silently unchecked, so it is refused instead.
@@ -82,21 +88,41 @@ def check_supported(schema: Any, where: str = "#") -> None:
 
 
 def parse_json(text: str) -> Any:
-    """Parse model output or stored text; NaN, Infinity and oversize input are refused."""
+    """Parse model output or stored text (a .blend's, a backend's): the one way Atelier reads
+    JSON it did not write itself.
+
+    Oversize text, NaN and Infinity, and nesting deeper than ``MAX_NESTING`` are refused with a
+    ``DocumentError`` (never a ``RecursionError``); whole numbers of more than ``MAX_INT_DIGITS``
+    digits are read as floats (see there), so every number is one a double can hold or
+    infinity."""
     if not isinstance(text, str):
         raise DocumentError([f"expected JSON text, got {type(text).__name__}"])
     if len(text) > MAX_JSON_CHARS:
         raise DocumentError([f"the JSON text is {len(text)} characters; at most {MAX_JSON_CHARS} are read"])
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except RecursionError:
         raise DocumentError(["the JSON text is nested too deeply"]) from None
     except ValueError as exc:
         raise DocumentError([f"not valid JSON: {exc}"]) from None
+    check_nesting(value)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows; use a finite number")
+
+
+def _bounded_int(digits: str) -> int | float:
+    return int(digits) if len(digits.lstrip("-")) <= MAX_INT_DIGITS else float(digits)
+
+
+def fits_double(value: int | float) -> bool:
+    """True for a finite number a double can hold (False for NaN, infinity and, say, a whole
+    number of 400 digits, whose conversion to float would raise ``OverflowError``)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return -sys.float_info.max <= value <= sys.float_info.max  # exact: Python compares int and float exactly
 
 
 # --------------------------------------------------------------------------- validation
@@ -246,6 +272,10 @@ def _validate_number(value: float, schema: dict, where: str, problems: list[str]
     if isinstance(value, float) and not math.isfinite(value):
         problems.append(f"{where} must be a finite number, got {value!r}")
         return
+    if not fits_double(value):
+        problems.append(f"{where} is a whole number too large to use (beyond 1.8e308); "
+                        "use an ordinary number")
+        return
     if "minimum" in schema and value < schema["minimum"]:
         problems.append(f"{where} is {short(value)}; the minimum is {schema['minimum']}")
     if "maximum" in schema and value > schema["maximum"]:
@@ -323,7 +353,7 @@ def _sanitise(value: Any, schema: dict, root: dict, path: str, repairs: list[str
         if cleaned != value and cleaned:
             repairs.append(f"{_label(path)} was cleaned to {short(cleaned)}")
             value = cleaned
-    elif (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    elif (isinstance(value, (int, float)) and not isinstance(value, bool) and fits_double(value)
           and schema.get("type") == "number"):
         low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
         clamped = min(max(value, low), high)

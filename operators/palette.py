@@ -19,6 +19,7 @@ from ..apply import palette_export
 from ..client.session import ApplyError, JobRefused, format_error
 from ..core import protocol
 from ..core.colors import MAX_COLORS, MIN_COLORS
+from ..core.ideas import MAX_PROMPT_CHARS  # one cap for every prompt a text model reads
 from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
@@ -115,10 +116,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         self._show(context, palette)
         seeded = self.source in ("PROMPT", "PROMPT_IMAGE")
         message = _describe(palette, scheme) + (f" (seed {self._seed_sent})" if seeded else "")
-        if result.colors_added:
-            message += (f"; the image has {result.colors_from_image} distinct colour(s), "
-                        f"so {result.colors_added} lighter or darker step(s) of them complete the scheme")
-        return message
+        return message + result.completion_note()
 
     def job_label(self) -> str:
         what = {"PROMPT": self.prompt.strip()[:40], "PROMPT_IMAGE": self.prompt.strip()[:40],
@@ -131,8 +129,12 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         if not MIN_COLORS <= self.count <= MAX_COLORS:
             raise JobRefused(f"count {self.count} is out of range; "
                              f"ask for {MIN_COLORS} to {MAX_COLORS} colours")
-        if self.source in ("PROMPT", "PROMPT_IMAGE") and not self.prompt.strip():
-            raise JobRefused("the prompt is empty; describe a mood or subject, e.g. 'rainy neon alley'")
+        if self.source in ("PROMPT", "PROMPT_IMAGE"):
+            prompt = self.prompt.strip()
+            if not prompt:
+                raise JobRefused("the prompt is empty; describe a mood or subject, e.g. 'rainy neon alley'")
+            if len(prompt) > MAX_PROMPT_CHARS:  # the backend reads no more: refuse before sending
+                raise JobRefused(f"the prompt has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}")
         if self.source == "IMAGE" and not self.image.strip():
             raise JobRefused("no image given; name an Image datablock or an image file path")
 

@@ -1,11 +1,11 @@
 """The Scene Ideas panel: ask for ideas, review titles and pitches, open the details, apply one."""
 
-import json
-
 import bpy
 
 from .. import preferences
 from ..apply import scene_idea
+from ..core import ideas as idea_rules
+from ..core.schema import DocumentError, parse_json, short
 from .sidebar import SectionPanel, draw_job_button, draw_wrapped
 
 
@@ -45,23 +45,50 @@ def _draw_idea(box: bpy.types.UILayout, idea, index: int) -> None:
 
 
 def _draw_details(column: bpy.types.UILayout, idea, index: int) -> None:
-    # Display only: the document is checked again when it is applied.
+    # Display only: the document is checked again when it is applied. It may come from anyone's
+    # .blend, so each part is drawn only when it has the right shape, and a damaged document
+    # says what is wrong with it.
     try:
-        document = json.loads(idea.document)
-        objects, lights, camera = document["objects"], document["lights"], document["camera"]
-    except (ValueError, KeyError, TypeError):
+        document = parse_json(idea.document)
+    except DocumentError as exc:
         column.label(text="This idea's document cannot be read", icon="ERROR")
+        draw_wrapped(column, exc.problems[0])
         return
+    try:
+        idea_rules.check_idea(document)
+    except idea_rules.IdeaError as exc:
+        column.label(text="This idea's document is damaged; Apply will refuse it", icon="ERROR")
+        draw_wrapped(column, exc.problems[0])
+    document = document if isinstance(document, dict) else {}
+    objects, lights = _list(document, "objects"), _list(document, "lights")
+    camera = document.get("camera") if isinstance(document.get("camera"), dict) else {}
     column.label(text=f"Mood: {idea.mood}")
-    column.label(text="Palette: " + " ".join(str(c) for c in document.get("palette", [])))
-    column.label(text=f"{len(objects)} objects, {len(lights)} lights, {camera.get('lens', '?')} mm camera")
-    for obj in objects[:12]:
-        column.label(text=f"  {obj.get('name')} ({obj.get('primitive')})")
-    if len(objects) > 12:
-        column.label(text=f"  ... and {len(objects) - 12} more")
-    for note in document.get("notes", []):
-        draw_wrapped(column, f"- {note}")
+    column.label(text="Palette: " + " ".join(_shown(c) for c in _list(document, "palette")[:_LISTED]))
+    lens = _shown(camera.get("lens", "?"))
+    column.label(text=f"{len(objects)} objects, {len(lights)} lights, {lens} mm camera")
+    for obj in objects[:_LISTED]:
+        obj = obj if isinstance(obj, dict) else {}
+        column.label(text=f"  {_shown(obj.get('name'))} ({_shown(obj.get('primitive'))})")
+    if len(objects) > _LISTED:
+        column.label(text=f"  ... and {len(objects) - _LISTED} more")
+    for note in _list(document, "notes")[:_LISTED]:
+        draw_wrapped(column, f"- {_shown(note, _LONGEST_NOTE)}")
     draw_wrapped(column, f"From {scene_idea.origin(idea, index)}: '{idea.prompt}'")
+
+
+_LISTED = 12  # objects, colours and notes listed at most
+_LONGEST_NOTE = 600  # characters of one note shown (as the schema allows; a .blend may hold more)
+
+
+def _list(document: dict, key: str) -> list:
+    """``document[key]`` when it is a list, else an empty one (a damaged document)."""
+    value = document.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _shown(value, longest: int = 60) -> str:
+    """Text as it is (cut to ``longest``), anything else in short JSON."""
+    return value[:longest] if isinstance(value, str) else short(value)
 
 
 classes = (ATELIER_PT_ideas,)

@@ -5,8 +5,8 @@
 # out/demo.blend and a rendered out/demo.png.
 #
 # The texture engine is ATELIER_TEXTURE_MODEL (default: builtin, which needs no weights and no
-# network). For the diffusion model: ATELIER_TEXTURE_MODEL=stabilityai/sd-turbo (downloaded
-# once with `hf download stabilityai/sd-turbo`) or a local diffusers folder.
+# network). For the diffusion model: ATELIER_TEXTURE_MODEL=stabilityai/sdxl-turbo (downloaded
+# once, see the README's Install section) or a local diffusers folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,20 +1,54 @@
 #!/usr/bin/env bash
-# Sets up the test environment from nothing (a Python 3.11 venv with real Blender as the bpy
-# module, torch and the backend's stack, plus a bpy 4.2 venv) and runs every test, offline.
+# Sets up the test environment from nothing (a Python 3.11 venv with real Blender 5.0 as the bpy
+# module, torch and the backend's stack, plus one venv for each other Blender tested) and runs
+# every test, offline.
+#
+# PYTHON313: the Python 3.13 for Blender 5.3's environment (its bpy wheel exists for 3.13 only).
+# Default: python3.13 on PATH, else a 3.13 under pyenv ($PYENV_ROOT, else ~/.pyenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-source tools/setup_venv.sh
+# Prints the first of its arguments that runs as Python 3.13; fails saying how to get one.
+find_python313() {
+  local candidate
+  for candidate in "$@"; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "Python 3.13 not found (tried: $*); Blender 5.3's tests need it:" \
+       "install it (e.g. pyenv install 3.13) or set PYTHON313 to its path" >&2
+  return 1
+}
 
-# Blender 4.2, the oldest version the manifest claims, in its own environment for the smoke
-# tests (install, register, one generation, unregister); the backend still runs from .venv.
-if [ ! -x .venv-bpy42/bin/python ]; then
-  "$PYTHON" -m venv .venv-bpy42
+# blender_env FOLDER PYTHON BPY_VERSION: a venv of PYTHON with Blender BPY_VERSION as bpy, for
+# the install smoke tests (install, register, each feature once, unregister); the backend
+# still runs from .venv.
+blender_env() {
+  if [ ! -x "$1/bin/python" ]; then
+    "$2" -m venv "$1"
+  fi
+  "$1/bin/python" -m pip install --quiet --disable-pip-version-check "bpy==$3"
+}
+
+if [ -n "${PYTHON313:-}" ]; then
+  PYTHON313=$(find_python313 "$PYTHON313")
+else
+  # pyenv's shim named python3.13 runs only where pyenv selects 3.13, so try its folders too.
+  PYTHON313=$(find_python313 python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13)
 fi
-.venv-bpy42/bin/python -m pip install --quiet --disable-pip-version-check bpy==4.2.23
+
+source tools/setup_venv.sh  # after the 3.13 lookup, so a missing 3.13 stops the script at once
+
+# 4.2: the oldest version the manifest claims (blender_version_min); 4.5: the newest LTS;
+# 5.3: the newest release (Python 3.13).
+blender_env .venv-bpy42 "$PYTHON" 4.2.23
+blender_env .venv-bpy45 "$PYTHON" 4.5.15
+blender_env .venv-bpy53 "$PYTHON313" 5.3.0
 
 export HF_HUB_OFFLINE=1
-export ATELIER_REQUIRE_BPY42=1  # here the 4.2 smoke tests must run, never be skipped
+export ATELIER_REQUIRE_ALL_BLENDERS=1  # here every Blender's smoke test must run, never be skipped
 .venv/bin/ruff check .
 
 status=0

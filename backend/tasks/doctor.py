@@ -1,11 +1,12 @@
 """The ``doctor`` task: ``python -m backend doctor``'s checks, run by the server for a client.
 
-Runs the same checks as the command (``backend/doctor.py``: libraries, devices, a tiny texture
-and a tiny text model end to end) and collects the report lines instead of printing them (stdout
-is the protocol here). A broken environment is a result, not an error: ``data`` is
-``{"ok": bool, "report": str}`` and, when ``ok`` is false, the report's last lines say what
-broke and what to change. Progress counts the checks; a cancel is honoured between them (and
-inside the texture and text jobs, at their next step).
+Runs the same checks as the command (``backend/doctor.py``: libraries, devices, whether the
+texture model fits the GPU's memory, a tiny texture and a tiny text model end to end) and
+collects the report lines instead of printing them (stdout is the protocol here). A broken
+environment is a result, not an error: ``data`` is ``{"ok": bool, "report": str}`` and, when
+``ok`` is false, the report's last lines say what broke and what to change. Progress counts
+the checks; a cancel is honoured between them (and inside the texture and text jobs, at their
+next step).
 """
 
 from __future__ import annotations

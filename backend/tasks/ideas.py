@@ -2,15 +2,18 @@
 
 Ideas are data, never code: the text model writes JSON under the grammar of
 ``schemas/scene_idea.json`` (xgrammar, through ``structured.generate_json``), the answer is
-sanitised and checked by ``core.ideas`` (the same rules Blender uses), and when the layout
-makes no sense (objects in one lump, a camera looking away) the model gets one more try with
-the problems spelled out.
+sanitised and checked by ``core.ideas`` (the same rules Blender uses), and what Atelier can
+fix itself is fixed (``core.idea_repair``: the camera, light power, sizes, strays, copies).
+Only what remains (objects in one lump) goes back to the model for one more try with the
+problems spelled out; if the second answer still has them, the better answer is kept and the
+problems are reported. Only an answer that is no valid idea at all is an error.
 """
 
 from __future__ import annotations
 
 import math
 
+from core import idea_repair
 from core import ideas as idea_rules
 from core import schema as json_schema
 from core.errors import TaskError
@@ -31,7 +34,8 @@ SYSTEM_PROMPT = (
 
 
 def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
-    """Suggest ``request.count`` ideas for ``request.prompt``; ``data`` is ``{"ideas": [...]}``."""
+    """Suggest ``request.count`` ideas for ``request.prompt``; ``data`` is
+    ``{"ideas": [...], "repairs": [...]}``, a sentence per cleaned field, repair or problem left."""
     from ..structured import generate_json
     from ..text_model import load_text_model
 
@@ -53,7 +57,8 @@ def run(request: IdeasRequest, job: JobContext) -> TaskOutput:
         stage="writing ideas",
         progress_of=sections_written(request.count),
     )
-    ideas, repairs = idea_rules.check_ideas_document(answer.document, request.count)
+    ideas, repairs = repaired_ideas(answer.document, request.count)
+    repairs += [f"not fixed by the second try: {problem}" for problem in answer.problems]
     parameters = {"prompt": request.prompt, "count": request.count, "context": request.context,
                   "seed": job.seed}
     metadata = job.provenance("transformers", lm.name, parameters, attempts=answer.attempts,
@@ -70,10 +75,24 @@ def messages(prompt: str, count: int, context: str) -> list[dict]:
             {"role": "user", "content": user}]
 
 
+def repaired_ideas(document: dict, count: int) -> tuple[list[dict], list[str]]:
+    """The document's ideas, cleaned and repaired, and a sentence per change ("idea 2: ...").
+
+    Raises ``IdeaError`` when the document is no valid ideas document: nothing to build."""
+    ideas, cleaned = idea_rules.check_ideas_document(document, count)
+    repaired, repairs = [], list(cleaned)
+    for number, idea in enumerate(ideas, start=1):
+        idea, made = idea_repair.repair_idea(idea)
+        repaired.append(idea)
+        repairs += [f"idea {number}: {repair}" for repair in made]
+    return repaired, repairs
+
+
 def document_problems(document: dict, count: int) -> list[str]:
-    """Schema and layout problems of a generated document, as sentences the model can act on."""
+    """What is wrong with a generated document once Atelier's repairs are made, as sentences
+    the model can act on: schema problems, and layout problems no repair fixes."""
     try:
-        ideas, _ = idea_rules.check_ideas_document(document, count)
+        ideas, _ = repaired_ideas(document, count)
     except idea_rules.IdeaError as exc:
         return exc.problems
     problems = []

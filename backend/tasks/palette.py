@@ -4,9 +4,12 @@ Sources (``request.source``):
 
 - ``prompt``: the text model (``request.model``; empty = ``ATELIER_TEXT_MODEL``, else
   ``core.families.DEFAULT_TEXT_MODEL``) writes a document of ``schemas/palette.json`` under
-  schema-constrained decoding, with the colour count fixed to ``request.count``; a semantic
-  check (distinct colours, a primary) gets one retry. Progress counts the colours written
-  (``colours_written``), not tokens: the token budget is only an upper bound.
+  schema-constrained decoding, with the colour count fixed to ``request.count``. An answer
+  that repeats a colour is completed, not refused: the repeats go and lighter or darker steps
+  of the model's own colours fill the scheme up (``complete_scheme``; the record's
+  ``colors_added`` says how many), and without a primary the first colour becomes it.
+  Progress counts the colours written (``colours_written``), not tokens: the token budget is
+  only an upper bound.
 - ``prompt_image``: the texture model (``request.model``, empty = the texture default)
   paints a small image of the prompt in the job's folder and its dominant colours are taken;
   the image is deleted then (it is a means, not a result).
@@ -86,12 +89,13 @@ def _from_prompt(request, job):
         schema=schema_for(request.count),
         messages=[{"role": "system", "content": SYSTEM_PROMPT},
                   {"role": "user", "content": f"A colour scheme of {request.count} colours for: {prompt}"}],
-        check=semantic_problems,
         seed=job.seed,
         stage="writing the palette",
         progress_of=colours_written(request.count),
     )
-    return answer.document, "transformers", lm.name, {"attempts": answer.attempts, "tokens": answer.tokens}
+    document, added = complete_scheme(answer.document, request.count)
+    return document, "transformers", lm.name, {"attempts": answer.attempts, "tokens": answer.tokens,
+                                                "colors_added": added}
 
 
 def _from_prompt_image(request, job):
@@ -107,7 +111,7 @@ def _from_prompt_image(request, job):
     image = Path(next(f.path for f in painted.files if f.role == "base_color"))
     try:
         job.check_cancelled()
-        found = palette_image.extract_palette(image, request.count, seed=job.seed)
+        found = palette_image.extract_palette(image, request.count)
     finally:
         # Only its colours were wanted; left behind, every such palette would leave an image.
         job.discard(image)
@@ -119,7 +123,7 @@ def _from_prompt_image(request, job):
 def _from_image(request, job):
     if not request.image.strip():
         raise TaskError("bad_request", "no image was given", hint="give the path of an image file")
-    found = palette_image.extract_palette(request.image, request.count, seed=request.seed or 0)
+    found = palette_image.extract_palette(request.image, request.count)
     return _document(Path(request.image).stem, found), "colors.extract", "", _origins(found)
 
 
@@ -178,17 +182,40 @@ def schema_for(count: int) -> dict:
     return schema
 
 
-def semantic_problems(document: dict) -> list[str]:
-    """What is wrong with a schema-valid palette, in sentences the model can act on."""
+def complete_scheme(document: dict, count: int) -> tuple[dict, int]:
+    """A schema-valid scheme with ``count`` clearly different colours and a primary, and how
+    many colours were added to it.
+
+    Of colours that look the same (``DISTINCT_DELTA_E``) the first stays; lighter and darker
+    steps of the colours kept (``core.colors.steps_by_hue``, as for an image with few colours)
+    fill the places freed. An added colour is a ``highlight`` when lighter than the colour it
+    comes from, else a ``shadow``. Without a primary the first colour becomes it.
+    """
     from coloraide import Color
 
-    problems = []
-    entries = document["colors"]
-    if not any(entry["role"] == "primary" for entry in entries):
-        problems.append("No colour has the role primary; give the main colour that role.")
-    parsed = [Color(entry["hex"]) for entry in entries]
-    alike = [(entries[j]["hex"], entries[i]["hex"]) for i in range(len(parsed)) for j in range(i)
-             if parsed[i].delta_e(parsed[j], method="ok") < DISTINCT_DELTA_E]
-    # A few examples say enough; a long list would crowd the retry prompt.
-    problems += [f"{a} and {b} look the same; make every colour clearly different." for a, b in alike[:3]]
-    return problems
+    kept = []
+    for entry in document["colors"]:
+        if _distinct(Color(entry["hex"]), [Color(other["hex"]) for other in kept]):
+            kept.append(dict(entry))
+    if not any(entry["role"] == "primary" for entry in kept):
+        kept[0]["role"] = "primary"
+    given = [Color(entry["hex"]) for entry in kept]
+    added = []
+    # More steps per hue until enough are clearly different (8-bit rounding folds some dark ones).
+    for steps in range(count, 4 * count + 1):
+        added = []
+        for step in colors.steps_by_hue(given, steps):
+            if len(kept) + len(added) < count and _distinct(step, given + added):
+                added.append(step)
+        if len(kept) + len(added) == count:
+            break
+    for step in added:
+        source = min(given, key=lambda color: step.delta_e(color, method="ok"))
+        lighter = step.convert("oklch")["lightness"] > source.convert("oklch")["lightness"]
+        kept.append({"hex": colors.to_hex(step), "name": colors.describe(step),
+                     "role": "highlight" if lighter else "shadow"})
+    return {"title": document["title"], "colors": kept}, len(added)
+
+
+def _distinct(color, others: list) -> bool:
+    return all(color.delta_e(other, method="ok") >= DISTINCT_DELTA_E for other in others)

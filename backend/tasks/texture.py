@@ -15,9 +15,9 @@ from pathlib import Path
 
 from core import limits, protocol
 from core.errors import TaskError, first_line
-from core.families import DEFAULT_TEXTURE_MODEL, FAMILIES, Family
+from core.families import FAMILIES, Family
 
-from ..models import LocatedModel
+from ..models import LocatedModel, texture_model_setting
 from ..task_context import JobContext, TaskOutput, output_root
 
 PNG_PROVENANCE_KEY = "atelier.provenance"
@@ -35,7 +35,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     import torch
 
     check_request(request)
-    model = request.model.strip() or os.environ.get("ATELIER_TEXTURE_MODEL", "") or DEFAULT_TEXTURE_MODEL
+    model = texture_model_setting(request.model)
     try:
         pipe = job.load("texture", model, load_pipeline)
     except torch.OutOfMemoryError as exc:  # a model too large for the GPU fails as it moves there

@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 from coloraide import Color
+from PIL import Image
 
 # What makes each material recognisable, written from the artist's side: node types that must
 # be in the tree and Principled BSDF inputs that must be set or linked (how glossy each one
@@ -102,6 +104,33 @@ def test_no_seed_picks_one_and_records_it(builtin, plane, bpy_module):
     again, _ = builtin.texture.apply_procedural_material(bpy_module.context, [plane], "sand",
                                                          record["seed"])
     assert tuple(again.node_tree.nodes["Mapping"].inputs["Location"].default_value) == location
+
+
+def test_a_random_seed_is_kept_concrete_so_regenerate_makes_the_same_texture(plane, bpy_module, addon,
+                                                                            tmp_path):
+    """``seed=-1`` draws a seed; the history must keep the one drawn, not -1, because
+    Regenerate makes the entry again from it: the same material, baked to the same pixels."""
+    bpy = bpy_module
+    assert bpy.ops.atelier.generate_texture(prompt="red brick", model="builtin", seed=-1) == {"FINISHED"}
+    history = bpy.context.scene.atelier.history
+    seed = history[0].seed
+    assert 0 <= seed <= addon.core.protocol.SEED_MAX
+    assert json.loads(history[0].provenance)["seed"] == seed
+    first = _baked_base_color(addon, bpy, plane, tmp_path / "first")
+    assert bpy.ops.atelier.texture_history_regenerate(index=0) == {"FINISHED"}
+    assert len(history) == 2 and history[1].seed == seed
+    assert np.array_equal(_baked_base_color(addon, bpy, plane, tmp_path / "again"), first)
+    # Another seed bakes differently, so equal pixels above mean the seed was the same.
+    bpy.ops.atelier.generate_texture(prompt="red brick", model="builtin", seed=seed ^ 1)
+    assert not np.array_equal(_baked_base_color(addon, bpy, plane, tmp_path / "other"), first)
+
+
+def _baked_base_color(addon, bpy, plane, folder):
+    """The plane's material baked to a small base-colour map (one sample: fast)."""
+    paths = addon.apply.bake.bake_maps(bpy.context, plane, str(folder), size=32, samples=1,
+                                       maps=("base_color",))
+    with Image.open(paths["base_color"]) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def test_seeds_shift_the_texture_space(builtin, plane, bpy_module):

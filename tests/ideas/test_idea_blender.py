@@ -236,8 +236,8 @@ def test_a_backend_result_is_stored_with_what_was_cleaned(addon, bpy_module, cle
     result = results.parse_result("ideas", event, None)
     suggest = addon.operators.ideas.ATELIER_OT_suggest_scene
     message = suggest.apply_result(operator, bpy_module.context, result)
-    assert message == ("1 scene idea(s) for 'a nook': 'Nook- dusk'; cleaned: pitch was cleaned to ... "
-                       "and 1 more")
+    assert message == ("1 scene idea(s) for 'a nook': 'Nook- dusk'; cleaned: pitch was cleaned to ...; "
+                       "idea 1: title was cleaned to \"Nook- dusk\"")
     (item,) = clean_scene.atelier.ideas
     assert (item.title, item.engine, item.prompt) == ("Nook- dusk", "tiny", "a nook")
 

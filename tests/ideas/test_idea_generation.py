@@ -139,16 +139,64 @@ def test_a_good_first_answer_needs_no_retry(make_job, tiny_text_model, canned, n
     assert len(asked) == 1
 
 
-def test_an_answer_failing_the_check_twice_is_an_error(make_job, tiny_text_model, canned, nook):
+def test_a_camera_looking_away_is_repaired_without_asking_the_model_again(make_job, tiny_text_model, canned,
+                                                                           nook):
     away = copy.deepcopy(nook)
     away["camera"]["target"] = [0, -20, 1.6]
-    canned([_lump(nook)], [away])
+    asked = canned([away])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    output = ideas.run(request, job)
+    assert len(asked) == 1 and output.metadata["attempts"] == 1
+    (idea,) = output.data["ideas"]
+    assert idea["objects"] == nook["objects"]  # the model's own objects, not a template's
+    assert all(idea_rules.framed(idea["camera"], obj["location"]) for obj in idea["objects"])
+    assert idea_rules.semantic_problems(idea) == []
+    (repair,) = output.data["repairs"]
+    assert repair.startswith("idea 1: the camera at (0, -5.5, 1.6) looking at (0, -20, 1.6) did not frame "
+                             "all 9 objects; it was aimed at the middle of the layout")
+
+
+def test_a_layout_problem_left_after_the_retry_is_reported_not_refused(make_job, tiny_text_model, canned,
+                                                                        nook):
+    asked = canned([_lump(nook)], [_lump(nook)])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    output = ideas.run(request, job)
+    assert len(asked) == 2 and output.metadata["attempts"] == 2
+    assert output.data["ideas"] == [_lump(nook)]
+    (left,) = output.data["repairs"]
+    assert left.startswith(f"not fixed by the second try: {OVERLAP}")
+
+
+def test_of_two_flawed_answers_the_one_with_fewer_problems_is_kept(make_job, tiny_text_model, canned, nook):
+    worse = _lump(nook)
+    worse["objects"][6].update(location=worse["objects"][2]["location"], scale=[0.5, 0.5, 0.6],
+                               primitive="cylinder")  # a second lump
+    canned([_lump(nook)], [worse])
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    output = ideas.run(request, job)
+    assert output.data["ideas"] == [_lump(nook)]
+    assert len(output.data["repairs"]) == 1
+
+
+def _not_a_number(nook):
+    return json.dumps({"ideas": [nook]}).replace('"lens": 35', '"lens": NaN')
+
+
+def test_an_unreadable_second_answer_does_not_replace_a_flawed_first_one(make_job, tiny_text_model,
+                                                                         canned_answers, nook):
+    canned_answers(json.dumps({"ideas": [_lump(nook)]}), _not_a_number(nook))
+    request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
+    assert ideas.run(request, job).data["ideas"] == [_lump(nook)]
+
+
+def test_only_an_answer_with_nothing_buildable_is_an_error(make_job, tiny_text_model, canned_answers, nook):
+    canned_answers(_not_a_number(nook), _not_a_number(nook))
     request, job = make_job(prompt="a reading nook", count=1, model=str(tiny_text_model))
     with pytest.raises(TaskError) as caught:
         ideas.run(request, job)
-    assert caught.value.code == "invalid_output"
+    assert caught.value.code == "invalid_output" and caught.value.hint
     assert "failed the check twice" in caught.value.message
-    assert "sees only 0 of 8 objects" in caught.value.message
+    assert "NaN is not a number JSON allows" in caught.value.message
 
 
 def test_every_idea_of_a_document_is_checked(make_job, tiny_text_model, canned, nook):

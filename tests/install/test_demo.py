@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image  # pillow: reads the rendered PNG
 
+from core.families import DEFAULT_TEXTURE_MODEL
+
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--size", "96", "--samples", "4", "--texture-size", "64", "--steps", "1"]
 
@@ -43,7 +45,7 @@ def test_demo_writes_a_blend_and_a_render(tmp_path, tiny_sd_model, engine, promp
 
 
 def test_demo_without_weights_names_what_to_configure(tmp_path):
-    run = _demo(tmp_path, "stabilityai/sd-turbo-not-downloaded")
+    run = _demo(tmp_path, f"{DEFAULT_TEXTURE_MODEL}-not-downloaded")
     assert run.returncode == 1
     assert "Traceback" not in run.stderr + run.stdout
     assert "ATELIER_TEXTURE_MODEL" in run.stderr and "model='builtin'" in run.stderr

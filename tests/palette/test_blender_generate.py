@@ -133,29 +133,18 @@ def test_the_datablock_copy_is_deleted_when_the_job_is_cancelled(bpy_module, add
 
 
 def test_prompt_through_the_tiny_text_model(bpy_module, addon, clean_scene, palette_env):
-    """A random model passes the semantic check only by chance (about one seed in three here),
-    so both ends are seen: an accepted answer is a schema-valid palette, and an answer that
-    fails the check twice is a clear error that leaves nothing behind."""
+    """A random model repeats colours and forgets the primary; every answer still lands as a
+    scheme of the count asked, with a primary (repeats are completed, never refused)."""
     bpy = bpy_module
-    made, refused = None, 0
-    for seed in range(12):
-        before = (len(bpy.data.palettes), len(clean_scene.atelier.palettes))
-        try:
-            bpy.ops.atelier.generate_palette(source="PROMPT", prompt="rainy neon alley", count=4, seed=seed)
-        except RuntimeError as exc:
-            assert "failed the check twice" in str(exc) and "larger text model" in str(exc)
-            assert (len(bpy.data.palettes), len(clean_scene.atelier.palettes)) == before
-            refused += 1
-            continue
+    for seed in range(4):
+        assert bpy.ops.atelier.generate_palette(source="PROMPT", prompt="rainy neon alley", count=4,
+                                                seed=seed) == {"FINISHED"}
         made = clean_scene.atelier.palette.palette
-        if refused:
-            break
-    assert made is not None, "no seed gave an accepted answer"
-    assert refused, "no seed gave an answer that failed the check twice"
-    info = _info(clean_scene, made)
-    assert len(made.colors) == 4 and "primary" in [c.role for c in info.colors]
-    record = json.loads(info.provenance)
-    assert record["engine"] == "transformers" and record["attempts"] in (1, 2)
+        info = _info(clean_scene, made)
+        assert len(made.colors) == 4 and "primary" in [c.role for c in info.colors]
+        record = json.loads(info.provenance)
+        assert record["engine"] == "transformers" and record["attempts"] == 1
+        assert 0 <= record["colors_added"] < 4
 
 
 def test_prompt_image_through_the_tiny_texture_model(bpy_module, addon, clean_scene, palette_env):

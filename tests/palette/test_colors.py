@@ -129,7 +129,9 @@ def test_an_image_with_fewer_colours_is_filled_with_steps_of_them(tmp_path):
     image = _synthetic(tmp_path / "scene.png")
     palette = palette_image.extract_palette(image, 7)
     assert len(palette) == 7 and len({c.hex for c in palette}) == 7
-    assert [c.hex for c in palette[:3]] == [c.hex for c in palette_image.extract_palette(image, 3)]
+    # The first three are the scheme of three, to within what the eye can tell apart.
+    for longer, shorter in zip(palette[:3], palette_image.extract_palette(image, 3), strict=True):
+        assert Color(longer.hex).delta_e(Color(shorter.hex), method="2000") < 1.0, (longer, shorter)
     assert all(c.weight > 0 for c in palette[:3]) and all(c.weight == 0 for c in palette[3:])
     hues = [_hue(c.hex) for c in palette[:3]]
     for added in palette[3:]:

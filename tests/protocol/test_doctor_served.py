@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-STAGES = ["libraries", "devices", "texture end to end", "text end to end"]
+from core import texture_models
+from core.families import DEFAULT_TEXTURE_MODEL
+
+STAGES = ["libraries", "devices", "texture model memory", "texture end to end", "text end to end"]
 
 
 def test_doctor_request_answers_with_a_report_that_everything_works(backend):
@@ -12,7 +15,7 @@ def test_doctor_request_answers_with_a_report_that_everything_works(backend):
     assert events[0] == {"type": "accepted", "id": "doctor-ok", "position": 0}
     progress = [e for e in events if e["type"] == "progress"]
     assert [e["stage"] for e in progress] == [*STAGES, "done"]
-    assert [(e["step"], e["total"]) for e in progress] == [(i, 4) for i in range(5)]
+    assert [(e["step"], e["total"]) for e in progress] == [(i, 5) for i in range(6)]
     result = events[-1]
     assert result["type"] == "result", result
     assert result["files"] == [] and result["metadata"] == {}
@@ -20,6 +23,8 @@ def test_doctor_request_answers_with_a_report_that_everything_works(backend):
     report = result["data"]["report"]
     assert "torch" in report and "CUDA" in report and "MPS" in report
     assert "device 'cpu' resolves to: cpu" in report
+    # On the CPU there is no GPU memory to check: said, not failed.
+    assert texture_models.gpu_memory_advice(DEFAULT_TEXTURE_MODEL, None) in report.splitlines()
     assert "end-to-end texture on cpu (float32): ok" in report
     assert "end-to-end text on cpu (float32): ok" in report and "schema-valid JSON" in report
     assert report.splitlines()[-1] == "doctor: everything works"
@@ -65,10 +70,31 @@ def test_the_checks_report_through_say_and_never_print(capsys):
     with pytest.raises(Cancelled):
         doctor.run_checks(lambda line, problem=False: said.append((line, problem)), device="cpu",
                           before_check=stop_before_the_texture)
-    assert progress == [(0, 4, "libraries"), (1, 4, "devices"), (2, 4, "texture end to end")]
+    assert progress == [(0, 5, "libraries"), (1, 5, "devices"), (2, 5, "texture model memory"),
+                        (3, 5, "texture end to end")]
     assert said[0][0].startswith("Atelier backend ") and ("device 'cpu' resolves to: cpu", False) in said
     assert not any(problem for _, problem in said)
     assert capsys.readouterr().out == ""
+
+
+def test_the_memory_check_names_the_configured_texture_model(monkeypatch):
+    """The model the backend would use (``ATELIER_TEXTURE_MODEL`` over the default) is the one
+    checked; with no CUDA GPU the line says so and the check passes."""
+    from backend import doctor
+    from core.errors import Cancelled
+
+    monkeypatch.setenv("ATELIER_TEXTURE_MODEL", "stabilityai/sd-turbo")
+    said = []
+
+    def stop_after_the_memory_check(step, total, stage):
+        if stage == "texture end to end":
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        doctor.run_checks(lambda line, problem=False: said.append(line), device="cpu",
+                          before_check=stop_after_the_memory_check)
+    assert said[-1] == ("texture model stabilityai/sd-turbo: no CUDA GPU, so its GPU memory need "
+                        "(about 3 GiB on a GPU) is not checked")
 
 
 def test_the_command_and_the_served_task_share_one_run_request():

@@ -3,6 +3,7 @@ before any work, and the server answers the next request."""
 
 from __future__ import annotations
 
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -97,4 +98,26 @@ def test_a_palette_prompt_is_capped_like_an_idea_prompt(backend, tmp_path):
     error = backend.request({"type": "palette", "id": "long-prompt", "source": "prompt",
                              "prompt": "neon " * 400, "count": 4, "model": "builtin-never-loaded"})
     assert error["code"] == "bad_request" and "at most 1000 are read" in error["message"], error
+    _still_serving(backend)
+
+
+# The model's own chat template reaching for Python internals, which transformers' sandbox stops.
+HOSTILE_TEMPLATES = {
+    "python internals": "{{ messages.__class__.__mro__ }}",
+    "a changed conversation": "{{ messages.append({'role': 'system', 'content': 'obey'}) }}",
+}
+
+
+@pytest.mark.parametrize("template", HOSTILE_TEMPLATES.values(), ids=HOSTILE_TEMPLATES.keys())
+@pytest.mark.parametrize("task", ["ideas", "palette"])
+def test_a_chat_template_the_sandbox_stops_makes_the_model_invalid(backend, tiny_text_model, tmp_path,
+                                                                   template, task):
+    hostile = tmp_path / "hostile-template-model"
+    shutil.copytree(tiny_text_model, hostile)
+    (hostile / "chat_template.jinja").write_text(template)
+    error = backend.request({"type": task, "id": f"template-{task}", "prompt": "a reading nook",
+                             "count": 3, "model": str(hostile), "device": "cpu"})
+    assert error["type"] == "error" and error["code"] == "model_invalid", error
+    assert "chat template cannot be used" in error["message"] and "unsafe" in error["message"]
+    assert error["hint"]
     _still_serving(backend)
