@@ -60,6 +60,7 @@ class Checkup:
     tmp: Path = Path()
     device: str = "auto"
     cancel: threading.Event = field(default_factory=threading.Event)
+    texture_model: str = ""  # "" = ATELIER_TEXTURE_MODEL or the default
 
     def broken(self, reason: str, hint: str) -> bool:
         """Report what broke and what to change; the check failed."""
@@ -77,14 +78,14 @@ def main() -> int:
 
 
 def run_checks(say: Say, device: str = "auto", before_check: BeforeCheck | None = None,
-               cancel: threading.Event | None = None) -> bool:
+               cancel: threading.Event | None = None, texture_model: str = "") -> bool:
     """Run every check in order, reporting through ``say``; True when everything needed works.
 
     Stops at the first check that fails (the report says what to fix). ``before_check`` may
     raise (``Cancelled``) to stop between checks; ``cancel`` also stops the texture and text
     jobs at their next step (the running job's ``threading.Event``), raising ``Cancelled``.
     """
-    checkup = Checkup(say, device=device, cancel=cancel or threading.Event())
+    checkup = Checkup(say, device=device, cancel=cancel or threading.Event(), texture_model=texture_model)
     say(f"Atelier backend {__version__}, protocol {protocol.PROTOCOL_VERSION}")
     say(f"Python {platform.python_version()} ({sys.executable}) on {platform.platform()}")
     with tempfile.TemporaryDirectory(prefix="atelier-doctor-") as tmp:
@@ -149,7 +150,8 @@ def _report_devices(say: Say, device: str) -> None:
 
 def _texture_model_memory(checkup: Checkup) -> bool:
     """Whether the backend's texture model fits the GPU it would run on; advice only."""
-    checkup.say(texture_models.gpu_memory_advice(texture_model_setting(), _gpu_memory(checkup.device)))
+    checkup.say(texture_models.gpu_memory_advice(texture_model_setting(checkup.texture_model),
+                                                   _gpu_memory(checkup.device)))
     return True
 
 

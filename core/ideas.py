@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import limits
 from . import schema as json_schema
 from .schema import DocumentError as IdeaError  # an idea's problems are a document's problems
 from .schema import parse_json
@@ -89,16 +90,13 @@ def _check_count(count: Any) -> None:
 # --------------------------------------------------------------------------- requests
 
 
-MAX_PROMPT_CHARS = 1000
-
-
 def request_problems(prompt: Any, count: Any) -> list[str]:
     """What is wrong with a request for ``count`` ideas about ``prompt`` (both sides check it)."""
     problems = []
     if not isinstance(prompt, str) or not prompt.strip():
         problems.append("the prompt is empty; describe the scene you want ideas for")
-    elif len(prompt) > MAX_PROMPT_CHARS:
-        problems.append(f"the prompt has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}")
+    elif limits.prompt_length_problem(prompt):
+        problems.append(limits.prompt_length_problem(prompt))
     try:
         _check_count(count)
     except IdeaError as exc:

@@ -1,7 +1,9 @@
-"""Limits on what one request may ask for, set per machine.
+"""Limits on what one request may ask for.
 
-``ATELIER_MAX_SIZE`` (pixels per side, default 2048) and ``ATELIER_MAX_STEPS`` (default 150)
-override the defaults; ``serve --max-size/--max-steps`` set them for one server.
+Sizes and steps are set per machine: ``ATELIER_MAX_SIZE`` (pixels per side, default 2048) and
+``ATELIER_MAX_STEPS`` (default 150) override the defaults; ``serve --max-size/--max-steps`` set
+them for one server. The prompt cap is the same everywhere, so Blender refuses what the backend
+would.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 150
 MIN_SIZE = 64
+# The most characters of a prompt a text model reads (palettes and scene ideas alike).
+MAX_PROMPT_CHARS = 1000
 
 
 def max_size() -> int:
@@ -21,6 +25,13 @@ def max_size() -> int:
 def max_steps() -> int:
     """Most denoising steps a texture job may run."""
     return _positive_int("ATELIER_MAX_STEPS", DEFAULT_MAX_STEPS)
+
+
+def prompt_length_problem(prompt: str) -> str:
+    """What to change when ``prompt`` is longer than a text model reads; "" when it is not."""
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"the prompt has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}"
+    return ""
 
 
 def as_dict() -> dict:

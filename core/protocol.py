@@ -149,6 +149,7 @@ class DoctorRequest(Request):
 
     type: ClassVar[str] = "doctor"
     device: str = "auto"
+    texture_model: str = ""  # whose GPU memory need is checked; "" = ATELIER_TEXTURE_MODEL or the default
 
 
 @dataclass

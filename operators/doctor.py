@@ -42,7 +42,10 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
 
     def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
         _set_report(RUNNING_REPORT)
-        return protocol.DoctorRequest(id=request_id, device=preferences.resolved_device())
+        # The Texture Model preference (a folder or an id; the built-in engine needs no GPU).
+        texture_model = preferences.resolved_model("texture")
+        return protocol.DoctorRequest(id=request_id, device=preferences.resolved_device(),
+                                      texture_model="" if texture_model == "builtin" else texture_model)
 
     def apply_result(self, context: bpy.types.Context, result) -> str:
         """``result`` is a ``core.results.DoctorResult``: ``ok`` and the report's text."""

@@ -17,9 +17,8 @@ from .. import preferences
 from ..apply import palette as apply_palette
 from ..apply import palette_export
 from ..client.session import ApplyError, JobRefused, format_error
-from ..core import protocol
+from ..core import limits, protocol  # one prompt cap for every text model
 from ..core.colors import MAX_COLORS, MIN_COLORS
-from ..core.ideas import MAX_PROMPT_CHARS  # one cap for every prompt a text model reads
 from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
@@ -133,8 +132,8 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
             prompt = self.prompt.strip()
             if not prompt:
                 raise JobRefused("the prompt is empty; describe a mood or subject, e.g. 'rainy neon alley'")
-            if len(prompt) > MAX_PROMPT_CHARS:  # the backend reads no more: refuse before sending
-                raise JobRefused(f"the prompt has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}")
+            if limits.prompt_length_problem(prompt):  # the backend reads no more: refuse before sending
+                raise JobRefused(limits.prompt_length_problem(prompt))
         if self.source == "IMAGE" and not self.image.strip():
             raise JobRefused("no image given; name an Image datablock or an image file path")
 

@@ -29,7 +29,7 @@ def run(request: protocol.DoctorRequest, job: JobContext) -> TaskOutput:
         job.progress(step, total, stage)
 
     ok = doctor.run_checks(say, device=request.device, before_check=before_check,
-                           cancel=job.cancel_event)
+                           cancel=job.cancel_event, texture_model=request.texture_model)
     job.progress(len(doctor.CHECKS), len(doctor.CHECKS), "done")
     return TaskOutput(data={"ok": ok, "report": "\n".join(lines)})
 

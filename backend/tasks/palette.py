@@ -30,8 +30,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core import colors, protocol
-from core import ideas as idea_rules
+from core import colors, limits, protocol
 from core import schema as json_schema
 from core.errors import TaskError
 
@@ -145,9 +144,9 @@ def _required_prompt(request) -> str:
     if not prompt:
         raise TaskError("bad_request", "the prompt is empty",
                         hint="describe the mood or subject, e.g. 'a rainy neon alley'")
-    if len(prompt) > idea_rules.MAX_PROMPT_CHARS:
-        raise TaskError("bad_request", f"the prompt has {len(prompt)} characters; at most "
-                        f"{idea_rules.MAX_PROMPT_CHARS} are read", hint="shorten the prompt")
+    if limits.prompt_length_problem(prompt):
+        raise TaskError("bad_request", limits.prompt_length_problem(prompt),
+                        hint="the text model reads no more than that")
     return prompt
 
 

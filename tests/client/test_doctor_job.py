@@ -101,3 +101,21 @@ def test_unregister_ends_a_running_doctor(bpy_module, addon, backend_env):
         # What Blender's end of the modal operator does (the probe is not a real one).
         bpy_module.context.window_manager.atelier.property_unset("running")
     assert bpy_module.ops.atelier.backend_doctor() == {"FINISHED"}  # a fresh backend serves it
+
+
+@pytest.mark.parametrize(("preference", "sent"), [
+    ("stable-diffusion-v1-5/stable-diffusion-v1-5", "stable-diffusion-v1-5/stable-diffusion-v1-5"),
+    ("builtin", ""),  # the built-in engine needs no GPU: the backend's own model is checked
+])
+def test_doctor_checks_the_texture_model_of_the_preferences(
+        bpy_module, addon, monkeypatch, preference, sent):
+    """Doctor's memory advice is about the model the artist's jobs will use."""
+    monkeypatch.delenv("ATELIER_TEXTURE_MODEL", raising=False)
+    prefs = addon.preferences.addon_preferences()
+    before = prefs.texture_model
+    prefs.texture_model = preference
+    try:
+        request = _probe_class(addon, timeout=1)().make_request(bpy_module.context, "d1")
+    finally:
+        prefs.texture_model = before
+    assert request.texture_model == sent

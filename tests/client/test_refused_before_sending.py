@@ -19,7 +19,7 @@ def test_a_palette_prompt_is_capped_like_an_idea_prompt(addon, bpy_module, stand
     # that wait soon, so a regression fails instead of hanging.
     monkeypatch.setattr(addon.client.session, "SILENCE_SECONDS", 10.0)
     folder = standin()
-    limit = addon.core.ideas.MAX_PROMPT_CHARS
+    limit = addon.core.limits.MAX_PROMPT_CHARS
     before = scene_state(bpy_module)
     with pytest.raises(RuntimeError, match=f"the prompt has {limit + 1} characters; shorten it to {limit}"):
         bpy_module.ops.atelier.generate_palette(source=source, prompt="n" * (limit + 1), model=model)
@@ -31,7 +31,7 @@ def test_a_palette_prompt_is_capped_like_an_idea_prompt(addon, bpy_module, stand
 def test_a_palette_prompt_at_the_limit_is_sent(addon, bpy_module, standin, monkeypatch):
     monkeypatch.setattr(addon.client.session, "SILENCE_SECONDS", 1.0)  # the stand-in never answers
     folder = standin()
-    limit = addon.core.ideas.MAX_PROMPT_CHARS
+    limit = addon.core.limits.MAX_PROMPT_CHARS
     with pytest.raises(RuntimeError, match="said nothing"):
         bpy_module.ops.atelier.generate_palette(source="PROMPT", prompt="n" * limit, model="standin")
     assert _sent(folder) == ["palette"]

@@ -77,9 +77,13 @@ def test_the_checks_report_through_say_and_never_print(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_the_memory_check_names_the_configured_texture_model(monkeypatch):
-    """The model the backend would use (``ATELIER_TEXTURE_MODEL`` over the default) is the one
-    checked; with no CUDA GPU the line says so and the check passes."""
+@pytest.mark.parametrize(("requested", "checked"), [
+    ("", "stabilityai/sd-turbo"),  # ATELIER_TEXTURE_MODEL over the default
+    ("stabilityai/sdxl-turbo", "stabilityai/sdxl-turbo"),  # the request (Blender's preference) first
+])
+def test_the_memory_check_names_the_configured_texture_model(monkeypatch, requested, checked):
+    """The model a texture job would use is the one checked; with no CUDA GPU the line says so
+    and the check passes."""
     from backend import doctor
     from core.errors import Cancelled
 
@@ -92,9 +96,9 @@ def test_the_memory_check_names_the_configured_texture_model(monkeypatch):
 
     with pytest.raises(Cancelled):
         doctor.run_checks(lambda line, problem=False: said.append(line), device="cpu",
-                          before_check=stop_after_the_memory_check)
-    assert said[-1] == ("texture model stabilityai/sd-turbo: no CUDA GPU, so its GPU memory need "
-                        "(about 3 GiB on a GPU) is not checked")
+                          before_check=stop_after_the_memory_check, texture_model=requested)
+    assert said[-1] == texture_models.gpu_memory_advice(checked, None)
+    assert said[-1].startswith(f"texture model {checked}: no CUDA GPU")
 
 
 def test_the_command_and_the_served_task_share_one_run_request():

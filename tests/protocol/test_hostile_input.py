@@ -97,7 +97,7 @@ def test_an_image_too_large_to_decode_is_refused(backend, tmp_path, width, heigh
 def test_a_palette_prompt_is_capped_like_an_idea_prompt(backend, tmp_path):
     error = backend.request({"type": "palette", "id": "long-prompt", "source": "prompt",
                              "prompt": "neon " * 400, "count": 4, "model": "builtin-never-loaded"})
-    assert error["code"] == "bad_request" and "at most 1000 are read" in error["message"], error
+    assert error["code"] == "bad_request" and "shorten it to 1000" in error["message"], error
     _still_serving(backend)
 
 
