@@ -81,13 +81,15 @@ class SubprocessTransport:
 
     @staticmethod
     def _read_stdout(process: subprocess.Popen, lines: queue.Queue) -> None:
-        for line in process.stdout:
-            lines.put(line.rstrip("\r\n"))
+        with process.stdout:  # each reader closes its own pipe at end of file: no leaked handle
+            for line in process.stdout:
+                lines.put(line.rstrip("\r\n"))
         lines.put(None)
 
     def _read_stderr(self, process: subprocess.Popen, complete: threading.Event) -> None:
-        for line in process.stderr:
-            self._log.append(line.rstrip("\r\n"))
+        with process.stderr:
+            for line in process.stderr:
+                self._log.append(line.rstrip("\r\n"))
         complete.set()
 
     def send(self, line: str) -> None:

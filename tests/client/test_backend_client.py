@@ -1,10 +1,12 @@
 """The backend client against the real backend process (``python -m backend serve``)."""
 
+import gc
 import os
 import signal
 import sys
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -133,3 +135,20 @@ def test_backend_of_another_protocol_version_is_stopped(addon, tmp_path):
     finally:
         client.stop()
     assert error.id == "p" and "protocol 999" in error.message and "reinstall" in error.hint
+
+
+def test_stopped_backends_close_their_pipes(addon):
+    """Blender runs for days: a backend started and stopped closes its pipes itself rather than
+    leaving them to the garbage collector (which warns of each unclosed file)."""
+    protocol = addon.core.protocol
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for round_ in range(3):
+            client = addon.client.BackendClient(_config(addon))
+            client.submit(protocol.PingRequest(id=f"p{round_}"))
+            _events_until(client, lambda e: isinstance(e, protocol.PongEvent))
+            client.stop()
+            time.sleep(0.5)  # the readers reach end of file
+            del client
+            gc.collect()
+    assert [str(w.message) for w in caught if "unclosed file" in str(w.message)] == []
