@@ -1,7 +1,8 @@
 """Atelier's add-on preferences and the resolved settings every operator uses.
 
 Environment variables override the preferences for headless use (``blender -b``):
-``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_DEVICE``.
+``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_MAPS_MODEL``,
+``ATELIER_DEVICE``.
 """
 
 import os
@@ -11,8 +12,11 @@ import bpy
 
 from .client import BackendConfig
 from .core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
+from .core.pbr import MAPS_MODEL_ENV
+from .properties.maps import DEFAULT_MAPS, MAP_ITEMS, map_roles
 
 BUILTIN = "builtin"
+CLASSIC = "classic"  # the maps engine with no weights; it runs inside Blender
 _MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL"}
 
 
@@ -36,6 +40,19 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         description="Hugging Face model id or local folder of an instruct language model for "
                     "colour schemes and scene ideas, or 'builtin' (ATELIER_TEXT_MODEL overrides it)",
         default=DEFAULT_TEXT_MODEL,
+    )
+    maps_model: bpy.props.StringProperty(
+        name="Maps Model",
+        description="What makes PBR maps: 'classic' (no weights, runs inside Blender), 'marigold' "
+                    "(learned, in the backend) or a local folder holding Marigold's three pipelines "
+                    f"({MAPS_MODEL_ENV} overrides it)",
+        default=CLASSIC,
+    )
+    default_maps: bpy.props.EnumProperty(
+        name="Default Maps",
+        description="The PBR maps every new texture gets when the call does not name them (the "
+                    "Texture panel's Maps row)",
+        items=MAP_ITEMS, options={"ENUM_FLAG"}, default=DEFAULT_MAPS,
     )
     device: bpy.props.EnumProperty(
         name="Device",
@@ -80,7 +97,9 @@ class AtelierPreferences(bpy.types.AddonPreferences):
                 layout.label(text=f"{env} overrides {name}: {os.environ[env]}", icon="INFO")
         layout.prop(self, "texture_model")
         layout.prop(self, "text_model")
-        for env in (*_MODEL_ENV.values(), "ATELIER_DEVICE"):
+        layout.prop(self, "maps_model")
+        layout.prop(self, "default_maps")
+        for env in (*_MODEL_ENV.values(), MAPS_MODEL_ENV, "ATELIER_DEVICE"):
             if os.environ.get(env):
                 layout.label(text=f"{env} = {os.environ[env]}", icon="INFO")
         layout.prop(self, "device")
@@ -136,6 +155,19 @@ def resolved_model(kind: str) -> str:
         raise ValueError(f"unknown model kind {kind!r}; use 'texture' or 'text'")
     value = os.environ.get(_MODEL_ENV[kind]) or _preference(f"{kind}_model")
     return value.strip()
+
+
+def resolved_maps_model() -> str:
+    """What makes PBR maps: ATELIER_MAPS_MODEL, else the preference; 'classic', 'marigold' or a
+    folder. Without a backend Python nothing but the classic engine can run, so it is 'classic'."""
+    value = (os.environ.get(MAPS_MODEL_ENV) or _preference("maps_model", CLASSIC)).strip() or CLASSIC
+    return value if value == CLASSIC or not backend_problem() else CLASSIC
+
+
+def default_maps() -> tuple[str, ...]:
+    """The maps a texture gets when the call does not name them (role names, e.g. 'normal')."""
+    prefs = addon_preferences()
+    return map_roles(prefs.default_maps if prefs is not None else DEFAULT_MAPS)
 
 
 def resolved_device() -> str:

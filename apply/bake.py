@@ -4,6 +4,11 @@ Procedural node trees exist only in Blender; game engines and glTF want images. 
 evaluates the material over the object's UV map and writes one PNG per map. The scene is left
 as it was: render settings, selection and the material's nodes are restored, and the images
 are not kept in the .blend (the files are what the bake is for).
+
+Cycles has no height or metallic pass: those are baked as emission of what feeds the material
+(the Principled BSDF's Metallic; the Height of the Bump nodes behind its Normal, or of the
+Displacement node on the output), height as a 16-bit grey file with 0.5 at the mean surface,
+like the height maps Atelier makes.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import bpy
+import numpy as np
+
+from .map_images import pixels, write_png
+from .pbr_material import MIDLEVEL, principled_surface
 
 
 class BakeMap(NamedTuple):
@@ -29,14 +38,23 @@ class BakeMap(NamedTuple):
 
 # role (one of core.protocol.FILE_ROLES) -> its bake, in the order maps are baked. The base
 # colour is baked as emission from the Principled BSDF's Base Color input (see
-# _base_color_as_emission): a diffuse bake would come out black for metals.
+# _as_emission): a diffuse bake would come out black for metals.
 MAPS = {
     "base_color": BakeMap("EMIT", frozenset(), "sRGB", "Base Color", "The surface colour (sRGB)"),
     "roughness": BakeMap("ROUGHNESS", frozenset(), "Non-Color", "Roughness",
                          "How rough the surface is (non-colour data)"),
     "normal": BakeMap("NORMAL", frozenset(), "Non-Color", "Normal",
                       "Tangent-space normal map (non-colour data)"),
+    "height": BakeMap("EMIT", frozenset(), "Non-Color", "Height",
+                      "Relief behind the bump or displacement, 16-bit, 0.5 at the mean surface"),
+    "metallic": BakeMap("EMIT", frozenset(), "Non-Color", "Metallic",
+                        "Where the surface is metal (non-colour data)"),
+    "ao": BakeMap("AO", frozenset(), "Non-Color", "AO", "Ambient occlusion of the mesh "
+                                                        "(non-colour data)"),
 }
+# Maps baked as the emission of one of the material's inputs, and those needing its Principled BSDF.
+_EMITTED = ("base_color", "height", "metallic")
+_NEED_PRINCIPLED = ("base_color", "metallic")
 MIN_SIZE, MAX_SIZE = 8, 8192
 
 
@@ -55,7 +73,7 @@ def bake_maps(context: bpy.types.Context, obj: bpy.types.Object, directory: str,
     node = material.node_tree.nodes.new("ShaderNodeTexImage")
     previous_active = material.node_tree.nodes.active
     material.node_tree.nodes.active = node  # Cycles bakes into the active image node
-    stem = re.sub(r"[^\w.-]+", "_", material.name).strip("_") or "material"
+    stem = file_stem(material.name)
     paths: dict[str, str] = {}
     try:
         scene.render.engine = "CYCLES"
@@ -64,21 +82,27 @@ def bake_maps(context: bpy.types.Context, obj: bpy.types.Object, directory: str,
         scene.render.bake.margin = max(1, size // 64)
         for role in maps:
             spec = MAPS[role]
-            image = bpy.data.images.new(f"{stem}_{role}", size, size, alpha=False)
+            # Height keeps its fine steps (and values beyond 0..1) until it is centred and saved.
+            image = bpy.data.images.new(f"{stem}_{role}", size, size, alpha=False,
+                                        float_buffer=role == "height")
             try:
                 image.colorspace_settings.name = spec.colorspace
                 node.image = image
-                shading = (_base_color_as_emission(material) if role == "base_color"
+                shading = (_as_emission(material, role) if role in _EMITTED
                            else contextlib.nullcontext())
                 with shading, context.temp_override(active_object=obj, object=obj, selected_objects=[obj],
                                                     selected_editable_objects=[obj]):
                     bpy.ops.object.bake(type=spec.bake_type, pass_filter=set(spec.pass_filter),
                                         use_clear=True, target="IMAGE_TEXTURES")
-                path = str(Path(directory) / f"{stem}_{role}.png")
-                image.filepath_raw = path
-                image.file_format = "PNG"
-                image.save()
-                paths[role] = path
+                path = Path(directory) / f"{stem}_{role}.png"
+                if role == "height":
+                    write_png(centred_height(pixels(image)[..., 0]), path, spec.colorspace,
+                              sixteen_bit=True)
+                else:
+                    image.filepath_raw = str(path)
+                    image.file_format = "PNG"
+                    image.save()
+                paths[role] = str(path)
             finally:
                 node.image = None
                 bpy.data.images.remove(image)
@@ -89,34 +113,97 @@ def bake_maps(context: bpy.types.Context, obj: bpy.types.Object, directory: str,
     return paths
 
 
-def _principled_surface(material):
-    """(the output's Surface socket, the Principled BSDF feeding it), or None for other trees."""
-    output = material.node_tree.get_output_node("CYCLES")
-    surface = output.inputs["Surface"] if output else None
-    if surface is None or not surface.is_linked:
-        return None
-    shader = surface.links[0].from_node
-    return (surface, shader) if shader.bl_idname == "ShaderNodeBsdfPrincipled" else None
+def file_stem(name: str) -> str:
+    """A material name as the start of a file name: runs of anything but letters, digits, '.',
+    '-' and '_' become one '_'."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "material"
+
+
+def centred_height(height: np.ndarray) -> np.ndarray:
+    """Baked relief with its mean moved to 0.5, scaled down only as far as 0..1 needs."""
+    centred = height - float(height.mean())
+    reach = float(np.abs(centred).max())
+    return 0.5 + centred * (0.5 / reach if reach > 0.5 else 1.0)
 
 
 @contextlib.contextmanager
-def _base_color_as_emission(material):
-    """For the bake, feed the Principled BSDF's Base Color to the output as pure emission."""
+def _as_emission(material, role: str):
+    """For the bake, feed what makes map ``role`` to the output as pure emission."""
     tree = material.node_tree
-    surface, shader = _principled_surface(material)
-    original = surface.links[0].from_socket
-    emission = tree.nodes.new("ShaderNodeEmission")
-    base = shader.inputs["Base Color"]
-    if base.is_linked:
-        tree.links.new(base.links[0].from_socket, emission.inputs["Color"])
+    output = tree.get_output_node("CYCLES")
+    surface = output.inputs["Surface"]
+    original = surface.links[0].from_socket if surface.is_linked else None
+    made = [tree.nodes.new("ShaderNodeEmission")]
+    color = made[0].inputs["Color"]
+    if role == "height":
+        source = _height_source(tree, output, made)
+        value = MIDLEVEL
     else:
-        emission.inputs["Color"].default_value = base.default_value
-    tree.links.new(emission.outputs["Emission"], surface)
+        socket = principled_surface(material)[1].inputs["Base Color" if role == "base_color" else "Metallic"]
+        source = socket.links[0].from_socket if socket.is_linked else None
+        value = socket.default_value
+    if source is not None:
+        tree.links.new(source, color)
+    else:
+        color.default_value = tuple(value) if role == "base_color" else (value, value, value, 1.0)
+    tree.links.new(made[0].outputs["Emission"], surface)
     try:
         yield
     finally:
-        tree.links.new(original, surface)
-        tree.nodes.remove(emission)
+        if original is not None:
+            tree.links.new(original, surface)
+        for node in made:
+            tree.nodes.remove(node)
+
+
+def _height_source(tree, output, made: list):
+    """The socket giving the material's height: the Displacement node's Height on the output,
+    else the Bump nodes' behind the Principled BSDF's Normal; None for a flat material.
+    Nodes it adds to mix heights are listed in ``made``."""
+    displacement = output.inputs["Displacement"]
+    if displacement.is_linked:
+        node = displacement.links[0].from_node
+        if node.bl_idname == "ShaderNodeDisplacement" and node.inputs["Height"].is_linked:
+            return node.inputs["Height"].links[0].from_socket
+    surface = output.inputs["Surface"]
+    shader = surface.links[0].from_node if surface.is_linked else None
+    normal = shader.inputs.get("Normal") if shader is not None else None
+    return height_behind(tree, normal, made) if normal is not None else None
+
+
+def height_behind(tree, socket, made: list, depth: int = 0):
+    """The height behind a normal ``socket``: a Bump node's Height, or Mix nodes mixing normals
+    (the box projection of built-in recipes) mirrored as Mix nodes mixing their heights, which
+    are added to the tree and listed in ``made``; None when nothing behind it has a height."""
+    if not socket.is_linked or depth > 8:
+        return None
+    node = socket.links[0].from_node
+    if node.bl_idname == "ShaderNodeBump":
+        height = node.inputs["Height"]
+        return height.links[0].from_socket if height.is_linked else None
+    if node.bl_idname != "ShaderNodeMix":
+        return None
+    sides = [height_behind(tree, _shown(node.inputs, name), made, depth + 1) for name in ("A", "B")]
+    if sides == [None, None]:
+        return None
+    mix = tree.nodes.new("ShaderNodeMix")  # data type FLOAT: its first A, B and Result
+    made.append(mix)
+    factor = _shown(node.inputs, "Factor")
+    if factor.is_linked:
+        tree.links.new(factor.links[0].from_socket, mix.inputs["Factor"])
+    else:
+        mix.inputs["Factor"].default_value = factor.default_value
+    for name, side in zip(("A", "B"), sides, strict=True):
+        if side is not None:
+            tree.links.new(side, mix.inputs[name])
+        else:
+            mix.inputs[name].default_value = MIDLEVEL
+    return mix.outputs["Result"]
+
+
+def _shown(sockets, name: str):
+    """The socket called ``name`` that the node's mode shows (a Mix node has one per data type)."""
+    return next(socket for socket in sockets if socket.name == name and socket.enabled)
 
 
 def _check(obj, directory: str, size: int, samples: int, maps) -> None:
@@ -125,9 +212,11 @@ def _check(obj, directory: str, size: int, samples: int, maps) -> None:
     material = obj.active_material
     if material is None or material.node_tree is None:
         raise ValueError(f"'{obj.name}' has no node material in its active slot; give it one first")
-    if "base_color" in maps and _principled_surface(material) is None:
-        raise ValueError(f"material '{material.name}' has no Principled BSDF feeding its output; "
-                         "bake only its roughness and normal")
+    needing = [role for role in maps if role in _NEED_PRINCIPLED]
+    if needing and principled_surface(material) is None:
+        raise ValueError(f"material '{material.name}' has no Principled BSDF feeding its output, so "
+                         f"its {' and '.join(needing)} cannot be baked; bake only its roughness, "
+                         "normal, height and AO")
     if not obj.data.uv_layers:
         raise ValueError(f"'{obj.name}' has no UV map; unwrap it first (UV > Smart UV Project)")
     if not MIN_SIZE <= size <= MAX_SIZE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,12 +215,14 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: l
 
 
 def apply_texture(result: TextureResult, parameters: TextureParameters,
-                  target_names: list[str], storage: str) -> Applied:
+                  target_names: list[str], storage: str,
+                  then: Callable[[Applied], None] | None = None) -> Applied:
     """Build image and material(s) from ``result`` and put them on the named objects.
 
-    Raises ``ApplyError`` (with everything made so far removed) when no target is left or
-    Blender cannot read the image. Deletes nothing: the job's folder is the client's to remove
-    (``session.release``).
+    ``then(applied)`` finishes the material in the same step (the PBR maps) before the history
+    entry is written; what it raises undoes the texture too. Raises ``ApplyError`` (with
+    everything made so far removed) when no target is left or Blender cannot read the image.
+    Deletes nothing: the job's folder is the client's to remove (``session.release``).
     """
     targets, missing = resolve_targets(target_names)
     if not targets:
@@ -246,9 +248,11 @@ def apply_texture(result: TextureResult, parameters: TextureParameters,
                 by_mapping[box] = material
             assign_material(obj, by_mapping[box], undo)
         applied.materials = list(by_mapping.values())
+        if then is not None:
+            then(applied)
         add_history(bpy.context.scene, parameters, applied, record)
     except BaseException:
-        _roll_back(undo, created)
+        roll_back(undo, created)
         raise
     return applied
 
@@ -261,7 +265,9 @@ def _base_color_file(result: TextureResult) -> Path:
     return path
 
 
-def _roll_back(undo: list, created: list) -> None:
+def roll_back(undo: list, created: list) -> None:
+    """Undo ``undo``'s steps, newest first, then remove what ``created`` lists (files, materials,
+    images)."""
     for step in reversed(undo):
         step()
     for thing in reversed(created):

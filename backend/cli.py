@@ -1,4 +1,4 @@
-"""Command line: ``serve`` for Blender, one-shot ``texture``/``palette``/``ideas`` for scripts,
+"""Command line: ``serve`` for Blender, one-shot ``texture``/``palette``/``ideas``/``maps`` for scripts,
 ``doctor`` to check an installation.
 
 One-shot commands run the same task code as ``serve`` in this process, print the result as
@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from core import colors, protocol
+from core.pbr import MAP_ROLES, MapError, check_map_names
 
 from .server import run_request
 
@@ -73,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     ideas.add_argument("--seed", type=int)
     _common(ideas)
 
+    maps = commands.add_parser("maps", help="make PBR maps (normal, height, ...) of an image file")
+    maps.add_argument("image", help="the base-colour image file")
+    maps.add_argument("--maps", default=",".join(MAP_ROLES),
+                      help=f"comma-separated maps to make (default all: {','.join(MAP_ROLES)})")
+    maps.add_argument("--out-dir", required=True,
+                      help="folder for the maps, written as <image name>_<map>.png")
+    maps.add_argument("--seamless", choices=protocol.SEAMLESS_MODES, default=protocol.MapsRequest.seamless,
+                      help="axes the image tiles along (its maps then tile too)")
+    maps.add_argument("--model", default="", help="classic (no weights), marigold, or a folder holding "
+                      "normals/, appearance/ and depth/ (default: ATELIER_MAPS_MODEL, else marigold)")
+    maps.add_argument("--steps", type=int, help="denoising steps of each Marigold model")
+    maps.add_argument("--seed", type=int)
+    maps.add_argument("--overwrite", action="store_true", help="replace map files that already exist")
+    _common(maps)
+
     commands.add_parser("doctor", help="check this environment end to end, offline")
     return parser
 
@@ -107,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return _texture(args)
     if args.command == "palette":
         return _palette(args)
+    if args.command == "maps":
+        return _maps(args)
     try:
         context = json.loads(args.context)
     except ValueError as exc:
@@ -135,6 +153,39 @@ def _texture(args: argparse.Namespace) -> int:
             return _fail(result.code, result.message, result.hint)
         shutil.move(result.files[0].path, out)
         result.files[0].path = str(out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _print_result(result)
+    return 0
+
+
+def _maps(args: argparse.Namespace) -> int:
+    try:
+        roles = check_map_names(name for name in args.maps.split(",") if name.strip())
+    except MapError as exc:
+        return _fail("bad_request", str(exc), "e.g. --maps normal,height,roughness")
+    out_dir = Path(args.out_dir).expanduser().resolve()
+    targets = {role: out_dir / f"{Path(args.image).stem}_{role}.png" for role in roles}
+    existing = [str(path) for path in targets.values() if path.exists()]
+    if existing and not args.overwrite:
+        return _fail("bad_request", f"{', '.join(existing)} already exist(s)",
+                     "pass --overwrite to replace them, or choose another --out-dir")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix=".atelier-", dir=out_dir)
+    except OSError as exc:
+        return _fail("bad_request", f"cannot write in {out_dir}: {exc.strerror}",
+                     "choose a folder you can write to")
+    try:
+        result = run_request(protocol.MapsRequest(
+            id="cli", image=_absolute(args.image), maps=list(roles), seamless=args.seamless, model=args.model,
+            output_dir=scratch, steps=args.steps, seed=args.seed, device=args.device,
+            allow_network=args.allow_network))
+        if isinstance(result, protocol.ErrorEvent):
+            return _fail(result.code, result.message, result.hint)
+        for file in result.files:
+            shutil.move(file.path, targets[file.role])
+            file.path = str(targets[file.role])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     _print_result(result)

@@ -14,6 +14,8 @@ from pathlib import Path
 from core.colors import PaletteColor, check_count, named, steps_by_hue
 from core.errors import TaskError
 
+from .image_input import MAX_PIXELS  # one limit for every image a request names
+
 # Clusters closer than this (deltaE OK, about 4 CIEDE2000 units) are one colour to the eye.
 MERGE_DELTA_E = 0.04
 # Clusters covering less than this share of the opaque pixels are edge blends or specks.
@@ -22,15 +24,12 @@ MIN_COVERAGE = 0.01
 ALPHA_THRESHOLD = 128
 # The image is sampled down to at most this many pixels a side (nearest, so no new colours).
 SAMPLE_SIZE = 96
-# Larger images are refused before decoding: a 40 Mpx RGBA decode is 160 MB, and a file that
-# claims more is more likely a decompression bomb than a photo.
-MAX_PIXELS = 40_000_000
 _KMEANS_ITERATIONS = 30
 # k-means runs from this many k-means++ starts and keeps the one that fits the pixels best: one
 # start can put two centres in one noisy region and none in another.
 _KMEANS_STARTS = 8
 # The starts are drawn from this fixed seed: the scheme depends on the image alone.
-_KMEANS_SEED = 0
+KMEANS_SEED = 0
 
 
 def extract_palette(path: str | Path, count: int) -> list[PaletteColor]:
@@ -38,17 +37,11 @@ def extract_palette(path: str | Path, count: int) -> list[PaletteColor]:
     first (``weight`` is the share of the opaque pixels each covers), then, when the image holds
     fewer distinct colours than that, lightness steps of those colours with weight 0 (they cover
     none of it), so a scheme always has the colours asked for."""
-    import numpy as np
     from coloraide import Color
 
     check_count(count)
-    pixels = _opaque_pixels(Path(path))
-    values, counts = np.unique(pixels, axis=0, return_counts=True)
-    if len(values) == 1:
-        raise TaskError("bad_request", f"{path} is one flat colour",
-                        hint="use an image with more than one colour, or the harmony source")
-    lab = np.array([Color("srgb", list(v / 255.0)).convert("oklab").coords() for v in values])
-    centres, weights = _kmeans(lab, counts.astype(float), min(len(values), count))
+    lab, counts = oklab_colours(path)
+    centres, weights = kmeans(lab, counts, min(len(lab), count))
     clusters = _merge_close([Color("oklab", list(c)) for c in centres], list(weights))
     clusters.sort(key=lambda item: -item[1])
     total = sum(w for _, w in clusters)
@@ -61,6 +54,20 @@ def extract_palette(path: str | Path, count: int) -> list[PaletteColor]:
     filled = steps_by_hue([c for c, _ in clusters], count)[:count]
     weights = [w / total for _, w in clusters]
     return named(filled, weights + [0.0] * (len(filled) - len(weights)))
+
+
+def oklab_colours(path: str | Path):
+    """The distinct colours of the image's opaque (sampled) pixels in OKLab, and how many pixels
+    hold each; an image of one flat colour is refused."""
+    import numpy as np
+    from coloraide import Color
+
+    values, counts = np.unique(_opaque_pixels(Path(path)), axis=0, return_counts=True)
+    if len(values) == 1:
+        raise TaskError("bad_request", f"{path} is one flat colour",
+                        hint="use an image with more than one colour, or the harmony source")
+    lab = np.array([Color("srgb", list(v / 255.0)).convert("oklab").coords() for v in values])
+    return lab, counts.astype(float)
 
 
 def _opaque_pixels(path: Path):
@@ -103,23 +110,36 @@ def _opaque_pixels(path: Path):
     return opaque
 
 
-def _kmeans(points, weights, k: int):
+def kmeans(points, weights, k: int):
     """Weighted k-means in OKLab: the best fit (least weighted squared distance) of
     ``_KMEANS_STARTS`` k-means++ starts; returns the centres and the weight each covers."""
     import numpy as np
 
-    rng = np.random.default_rng(_KMEANS_SEED)
-    best = None
-    for _ in range(_KMEANS_STARTS):
-        centres = _lloyd(points, weights, _kmeans_plus_plus(points, weights, k, rng))
-        distance = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
-        label = distance.argmin(axis=1)
-        inertia = float((distance[np.arange(len(points)), label] * weights).sum())
-        if best is None or inertia < best[0]:
-            best = (inertia, centres, label)
-    _, centres, label = best
+    rng = np.random.default_rng(KMEANS_SEED)
+    starts = [single_start(points, weights, k, rng) for _ in range(_KMEANS_STARTS)]
+    centres = min(starts, key=lambda found: inertia(points, weights, found))
+    label = _nearest(points, centres)
     sizes = np.bincount(label, weights=weights, minlength=len(centres))
     return centres[sizes > 0], sizes[sizes > 0]
+
+
+def single_start(points, weights, k: int, rng):
+    """The centres one k-means++ start drawn from ``rng`` settles on."""
+    return _lloyd(points, weights, _kmeans_plus_plus(points, weights, k, rng))
+
+
+def inertia(points, weights, centres) -> float:
+    """How badly ``centres`` fit the points: the weighted sum of squared distances to the
+    nearest centre (k-means keeps the start where this is least)."""
+    import numpy as np
+
+    distance = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+    return float((distance[np.arange(len(points)), distance.argmin(axis=1)] * weights).sum())
+
+
+def _nearest(points, centres):
+    """The index of each point's nearest centre."""
+    return ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
 
 
 def _kmeans_plus_plus(points, weights, k: int, rng):
@@ -142,7 +162,7 @@ def _lloyd(points, weights, centres):
     import numpy as np
 
     for _ in range(_KMEANS_ITERATIONS):
-        label = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        label = _nearest(points, centres)
         moved = np.array([
             np.average(points[label == j], axis=0, weights=weights[label == j])
             if weights[label == j].sum() > 0 else centres[j]

@@ -195,6 +195,9 @@ class Server:
         self.emit(event)
 
 
+_SKIP_PIECE = 2**16  # bytes read at a time while skipping the rest of an over-long line
+
+
 def bounded_lines(stream: BinaryIO, limit: int):
     """The lines of ``stream``, each read with at most ``limit`` bytes held; a longer line is
     read past in pieces and yields None, so a huge line costs no more memory than ``limit``."""
@@ -205,8 +208,10 @@ def bounded_lines(stream: BinaryIO, limit: int):
         if line.endswith(b"\n") or len(line) <= limit:  # at most ``limit`` bytes before the newline
             yield line
             continue
-        while line and not line.endswith(b"\n"):
-            line = stream.readline(limit)
+        del line  # drop the over-long start before reading past the rest, in small pieces
+        piece = stream.readline(_SKIP_PIECE)
+        while piece and not piece.endswith(b"\n"):
+            piece = stream.readline(_SKIP_PIECE)
         yield None
 
 

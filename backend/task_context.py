@@ -18,6 +18,7 @@ from typing import Any
 
 from core import protocol, provenance
 from core.errors import Cancelled, TaskError
+from core.schema import short  # a value echoed in a message: at most 40 characters
 
 from .model_cache import ModelCache
 from .models import LocatedModel, locate
@@ -50,7 +51,8 @@ class JobContext:
         # Every task takes a seed the same way, so its range is checked here, before any work.
         seed = getattr(request, "seed", None)
         if seed is not None and not 0 <= seed <= protocol.SEED_MAX:
-            raise TaskError("bad_request", f"seed must be between 0 and {protocol.SEED_MAX}, got {seed}",
+            raise TaskError("bad_request",
+                            f"seed must be between 0 and {protocol.SEED_MAX}, got {short(seed)}",
                             hint="leave the seed empty for a random one")
 
     # Resolved on first use: a job that loads no model (a harmony or image palette) never

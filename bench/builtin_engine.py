@@ -16,19 +16,11 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _median_ms(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from bench.timing import median_ms  # noqa: E402 (the checkout's root goes on the path first)
 
 
 def main() -> None:
@@ -50,11 +42,11 @@ def main() -> None:
     sphere = bpy.context.active_object
     results = {"blender": bpy.app.version_string, "repeats": args.repeats, "texture_ms": {}}
     for recipe_id in texture.recipes():
-        results["texture_ms"][recipe_id] = _median_ms(
+        results["texture_ms"][recipe_id] = median_ms(
             lambda recipe_id=recipe_id: texture.apply_procedural_material(
                 bpy.context, [sphere], f"old {recipe_id}", 3), args.repeats)
-    results["palette_ms"] = _median_ms(lambda: palette.make_palette("rainy neon alley", 6, 1), args.repeats)
-    results["ideas_5_ms"] = _median_ms(lambda: ideas.suggest_ideas("a cosy reading nook", 5, 1), args.repeats)
+    results["palette_ms"] = median_ms(lambda: palette.make_palette("rainy neon alley", 6, 1), args.repeats)
+    results["ideas_5_ms"] = median_ms(lambda: ideas.suggest_ideas("a cosy reading nook", 5, 1), args.repeats)
 
     slowest = max(results["texture_ms"], key=results["texture_ms"].get)
     print(f"Blender {results['blender']}, median of {args.repeats}")

@@ -3,7 +3,9 @@
 Everything here runs on the caller's thread (Blender's main thread); nothing blocks unless the
 caller asks for a timeout. A backend that dies is noticed on the next ``poll``: every request
 still in flight gets a ``backend_exited`` error event carrying the backend's last stderr lines,
-and the next ``submit`` starts a fresh backend.
+and the next ``submit`` starts a fresh backend. An answer that cannot be read ends the job it
+names with ``invalid_output``; one that names no job ends every job in flight that way and stops
+the backend, whose stream can no longer be trusted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from dataclasses import dataclass, field
 
 from ..core import protocol
 from .transport import SubprocessTransport, Transport, TransportClosed
+
+# An ``"id"`` with its whole text value: an unreadable line holding one names a job (in flight,
+# or one that ended here), so the lines around it still belong to their own jobs.
+_NAMES_AN_ID = re.compile(r'"id"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -110,32 +116,25 @@ class BackendClient:
             if line is None:
                 events.extend(self._backend_gone())
                 break
-            event = self._decode(line)
-            if event is not None:
-                events.append(event)
+            if not line.strip():
+                continue
+            try:
+                event = self._decode(line)
+            except protocol.ProtocolError as exc:
+                if exc.request_id is not None or _NAMES_AN_ID.search(line) or not self._in_flight:
+                    events.extend(self._unreadable(line, exc))
+                    continue
+                events.extend(self._untrusted(exc.message))
+                break
+            events.append(event)
             if isinstance(event, protocol.HelloEvent) and event.protocol != protocol.PROTOCOL_VERSION:
                 events.extend(self._wrong_protocol(event.protocol))
                 break
         return events
 
-    def _decode(self, line: str) -> protocol.Event | None:
-        if not line.strip():
-            return None
-        try:
-            event = protocol.decode_event(line)
-        except protocol.ProtocolError as exc:
-            request_id = exc.request_id if exc.request_id in self._in_flight else self._job_named_in(line)
-            if request_id is not None:
-                # An answer to a job in flight that cannot be read: the job ends here, now,
-                # rather than waiting for an answer that will never come in readable form.
-                self._in_flight.discard(request_id)
-                return protocol.ErrorEvent(
-                    id=request_id, code="invalid_output",
-                    message=f"the backend's answer cannot be read: {exc.message}",
-                    hint="nothing was applied; run it again, and run Doctor if it keeps happening")
-            # A line that names no job in flight (a stray print, an answer to a job ended here):
-            # no job waits for it.
-            return None
+    def _decode(self, line: str) -> protocol.Event:
+        """The event on ``line``, noted against its job; raises ``ProtocolError``."""
+        event = protocol.decode_event(line)
         if isinstance(event, protocol.HelloEvent):
             self.hello = event
         elif getattr(event, "id", None) in self._in_flight:
@@ -144,6 +143,37 @@ class BackendClient:
             if isinstance(event, (protocol.ResultEvent, protocol.ErrorEvent, protocol.PongEvent)):
                 self._in_flight.discard(event.id)
         return event
+
+    def _unreadable(self, line: str, exc: protocol.ProtocolError) -> list[protocol.ErrorEvent]:
+        """An answer that cannot be read but names its job: that job ends here, now, rather than
+        waiting for an answer that will never come in readable form. A line naming a job no
+        longer in flight (one ended here), or arriving while none is, leaves nobody waiting."""
+        request_id = exc.request_id if exc.request_id in self._in_flight else self._job_named_in(line)
+        if request_id is None:
+            return []
+        self._in_flight.discard(request_id)
+        return [protocol.ErrorEvent(
+            id=request_id, code="invalid_output",
+            message=f"the backend's answer cannot be read: {exc.message}",
+            hint="nothing was applied; run it again, and run Doctor if it keeps happening")]
+
+    def _untrusted(self, problem: str) -> list[protocol.ErrorEvent]:
+        """An answer that cannot be read and names no job (cut short before its ``"id"``): it may
+        be any job's last word, and stdout carries protocol lines only, so the stream itself is
+        broken. Every job in flight ends with ``invalid_output`` and the backend is stopped; the
+        next request starts a fresh one."""
+        events = [
+            protocol.ErrorEvent(id=request_id, code="invalid_output",
+                                message=f"the backend's answer cannot be read ({problem}) and names no "
+                                        "job, so the stream cannot be trusted: the backend was stopped",
+                                hint="nothing was applied; run it again (a fresh backend starts), and "
+                                     "run Doctor if it keeps happening")
+            for request_id in sorted(self._in_flight)
+        ]
+        self._in_flight.clear()
+        if self._transport is not None:
+            self._transport.stop(timeout=1.0)
+        return events
 
     def _job_named_in(self, line: str) -> str | None:
         """The job in flight whose ``"id"`` an unreadable line names, or None.

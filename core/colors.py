@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import TaskError
+from .schema import short  # a value echoed in a message: at most 40 characters
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class PaletteColor:
 
 def check_count(count: int) -> None:
     if not MIN_COLORS <= count <= MAX_COLORS:
-        raise TaskError("bad_request", f"count {count} is out of range",
+        raise TaskError("bad_request", f"count {short(count)} is out of range",
                         hint=f"ask for {MIN_COLORS} to {MAX_COLORS} colours")
 
 

@@ -84,7 +84,8 @@ def ideas_document_schema(count: int) -> dict:
 
 def _check_count(count: Any) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or not MIN_IDEAS <= count <= MAX_IDEAS:
-        raise IdeaError([f"count must be a whole number from {MIN_IDEAS} to {MAX_IDEAS}, got {count!r}"])
+        raise IdeaError([f"count must be a whole number from {MIN_IDEAS} to {MAX_IDEAS}, "
+                         f"got {json_schema.short(count)}"])
 
 
 # --------------------------------------------------------------------------- requests

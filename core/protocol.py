@@ -12,10 +12,13 @@ import dataclasses
 import json
 import math
 import secrets
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
+
+from .pbr import MAP_ROLES
 
 PROTOCOL_VERSION = 1
 PROVENANCE_SCHEMA = "atelier.provenance/1"
@@ -36,7 +39,7 @@ SEAMLESS_MODES = ("off", "x", "y", "xy")
 PALETTE_SOURCES = ("prompt", "prompt_image", "image", "harmony")
 # A palette request's ``harmony`` values are the keys of ``core.colors.HARMONY_RULES`` (defined
 # there once; importing it here would close the circle protocol -> colors -> errors -> protocol).
-FILE_ROLES = ("base_color", "normal", "roughness", "height", "preview")
+FILE_ROLES = ("base_color", *MAP_ROLES, "preview")  # what each file of a result is
 SEED_MAX = 2**31 - 1  # seeds are 0..SEED_MAX: what torch generators and Blender's int properties hold
 MAX_NESTING = 32  # levels of objects and arrays in one line: requests need 4; deeper ones are refused
 MAX_ID_CHARS = 64  # a request id names a job folder and every event; clients use short random ids
@@ -140,6 +143,23 @@ class IdeasRequest(Request):
     device: str = "auto"
     allow_network: bool = False
     seed: int | None = None
+
+
+@dataclass
+class MapsRequest(Request):
+    """Make PBR maps (``core.pbr.MAP_ROLES``) of a base-colour image file; ``model`` "" means
+    ``ATELIER_MAPS_MODEL``, else ``marigold``; ``classic`` needs no weights."""
+
+    type: ClassVar[str] = "maps"
+    image: str = ""
+    maps: list = field(default_factory=lambda: list(MAP_ROLES))
+    seamless: str = "off"
+    model: str = ""
+    output_dir: str = ""
+    steps: int | None = None
+    seed: int | None = None
+    device: str = "auto"
+    allow_network: bool = False
 
 
 @dataclass
@@ -249,7 +269,7 @@ class ErrorEvent(Event):
 
 REQUEST_TYPES = {
     cls.type: cls
-    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, DoctorRequest,
+    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, MapsRequest, DoctorRequest,
                 CancelRequest, UnloadRequest, ShutdownRequest)
 }
 EVENT_TYPES = {
@@ -288,11 +308,21 @@ def _result_file(raw: Any, request_id: str | None = None) -> ResultFile:
 
 
 def _decode(line: str, registry: dict, what: str):
+    def whole_number(digits: str) -> int:
+        try:
+            return int(digits)
+        except ValueError:  # more digits than Python turns into an int; its own message names a setting
+            limit = sys.get_int_max_str_digits()
+            raise ProtocolError(f"a number has too many digits (more than {limit})",
+                                hint=f"send numbers of at most {limit} digits") from None
+
     try:
-        raw = json.loads(line, parse_constant=_reject_constant)
+        raw = json.loads(line, parse_constant=_reject_constant, parse_int=whole_number)
     except RecursionError:  # nesting deeper than the parser goes
         raise ProtocolError(f"a {what} is nested more than {MAX_NESTING} levels deep",
                             hint="send plain objects and arrays (PROTOCOL.md)") from None
+    except ProtocolError:
+        raise
     except (json.JSONDecodeError, ValueError) as exc:
         raise ProtocolError(f"not a JSON line: {exc}",
                             hint="send one JSON object per line, UTF-8, no NaN") from None

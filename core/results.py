@@ -2,10 +2,11 @@
 
 The backend's ``result`` event carries ``files``, ``metadata`` (the provenance record) and
 ``data`` (the task's payload) as plain JSON. ``parse_result`` turns them into a
-``TextureResult``, ``PaletteResult`` or ``IdeasResult`` and is the only place that looks inside
-them: everything downstream reads attributes. A payload of the wrong shape, a provenance
-record of the wrong shape or a file outside the job's folder is a ``ResultError`` whose message
-says what is wrong; the client ends the job with it (``invalid_output``) and nothing is applied.
+``TextureResult``, ``PaletteResult``, ``IdeasResult``, ``MapsResult`` or ``DoctorResult`` and is
+the only place that looks inside them: everything downstream reads attributes. A payload of the
+wrong shape, a provenance record of the wrong shape or a file outside the job's folder is a
+``ResultError`` whose message says what is wrong; the client ends the job with it
+(``invalid_output``) and nothing is applied.
 
 Standard library only (plus ``core``): Blender's Python imports this as it is.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from . import ideas as idea_rules
 from .colors import ROLES
+from .pbr import MAP_ROLES, MAPS_ENGINES
 from .protocol import SEED_MAX
 from .provenance import Provenance, ProvenanceError
 from .schema import fits_double
@@ -117,7 +119,24 @@ class DoctorResult:
     report: str = ""
 
 
-Result = TextureResult | PaletteResult | IdeasResult | DoctorResult  # what ``parse_result`` gives
+@dataclass(frozen=True)
+class MapsResult:
+    """PBR maps of one image: each map's PNG (a regular file inside the job's folder) by role,
+    in ``core.pbr.MAP_ROLES`` order, and how they were made (``provenance.engine`` is
+    ``classic`` or ``marigold``)."""
+
+    id: str
+    maps: dict[str, Path]
+    provenance: Provenance
+
+    @property
+    def engine(self) -> str:
+        """``classic`` (filters, no weights) or ``marigold`` (learned)."""
+        return self.provenance.engine
+
+
+# What ``parse_result`` gives.
+Result = TextureResult | PaletteResult | IdeasResult | MapsResult | DoctorResult
 
 
 # --------------------------------------------------------------------------- the parser
@@ -174,6 +193,23 @@ def _ideas(result_id: str, files: dict[str, Path], metadata: Any, data: dict) ->
                        repairs=tuple(repairs) + tuple(cleaned))
 
 
+def _maps(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> MapsResult:
+    provenance = _provenance(metadata)
+    if provenance.engine not in MAPS_ENGINES:
+        raise ResultError(f"the maps result's engine must be one of {', '.join(MAPS_ENGINES)}, "
+                          f"got {_shown(provenance.engine)}")
+    stray = sorted(set(files) - set(MAP_ROLES))
+    if stray:
+        raise ResultError(f"the maps result names files that are not maps: {', '.join(stray)}")
+    listed = data.get("maps")
+    if not (isinstance(listed, list) and listed and all(isinstance(role, str) for role in listed)
+            and sorted(listed) == sorted(files)):
+        raise ResultError(f"the maps result's files ({', '.join(files) or 'none'}) are not the maps "
+                          f"it lists ({_shown(listed)})")
+    return MapsResult(id=result_id, maps={role: files[role] for role in MAP_ROLES if role in files},
+                      provenance=provenance)
+
+
 def _doctor(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> DoctorResult:
     ok = data.get("ok")
     if not isinstance(ok, bool):
@@ -181,7 +217,7 @@ def _doctor(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -
     return DoctorResult(id=result_id, ok=ok, report=_text(data, "report", ""))
 
 
-_PARSERS = {"texture": _texture, "palette": _palette, "ideas": _ideas, "doctor": _doctor}
+_PARSERS = {"texture": _texture, "palette": _palette, "ideas": _ideas, "maps": _maps, "doctor": _doctor}
 
 
 # --------------------------------------------------------------------------- documents

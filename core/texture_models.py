@@ -1,7 +1,7 @@
 """The texture models Atelier knows: licence, download size, GPU memory, where to get each.
 
 Read by the backend to say more than "not found" (a withdrawn hub id gets the alternatives,
-Doctor names a lighter model for a small GPU) and by the README's model table. Any diffusers
+Doctor names the best lighter model that fits a small GPU) and by the README's model table. Any diffusers
 text-to-image model works; these are the ones with known needs.
 
 The figures are approximate. ``download_gb`` is the size of the ``.safetensors`` files that
@@ -31,7 +31,7 @@ CPU_OFFLOAD_SWITCH = "ATELIER_CPU_OFFLOAD=1"
 class TextureModel:
     """One known texture model: ``id`` is the name to use (for a withdrawn model with no known
     mirror, its old id, which still names it in a local cache); ``withdrawn_ids`` are hub ids of
-    this model that its publisher took down; ``lighter`` marks the suggestion for small GPUs."""
+    this model that its publisher took down; ``lighter`` marks the pick for small GPUs."""
 
     id: str
     family: str  # a key of families.FAMILIES: the settings it runs with
@@ -77,7 +77,7 @@ TEXTURE_MODELS = (
                  "the Hugging Face hub, gated: accept its licence on the model page and log in "
                  "with `hf auth login`"),
 )
-# The suggestion for a GPU too small for the configured model.
+# The downloadable model that needs the least GPU memory: the README's pick for small GPUs.
 LIGHTER = next(model for model in TEXTURE_MODELS if model.lighter)
 
 
@@ -119,8 +119,8 @@ def replacement_hint(model_id: str) -> str:
 
 def gpu_memory_advice(model_id: str, gpu_memory_bytes: int | None) -> str:
     """One line saying whether ``model_id`` fits a GPU with ``gpu_memory_bytes`` of memory
-    (None: no CUDA GPU). When it does not, the line names the lighter model if that one fits,
-    else CPU offload."""
+    (None: no CUDA GPU). When it does not, the line names the best lighter model that fits (the
+    first in the table's order, which puts the default first), else CPU offload."""
     model = find(model_id)
     if gpu_memory_bytes is None:
         need = f" (about {model.gpu_gib:g} GiB on a GPU)" if model else ""
@@ -132,9 +132,11 @@ def gpu_memory_advice(model_id: str, gpu_memory_bytes: int | None) -> str:
     needs = f"texture model {model_id} needs about {model.gpu_gib:g} GiB of GPU memory (fp16, 512 px)"
     if gpu_memory_bytes >= model.gpu_gib * GIB:
         return f"{needs}; the GPU has {have}: ok"
-    if model.gpu_gib > LIGHTER.gpu_gib and gpu_memory_bytes >= LIGHTER.gpu_gib * GIB:
-        return (f"warning: {needs} but the GPU has {have}: the lighter {LIGHTER.id} needs about "
-                f"{LIGHTER.gpu_gib:g} GiB ({LIGHTER.licence}), or set {CPU_OFFLOAD_SWITCH} (slower)")
+    fits = next((other for other in TEXTURE_MODELS if other.on_hub and other.gpu_gib < model.gpu_gib
+                 and gpu_memory_bytes >= other.gpu_gib * GIB), None)
+    if fits is not None:
+        return (f"warning: {needs} but the GPU has {have}: the lighter {fits.id} needs about "
+                f"{fits.gpu_gib:g} GiB ({fits.licence}), or set {CPU_OFFLOAD_SWITCH} (slower)")
     return f"warning: {needs} but the GPU has {have}: set {CPU_OFFLOAD_SWITCH} (slower) or use the CPU"
 
 

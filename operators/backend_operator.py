@@ -12,6 +12,12 @@ A subclass of ``bpy.types.Operator`` that mixes this in writes two methods:
   in the job's own folder; an operator whose result has files calls
   ``session.release(result.id)`` once it has read them, and the folder is removed.
 
+An operator whose result needs a second job before anything is applied (the PBR maps of a
+generated texture) writes ``follow_up(self, context, result) -> protocol.Request | None``: a
+request there starts the next job of the chain, and only the last job's result reaches
+``apply_result`` (the operator keeps what it needs of the earlier ones). The whole chain is one
+operator call: one undo step, one Esc, one error.
+
 An operator whose call can run inside Blender (the built-in engine) also writes
 ``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
 or ``ValueError``); then no backend is started at all. One that
@@ -66,6 +72,11 @@ class BackendJobOperator:
         """Apply ``result`` (a ``core.results`` dataclass); returns the INFO report."""
         raise NotImplementedError
 
+    def follow_up(self, context: bpy.types.Context, result) -> protocol.Request | None:
+        """The next job of a chain, to run on ``result`` before anything is applied (None:
+        apply ``result`` now). Raise ``session.JobRefused`` to end the chain with an error."""
+        return None
+
     def job_label(self) -> str:
         """Shown in the status bar and panel while the job runs."""
         return getattr(self, "bl_label", "Atelier job")
@@ -101,12 +112,17 @@ class BackendJobOperator:
         job = self._start(context)
         if job is None:
             return {"CANCELLED"}
-        try:
-            session.wait(self._client, job, timeout=self.timeout, on_progress=self._print_progress)
-        finally:
-            _session(context).running = False
-        self._timed_out = job.cancelled and self._past_deadline()
-        return self._finish(context, job)
+        while True:
+            try:
+                session.wait(self._client, job, timeout=self._time_left(),
+                             on_progress=self._print_progress)
+            finally:
+                _session(context).running = False
+            self._timed_out = job.cancelled and self._past_deadline()
+            next_job = self._next_in_chain(context, job)
+            if next_job is None:
+                return self._finish(context, job)
+            job = next_job
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         """Asynchronous in the UI; falls back to blocking when there is no window."""
@@ -137,6 +153,8 @@ class BackendJobOperator:
         if not job.done and self._past_deadline():
             session.abandon(job, f"no answer within {self.timeout:g} s")
             self._timed_out = True
+        if job.done:
+            job = self._next_in_chain(context, job) or job
         if not job.done:
             self._show_progress(context, job)
             return {"PASS_THROUGH"}
@@ -165,16 +183,37 @@ class BackendJobOperator:
             self.release_request(context)
             self._report_error(context, str(exc))
             return None
-        self._job = job
         self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
         self._timed_out = False
+        self._running(context, job)
+        return job
+
+    def _next_in_chain(self, context: bpy.types.Context, job: session.Job) -> session.Job | None:
+        """Start the chain's next job when ``job`` succeeded and ``follow_up`` asks for one.
+
+        None ends the chain with ``job``; a refused follow-up becomes ``job``'s error."""
+        if job.error is not None:
+            return None
+        try:
+            request = self.follow_up(context, job.result)
+            if request is None:
+                return None
+            next_job = session.submit(self._client, request, label=self.job_label())
+        except session.JobRefused as exc:
+            job.error = protocol.ErrorEvent(id=job.id, code="bad_request", message=str(exc))
+            return None
+        self._running(context, next_job)
+        return next_job
+
+    def _running(self, context: bpy.types.Context, job: session.Job) -> None:
+        """``job`` is the one running now: the panels and the status bar follow it."""
+        self._job = job
         state = _session(context)
         state.running = True
         state.job_operator = self.bl_idname
         state.job_label = job.label
         state.progress = 0.0
         state.stage = job.stage
-        return job
 
     def _finish(self, context: bpy.types.Context, job: session.Job) -> set[str]:
         self.release_request(context)
@@ -197,6 +236,10 @@ class BackendJobOperator:
             self._report_error(context, str(exc))
             return {"CANCELLED"}
         return self._succeeded(context, message)
+
+    def _time_left(self) -> float | None:
+        """Seconds until ``timeout`` runs out for the whole chain (None: no limit)."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline

@@ -2,20 +2,25 @@
 
 The backend makes the image (asynchronous in the UI, blocking in ``blender -b``); with the
 texture model ``builtin`` the built-in engine makes a procedural material at once instead.
+PBR maps follow in the same step: the classic engine from the image inside Blender, or a
+backend ``maps`` job chained after the texture job (``follow_up``).
 """
 
 
 import bpy
 
 from .. import preferences
+from ..apply import material_maps
 from ..apply import texture as apply_texture
 from ..client import session
 from ..client.session import ApplyError, JobRefused
 from ..core import limits, protocol
 from ..core.families import SIZE_MULTIPLE
-from ..core.results import TextureResult
+from ..core.results import MapsResult, TextureResult
 from ..properties.fields import model_field
+from ..properties.maps import maps_fields
 from ..properties.texture import texture_fields
+from . import maps
 from .backend_operator import BackendJobOperator
 
 
@@ -36,7 +41,6 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 
     bl_idname = "atelier.generate_texture"
     bl_label = "Generate Texture"
-    builtin_alternative = "or use model='builtin' (the built-in engine) for a procedural draft now"
 
     # The panel's fields with soft limits: a script's out-of-range value is refused, not clamped.
     __annotations__ = {
@@ -44,7 +48,17 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         "target": bpy.props.StringProperty(name="Target", description="Object to texture (empty = "
                                            "the selected objects, else the active one)"),
         "model": model_field(),
+        **maps_fields(),
     }
+    _texture_result: TextureResult | None = None  # kept while its maps job runs
+
+    @property
+    def builtin_alternative(self) -> str:
+        """The way round a model that cannot be had: the texture's, or the maps' once the
+        texture is made."""
+        if self._texture_result is not None:
+            return maps.CLASSIC_ALTERNATIVE
+        return "or use model='builtin' (the built-in engine) for a procedural draft now"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -77,7 +91,17 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         applied = apply_texture.Applied(materials=[material], objects=targets)
         apply_texture.add_history(context.scene, self._parameters(seed, preferences.BUILTIN),
                                   applied, record)
-        return f"Built-in engine: material {material.name!r} on {_object_list(targets)}"
+        message = f"Built-in engine: material {material.name!r} on {_object_list(targets)}"
+        roles = maps.wanted_roles(self)
+        if roles:  # the recipe's own nodes: no images, nothing that can fail
+            from ..builtin import texture_maps
+
+            made = material_maps.AppliedMaps(provenance=record, images=dict.fromkeys(
+                texture_maps.add_maps(material, roles, self.displacement, self.use_ao)))
+            material_maps.store_maps_provenance(material, made)
+            material_maps.record_history(context.scene, material, made)
+            message += f"; procedural maps {', '.join(made.images) or 'none'}"
+        return message
 
     # ------------------------------------------------------------------ the backend job
 
@@ -104,6 +128,8 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         # Names, not objects: the result is applied later and the objects may be gone by then.
         self._target_names = [obj.name for obj in targets]
         self._parameters_sent = self._parameters(self._resolved_seed(), model)
+        self._maps = maps.wanted_roles(self)
+        self._maps_model = maps.maps_model(self) if self._maps else ""
         p = self._parameters_sent
         return protocol.TextureRequest(
             id=request_id, prompt=p.prompt, negative_prompt=p.negative_prompt,
@@ -113,19 +139,52 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
             output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
         )
 
-    def apply_result(self, context: bpy.types.Context, result: TextureResult) -> str:
+    def follow_up(self, context: bpy.types.Context, result) -> protocol.Request | None:
+        """Maps from a model run in the backend, on the texture just made, before either is applied."""
+        if not isinstance(result, TextureResult) or not self._maps or self._maps_model == preferences.CLASSIC:
+            return None
+        self._texture_result = result
+        return maps.maps_request(session.new_request_id(), str(result.base_color), self._maps,
+                                 self._parameters_sent.seamless.lower(), self._maps_model)
+
+    def apply_result(self, context: bpy.types.Context, result: TextureResult | MapsResult) -> str:
+        texture, maps_result = ((self._texture_result, result) if isinstance(result, MapsResult)
+                                else (result, None))
+        made = []  # the maps, put on in the same step as the texture (their failure undoes it)
+
+        def put_maps(applied: apply_texture.Applied) -> None:
+            if maps_result is not None:
+                made.append(maps.applied_from_result(context, applied.materials, maps_result,
+                                                     maps.options(self)))
+            elif self._maps:
+                made.append(maps.classic_maps(context, applied.materials, self._maps,
+                                              self._parameters_sent.seamless.lower(), maps.options(self)))
+
         try:
-            applied = apply_texture.apply_texture(result, self._parameters_sent, self._target_names,
-                                                  preferences.image_storage())
+            applied = apply_texture.apply_texture(texture, self._parameters_sent, self._target_names,
+                                                  preferences.image_storage(), then=put_maps)
         finally:
-            session.release(result.id)  # packed or copied by now, or failed: the job folder goes
+            session.release(texture.id)  # packed or copied by now, or failed: the job folder goes
+            if maps_result is not None:
+                session.release(maps_result.id)
         message = (f"Material {applied.materials[0].name!r} on {_object_list(applied.objects)}"
                    f" (seed {self._parameters_sent.seed})")
+        if made:
+            material_maps.record_history(context.scene, applied.materials[0], made[0])
+            message += f"; {maps.describe(made[0])}"
         if applied.missing:
             message += f"; skipped deleted object(s) {', '.join(applied.missing)}"
         return message
 
+    def release_request(self, context: bpy.types.Context) -> None:
+        """A texture whose maps job failed or was cancelled is not applied: its folder goes."""
+        job = self._job
+        if self._texture_result is not None and (job is None or not job.done or job.error is not None):
+            session.release(self._texture_result.id)
+
     def job_label(self) -> str:
+        if self._texture_result is not None:
+            return f"maps of '{self.prompt.strip()[:40]}'"
         return f"texture '{self.prompt.strip()[:40]}'"
 
     # ------------------------------------------------------------------ helpers

@@ -79,11 +79,14 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         if reason:
             self.report({"ERROR"}, reason)
             return {"CANCELLED"}
-        # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual.
+        # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual. The
+        # maps are the entry's own, made by the same engine (none for an entry that had none).
+        models = [m.model for m in item.maps if m.model]
         outcome = bpy.ops.atelier.generate_texture(
             "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
             width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
-            seed=item.seed, seamless=item.seamless, model=item.model)
+            seed=item.seed, seamless=item.seamless, model=item.model,
+            maps={m.role.upper() for m in item.maps}, maps_model=models[0] if models else "")
         # The texture operator owns the running job; this one added no modal handler of its own,
         # so it must end now rather than claim to run on.
         return {"FINISHED"} if "RUNNING_MODAL" in outcome else outcome

@@ -1,8 +1,11 @@
-"""Texture section of the Atelier tab: prompt, size, steps, seed, seamless, Generate, history."""
+"""Texture section of the Atelier tab: prompt, size, steps, seed, seamless, maps, Generate,
+history; then the active material's maps: their strengths, Derive Maps and Export."""
 
 import bpy
 
 from .. import preferences
+from ..apply import pbr_material
+from ..client.session import ApplyError
 from .sidebar import SectionPanel, draw_job_button
 
 
@@ -34,6 +37,10 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
         row.prop(settings, "guidance")
         layout.prop(settings, "seed")
         layout.prop(settings, "seamless")
+        prefs = preferences.addon_preferences()
+        if prefs is not None:  # the maps every new texture gets: the 'Default Maps' preference
+            layout.label(text=f"Maps ({preferences.resolved_maps_model()})")
+            layout.row(align=True).prop(prefs, "default_maps", expand=True)
 
         builtin = preferences.resolved_model("texture") == preferences.BUILTIN
         op = draw_job_button(layout, context, "atelier.generate_texture", "Generate", "SHADING_TEXTURE",
@@ -55,6 +62,31 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
             regenerate.operator("atelier.texture_history_regenerate", icon="FILE_REFRESH")
         # Procedural (built-in) materials become image maps for export here.
         layout.operator("atelier.bake_material", icon="RENDER_STILL")
+        draw_material_maps(layout, context)
+
+
+def draw_material_maps(layout, context: bpy.types.Context) -> None:
+    """The active material's maps: their strengths (node values), Derive Maps and Export."""
+    obj = context.active_object
+    material = obj.active_material if obj is not None else None
+    if material is None:
+        return
+    try:
+        pbr_material.base_texture(material)
+    except ApplyError:
+        return  # no picture on its Base Color: nothing to derive maps from
+    box = layout.box()
+    box.label(text=f"Maps of {material.name}", icon="NODE_MATERIAL")
+    for label, socket in pbr_material.strength_inputs(material):
+        box.prop(socket, "default_value", text=label)
+    if material.node_tree.nodes.get(pbr_material.NODE_NAMES["displacement"]) is not None:
+        box.prop(material, "displacement_method", text="Displacement")
+    classic = preferences.resolved_maps_model() == preferences.CLASSIC
+    draw_job_button(box, context, "atelier.derive_maps", "Derive Maps", "MOD_NORMALEDIT",
+                    builtin=classic, model_kind=None)
+    export = box.operator("atelier.export_material", icon="EXPORT")
+    if export is not None:
+        export.material = material.name
 
 
 classes = (ATELIER_UL_texture_history, ATELIER_PT_texture)

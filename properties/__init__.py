@@ -7,9 +7,10 @@ points at them (add the module to the features registered below and one field to
 import bpy
 
 from ..registration import modules_factory
-from . import ideas, palette, texture
+from . import ideas, maps, palette, texture
 
-_register_features, _unregister_features = modules_factory((texture, palette, ideas))
+# maps before texture: a texture history entry holds its maps.
+_register_features, _unregister_features = modules_factory((maps, texture, palette, ideas))
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):

@@ -1,7 +1,8 @@
 """Texture settings and history, saved with the .blend in ``Scene.atelier``.
 
 Public for scripts: ``scene.atelier.history`` lists every texture Atelier made, newest last;
-``item.material_name`` and ``item.image_name`` name the datablocks it created.
+``item.material_name`` and ``item.image_name`` name the datablocks it created, ``item.maps``
+its PBR maps (``properties/maps.py``).
 """
 
 import bpy
@@ -9,6 +10,7 @@ import bpy
 from ..core import limits
 from ..core.families import SIZE_MULTIPLE
 from .fields import bounds, seed_field
+from .maps import TextureMapItem
 
 # The panel's words for each of core.protocol.SEAMLESS_MODES, in the menu's order (Blender stores a
 # choice by its position, so this order stays; a test checks they name the same modes).
@@ -68,6 +70,10 @@ class TextureHistoryItem(bpy.types.PropertyGroup):
         "created": bpy.props.StringProperty(name="Created", description="When (UTC, ISO 8601)"),
         "provenance": bpy.props.StringProperty(
             name="Provenance", description="The backend's provenance record (JSON)"),
+        "maps": bpy.props.CollectionProperty(
+            type=TextureMapItem, description="The PBR maps of the material, each with what made it"),
+        "maps_provenance": bpy.props.StringProperty(
+            name="Maps Provenance", description="How the maps were made: the provenance record (JSON)"),
     }
 
 

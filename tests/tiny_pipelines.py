@@ -1,4 +1,4 @@
-"""Tiny SDXL- and FLUX-shaped pipelines for the tests (random weights, saved with
+"""Tiny SDXL-, FLUX- and Marigold-shaped pipelines for the tests (random weights, saved with
 ``save_pretrained`` and loaded by the backend like real models). They reuse the parts of the
 backend's own tiny SD pipeline (``backend.doctor_models``), which Doctor builds."""
 
@@ -81,5 +81,62 @@ def build_tiny_flux(folder: str | Path) -> Path:
             axes_dims_rope=(4, 6, 6)),
     )
     pipe.save_pretrained(folder, safe_serialization=True)
+    remove_tree(folder / "_tokenizer")
+    return folder
+
+
+# Marigold's appearance model: albedo (sRGB) and a stack of roughness and metallicity (linear).
+APPEARANCE_TARGET_PROPERTIES = {
+    "target_names": ["albedo", "material"], "albedo": {"prediction_space": "srgb"},
+    "material": {"prediction_space": "stack", "sub_target_names": ["roughness", "metallicity", None]},
+    "roughness": {"prediction_space": "linear"}, "metallicity": {"prediction_space": "linear"},
+}
+# Small enough to run in well under a second on a CPU; the real models say 4 steps and 768 px.
+TINY_MARIGOLD_STEPS = 2
+TINY_MARIGOLD_RESOLUTION = 64
+
+
+def build_tiny_marigold(folder: str | Path) -> Path:
+    """Save tiny random-weight Marigold pipelines in ``folder``'s subfolders ``normals/``,
+    ``appearance/`` and ``depth/`` (a maps model folder), shaped like the real ones: the UNet
+    reads the image latent and the noise latents concatenated (4 + 4 channels, 4 + 8 for the
+    two appearance targets), the text encoder only gives the empty prompt's embedding, and a
+    DDIM scheduler with trailing timesteps, as the v1-1 models use."""
+    import torch
+    from diffusers import (
+        DDIMScheduler,
+        MarigoldDepthPipeline,
+        MarigoldIntrinsicsPipeline,
+        MarigoldNormalsPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTokenizer
+
+    folder = Path(folder)
+    write_clip_tokenizer(folder / "_tokenizer")
+    tokenizer = CLIPTokenizer.from_pretrained(folder / "_tokenizer")
+
+    def marigold_unet(in_channels: int, out_channels: int):
+        shape = unet(cross_attention_dim=TEXT_HIDDEN).config
+        return UNet2DConditionModel.from_config(shape, in_channels=in_channels, out_channels=out_channels)
+
+    def components(in_channels: int, out_channels: int) -> dict:
+        return dict(
+            unet=marigold_unet(in_channels, out_channels), vae=vae(), text_encoder=text_encoder(False),
+            tokenizer=tokenizer, default_denoising_steps=TINY_MARIGOLD_STEPS,
+            default_processing_resolution=TINY_MARIGOLD_RESOLUTION,
+            scheduler=DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                    clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                                    prediction_type="v_prediction", timestep_spacing="trailing"))
+
+    builders = {
+        "normals": lambda: MarigoldNormalsPipeline(**components(8, 4), prediction_type="normals"),
+        "appearance": lambda: MarigoldIntrinsicsPipeline(**components(12, 8), prediction_type="intrinsics",
+                                                         target_properties=APPEARANCE_TARGET_PROPERTIES),
+        "depth": lambda: MarigoldDepthPipeline(**components(8, 4), prediction_type="depth"),
+    }
+    for seed, (name, build) in enumerate(builders.items()):
+        torch.manual_seed(seed)
+        build().save_pretrained(folder / name, safe_serialization=True)
     remove_tree(folder / "_tokenizer")
     return folder

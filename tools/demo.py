@@ -131,14 +131,16 @@ def add_block_out(bpy, args):
 
 
 def _bounds(bpy, collection):
-    """The world-space corners (lowest, highest) of the collection's meshes."""
+    """The world-space corners (lowest, highest) of the collection's objects, its camera and
+    lights left out: the bounding boxes of meshes and text, the places of empties (whose box is
+    their origin). Every idea has at least one such object."""
     from mathutils import Vector
 
     bpy.context.view_layer.update()
-    corners = [obj.matrix_world @ Vector(corner) for obj in collection.objects if obj.type == "MESH"
-               for corner in obj.bound_box]
-    return ([min(c[axis] for c in corners) for axis in range(3)],
-            [max(c[axis] for c in corners) for axis in range(3)])
+    points = [obj.matrix_world @ Vector(corner) for obj in collection.objects
+              if obj.type not in ("CAMERA", "LIGHT") for corner in obj.bound_box]
+    return ([min(p[axis] for p in points) for axis in range(3)],
+            [max(p[axis] for p in points) for axis in range(3)])
 
 
 def colour_block_out(bpy, collection, args) -> str:

@@ -41,8 +41,9 @@ fi
 
 source tools/setup_venv.sh  # after the 3.13 lookup, so a missing 3.13 stops the script at once
 
-# 4.2: the oldest version the manifest claims (blender_version_min); 4.5: the newest LTS;
-# 5.3: the newest release (Python 3.13).
+# 4.2: the oldest version the manifest claims (blender_version_min); 4.5: the newest LTS
+# (4.5.15 is the newest 4.5 on PyPI as of December 2026; pinned, so every run tests the same
+# Blender); 5.3: the newest release (Python 3.13).
 blender_env .venv-bpy42 "$PYTHON" 4.2.23
 blender_env .venv-bpy45 "$PYTHON" 4.5.15
 blender_env .venv-bpy53 "$PYTHON313" 5.3.0

@@ -11,7 +11,8 @@ import importlib.util
 
 from core.errors import TaskError
 
-TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas", "doctor": ".doctor"}
+TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas", "maps": ".maps",
+         "doctor": ".doctor"}
 
 
 def available() -> list[str]:

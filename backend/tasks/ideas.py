@@ -11,8 +11,6 @@ problems are reported. Only an answer that is no valid idea at all is an error.
 
 from __future__ import annotations
 
-import math
-
 from core import idea_repair
 from core import ideas as idea_rules
 from core import schema as json_schema
@@ -164,7 +162,7 @@ def _selected_object(item, index: int, name_schema: dict) -> tuple[str, str]:
         raise TaskError("bad_request", f"context.selected[{index}] needs a text name", hint=hint)
     dimensions = item.get("dimensions")
     if (not isinstance(dimensions, list) or len(dimensions) != 3
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and json_schema.fits_double(v)
                        for v in dimensions)):
         raise TaskError("bad_request", f"context.selected[{index}].dimensions must be three finite numbers",
                         hint=hint)

@@ -16,6 +16,7 @@ from pathlib import Path
 from core import limits, protocol
 from core.errors import TaskError, first_line
 from core.families import FAMILIES, Family
+from core.schema import short  # a value echoed in a message: at most 40 characters
 
 from ..models import LocatedModel, texture_model_setting
 from ..task_context import JobContext, TaskOutput, output_root
@@ -113,16 +114,16 @@ def check_request(request: protocol.TextureRequest) -> None:
             _check_size(name, value)
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps():
         raise TaskError("bad_request",
-                        f"steps must be between 1 and {limits.max_steps()}, got {request.steps}",
+                        f"steps must be between 1 and {limits.max_steps()}, got {short(request.steps)}",
                         hint="leave steps empty to use the model's recommended value")
     if request.guidance is not None and not (math.isfinite(request.guidance)
                                              and 0.0 <= request.guidance <= MAX_GUIDANCE):
         raise TaskError("bad_request",
-                        f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {request.guidance}",
+                        f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {short(request.guidance)}",
                         hint="leave guidance empty to use the model's recommended value")
     if request.seamless not in protocol.SEAMLESS_MODES:
         raise TaskError("bad_request", f"seamless must be one of {', '.join(protocol.SEAMLESS_MODES)}, "
-                        f"got {request.seamless!r}", hint="use 'xy' for a texture that tiles both ways")
+                        f"got {short(request.seamless)}", hint="use 'xy' for a texture that tiles both ways")
     output_root(request.output_dir)
 
 
@@ -132,7 +133,7 @@ def _check_size(name: str, value: int, family: Family | None = None) -> None:
     top = limits.max_size()
     if not limits.MIN_SIZE <= value <= top:
         raise TaskError("bad_request",
-                        f"{name} must be between {limits.MIN_SIZE} and {top} pixels, got {value}",
+                        f"{name} must be between {limits.MIN_SIZE} and {top} pixels, got {short(value)}",
                         hint=f"choose a size such as 512 or 1024 (ATELIER_MAX_SIZE sets the limit, {top})")
     multiple = family.size_multiple if family else _ANY_FAMILY_MULTIPLE
     if value % multiple:

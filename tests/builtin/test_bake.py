@@ -83,7 +83,7 @@ def test_all_maps_bake_and_the_scene_is_left_as_it_was(bake, builtin, plane, bpy
     nodes_before = sorted(node.name for node in material.node_tree.nodes)
     links_before = len(material.node_tree.links)
     paths = bake.bake_maps(bpy.context, plane, str(tmp_path / "maps"), size=16, samples=1)
-    assert set(paths) == {"base_color", "roughness", "normal"}
+    assert set(paths) == {"base_color", "roughness", "normal", "height", "metallic", "ao"}
     for path in paths.values():
         assert Image.open(path).size == (16, 16)
     normal = _pixels(paths["normal"]).mean(axis=0)

@@ -26,7 +26,7 @@ UNREADABLE = [
     ("nesting 100,000 levels deep", '{"type": "result", "id": "{id}", "data": ' + DEEP + "}",
      "nested more than 32 levels deep"),
     ("a number of 5000 digits", '{"type": "result", "id": "{id}", "data": {"seed": ' + HUGE + "}}",
-     "Exceeds the limit"),
+     "a number has too many digits (more than 4300)"),
 ]
 
 
@@ -49,6 +49,36 @@ def test_an_unreadable_result_line_ends_its_job_at_once(addon, standin, what, li
     assert job.error is not None and job.error.code == "invalid_output", job.error
     assert "the backend's answer cannot be read" in job.error.message and says in job.error.message
     assert client.running()  # the backend itself is fine: the next job can run
+
+
+# A result line cut short before its "id": it names no job, and any job's answer may be the
+# one that broke, so the stream cannot be trusted.
+CUT_BEFORE_ID = '{"type": "result", "fi'
+
+
+def test_a_line_cut_before_its_id_ends_every_job_in_flight_and_stops_the_backend(addon, standin):
+    jobs = addon.client.session
+    standin(silent=True)
+    client, quiet = _submit(addon, "quiet")  # accepted, then never answered
+    deadline = time.monotonic() + 10
+    while quiet.stage != "running" and time.monotonic() < deadline:  # read with the silent plan
+        jobs.drain(client, timeout=0.2)
+    standin(raw_result=CUT_BEFORE_ID)
+    _, cut = _submit(addon, "cut")
+    started = time.monotonic()
+    jobs.wait(client, cut, timeout=20)
+    assert time.monotonic() - started < 10, "the job waited for an answer that never came"
+    jobs.drain(client)
+    for job in (quiet, cut):
+        assert job.error is not None and job.error.code == "invalid_output", job.error
+        assert "the backend's answer cannot be read (not a JSON line" in job.error.message
+        assert "names no job, so the stream cannot be trusted" in job.error.message
+    assert not client.running() and not jobs.active_jobs()
+
+    standin(write_inside=True)  # the next job starts a fresh backend and lands
+    _, fresh = _submit(addon, "fresh")
+    jobs.wait(client, fresh, timeout=20)
+    assert fresh.error is None and fresh.result is not None, fresh.error
 
 
 def test_an_unreadable_result_fails_the_operator_in_the_background(addon, bpy_module, standin,

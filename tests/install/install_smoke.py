@@ -78,6 +78,14 @@ def main(zip_path: str) -> dict:
     summary["material"] = material.name
     summary["image_size"] = list(bpy.data.images[material.name].size)
     summary["history"] = [item.material_name for item in bpy.context.scene.atelier.history]
+    # A colour scheme through the backend too: the generated image's colours (k-means in the
+    # model process), which needs no text model.
+    summary["image_palette"] = sorted(bpy.ops.atelier.generate_palette(
+        source="IMAGE", image=material.name, count=4))
+    scheme = bpy.context.scene.atelier.palette.palette
+    summary["image_palette_colors"] = len(scheme.colors) if scheme else 0
+    record = bpy.context.scene.atelier.palettes[scheme.name].provenance if scheme else ""
+    summary["image_palette_engine"] = json.loads(record or "{}").get("engine", "")
     # The other features on the built-in engine: a procedural texture and the harmony rules
     # (these need the bundled coloraide wheel), ideas (only the stdlib).
     summary["builtin_generate"] = sorted(bpy.ops.atelier.generate_texture(
@@ -87,7 +95,8 @@ def main(zip_path: str) -> dict:
     summary["builtin_node_types"] = sorted({node.type for node in builtin_material.node_tree.nodes})
     summary["palette"] = sorted(bpy.ops.atelier.generate_palette(
         source="HARMONY", harmony="TRIADIC", count=3, model="builtin", base_color=(0.2, 0.4, 0.8)))
-    colors = bpy.data.palettes[-1].colors if bpy.data.palettes else []
+    scheme = bpy.context.scene.atelier.palette.palette
+    colors = scheme.colors if scheme else []
     summary["palette_colors"] = len(colors)
     # PaletteColor holds a display colour in 4.x and a linear one from 5.0: both must read back.
     summary["palette_first_hex"] = package.apply.palette.palette_color_hex(colors[0]) if colors else ""

@@ -39,7 +39,7 @@ ODD_TEXT = ["", " ", "\0", "\t\n", "\x1b[31m", "é", "e\u0301", "\u202eevil", "\
             "%s%n", "{}", "null", "NaN", "\\", '"', "<b>", "a" * 64, "a" * 65, "#12345g",
             "#ffffff", "cuda:99", "mps", "cpu", "triadic", "xy", "image", "prompt"]
 ODD_NUMBERS = [0, -1, 1, 7, 63, 64, 65, 2**31 - 1, 2**31, -(2**31), 2**53 + 1, 2**63, 2**64, 10**30,
-               -(10**30), 10**300, 0.5, -0.0, 1e-320, 1e308, -1e308, 3.0, 10**4000]
+               -(10**30), 10**300, 10**400, 0.5, -0.0, 1e-320, 1e308, -1e308, 3.0, 10**4000]
 # Raw number text json.dumps would never write: overflow to infinity, NaN words, too many digits
 # for Python's int parser, and forms JSON does not allow.
 RAW_NUMBERS = ["1e999", "-1e999", "1E400", "NaN", "Infinity", "-Infinity", "9" * 5000, "0x10", "01",
@@ -121,6 +121,11 @@ class Mutants:
         place, name = rng.choice(inner) if inner else (request, rng.choice(names))
         how = rng.choice(["drop", "add", "wrong_type", "number", "raw_number", "text", "long_text",
                           "nested", "wide", "deep_nesting", "id", "type", "path", "duplicate_key"])
+        # An odd number often replaces a number inside a nested value (an idea's object sizes):
+        # the task reads those itself, past the request's own checks.
+        numbers = [(c, k) for c, k in _inner_places(request) if _is_number(c[k])]
+        if how == "number" and numbers and rng.random() < 0.7:
+            place, name = rng.choice(numbers)
         if how == "drop" and isinstance(place, dict):
             place.pop(name, None)
         elif how == "drop":
@@ -277,6 +282,10 @@ def _inner_places(value: object):
         elif isinstance(child, list):
             yield from ((child, index) for index in range(len(child)))
         yield from _inner_places(child)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _nested(depth: int, objects: bool) -> object:

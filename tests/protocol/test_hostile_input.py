@@ -101,6 +101,51 @@ def test_a_palette_prompt_is_capped_like_an_idea_prompt(backend, tmp_path):
     _still_serving(backend)
 
 
+@pytest.mark.parametrize("huge", [10**400, -(10**400)], ids=["huge", "huge negative"])
+def test_a_whole_number_too_large_for_a_double_in_an_idea_context_is_a_bad_request(backend, huge):
+    error = backend.request({"type": "ideas", "id": "huge-size", "prompt": "a quiet harbour", "count": 2,
+                             "model": "builtin-never-loaded",
+                             "context": {"selected": [{"name": "a", "dimensions": [huge, 1, 1]}]}})
+    assert error["type"] == "error" and error["code"] == "bad_request", error
+    assert "dimensions must be three finite numbers" in error["message"]
+    _still_serving(backend)
+
+
+def test_a_number_of_5000_digits_is_refused_in_words_of_the_protocol(backend):
+    backend.send('{"type": "texture", "id": "digits", "prompt": "x", "seed": 1' + "0" * 5000 + "}")
+    error = backend.next_event()
+    assert error["type"] == "error" and error["code"] == "bad_request" and error["id"] is None, error
+    assert error["message"] == "a number has too many digits (more than 4300)"  # not Python's own words
+    _still_serving(backend)
+
+
+# A message repeats at most 40 characters of a refused value, so it stays about this short.
+LONGEST_MESSAGE = 150
+# Requests with one value far out of range: a number of 4001 digits (which Python still reads)
+# or 100,000 characters. (request fields, what the message says before the value)
+OUT_OF_RANGE = {
+    "texture seed": ({"seed": 10**4000}, "seed must be between 0 and 2147483647, got 1000"),
+    "texture width": ({"width": 10**4000}, "width must be between 64 and 512 pixels, got 1000"),
+    "texture steps": ({"steps": -(10**4000)}, "got -1000"),
+    "texture seamless": ({"seamless": "x" * 100_000}, 'seamless must be one of off, x, y, xy, got "xxx'),
+    "palette count": ({"type": "palette", "source": "harmony", "harmony": "triadic",
+                       "base_color": "#336699", "count": 10**4000}, "count 1000"),
+    "ideas count": ({"type": "ideas", "prompt": "a quiet harbour", "count": 10**4000,
+                     "model": "builtin-never-loaded"}, "count must be a whole number from 1 to 5, got 1000"),
+}
+
+
+@pytest.mark.parametrize("fields, says", OUT_OF_RANGE.values(), ids=OUT_OF_RANGE.keys())
+def test_a_value_far_out_of_range_is_named_not_repeated_in_full(backend, texture_request, fields, says):
+    request = texture_request(**fields)
+    if request["type"] != "texture":
+        request = {key: request[key] for key in ("id", *fields)}
+    error = backend.request(request)
+    assert error["code"] == "bad_request" and says in error["message"], error["message"][:300]
+    assert len(error["message"]) <= LONGEST_MESSAGE, error["message"][:300]
+    _still_serving(backend)
+
+
 # The model's own chat template reaching for Python internals, which transformers' sandbox stops.
 HOSTILE_TEMPLATES = {
     "python internals": "{{ messages.__class__.__mro__ }}",

@@ -1,5 +1,6 @@
 """The table of known texture models: the default is in it, withdrawn ids are recognised, and the
-GPU memory advice Doctor gives names the lighter model when the configured one does not fit."""
+GPU memory advice Doctor gives names the best lighter model that fits when the configured one does
+not (the first in the table's order: the default before the small SD models)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,23 @@ def test_gpu_memory_advice_for_the_default_model(gib, expected):
     else:  # not even the lighter model fits
         assert line.startswith("warning: ") and LIGHTER.id not in line
         assert texture_models.CPU_OFFLOAD_SWITCH in line and "use the CPU" in line
+
+
+FLUX = texture_models.find("black-forest-labs/FLUX.1-schnell")
+
+
+@pytest.mark.parametrize("model_id, gib, suggested", [
+    (FLUX.id, 16.0, DEFAULT),  # SDXL-Turbo fits a 16-24 GiB GPU: better than SD 1.5
+    ("black-forest-labs/FLUX.1-dev", 24.0, DEFAULT),
+    (FLUX.id, DEFAULT.gpu_gib, DEFAULT),
+    (FLUX.id, 6.0, LIGHTER),  # the default does not fit either
+    ("stabilityai/stable-diffusion-xl-base-1.0", 7.0, LIGHTER),
+])
+def test_gpu_memory_advice_names_the_first_model_of_the_table_that_fits(model_id, gib, suggested):
+    line = gpu_memory_advice(model_id, int(gib * GIB))
+    assert line.startswith(f"warning: texture model {model_id} needs")
+    assert f"the lighter {suggested.id} needs about {suggested.gpu_gib:g} GiB ({suggested.licence})" in line
+    assert texture_models.CPU_OFFLOAD_SWITCH in line
 
 
 def test_gpu_memory_advice_never_suggests_the_lighter_model_for_itself():

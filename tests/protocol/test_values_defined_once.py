@@ -15,7 +15,7 @@ import pytest
 
 from backend import cli, models
 from backend.tasks import texture
-from core import colors, families, limits, protocol
+from core import colors, families, limits, protocol, texture_models
 from core.errors import TaskError
 
 CORE = Path(protocol.__file__).parent
@@ -136,6 +136,27 @@ def test_a_size_no_family_can_make_is_refused_before_any_model_loads(tmp_path):
     with pytest.raises(TaskError, match="height must be a multiple of 8, got 100") as caught:
         texture.check_request(request)
     assert caught.value.hint == "use 96 or 104"
+
+
+def _readme_model_rows() -> dict[str, list[str]]:
+    """The README's table of known texture models: model id -> its cells (the first holds the
+    id in backticks and any note after it)."""
+    readme = (CORE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| Model | Licence | Download | GPU memory | Where |", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.strip().splitlines()[1:]]
+    return {re.match(r"`([^`]+)`", cells[0]).group(1): cells for cells in rows}
+
+
+def test_the_readme_model_table_states_the_licence_download_and_gpu_memory_of_the_source():
+    rows = _readme_model_rows()
+    assert list(rows) == [model.id for model in texture_models.TEXTURE_MODELS]
+    for model in texture_models.TEXTURE_MODELS:
+        _, licence, download, gpu, _ = rows[model.id]
+        stated = (model.licence, f"{model.download_gb:g} GB", f"{model.gpu_gib:g} GiB")
+        assert (licence, download, gpu) == stated, model.id
+    assert rows[families.DEFAULT_TEXTURE_MODEL][0].endswith("(default)")
+    assert [model_id for model_id, cells in rows.items() if "(lighter, for small GPUs)" in cells[0]] == \
+        [texture_models.LIGHTER.id]
 
 
 # --------------------------------------------------------------------------- Blender's copies
