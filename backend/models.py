@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core import texture_models
+from core import maps_models, texture_models
 from core.errors import TaskError
 from core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 
@@ -25,7 +25,8 @@ PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 CONFIG_FILES = ("model_index.json", "config.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # How a hint names a model of each kind.
-_KIND_WORDS = {"texture": "a diffusers text-to-image model", "text": "an instruct (chat) model"}
+_KIND_WORDS = {"texture": "a diffusers text-to-image model", "text": "an instruct (chat) model",
+               **{f"maps-{part.folder}": f"a {part.pipeline}" for part in maps_models.MARIGOLD_PARTS}}
 
 
 @dataclass
@@ -88,8 +89,12 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
 
 
 def example_model(kind: str) -> str:
-    """The default model of ``kind`` ('texture' or 'text'), the example a hint gives."""
-    return DEFAULT_TEXT_MODEL if kind == "text" else DEFAULT_TEXTURE_MODEL
+    """The model a hint gives as an example: the default of ``kind`` ('texture' or 'text'), or
+    the hub id of a Marigold part (kinds ``maps-normals``, ``maps-appearance``, ``maps-depth``)."""
+    if kind == "text":
+        return DEFAULT_TEXT_MODEL
+    parts = {f"maps-{part.folder}": part.hub_id for part in maps_models.MARIGOLD_PARTS}
+    return parts.get(kind, DEFAULT_TEXTURE_MODEL)
 
 
 def texture_model_setting(requested: str = "") -> str:

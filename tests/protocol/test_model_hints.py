@@ -26,3 +26,13 @@ def test_missing_text_model_suggests_a_text_model(backend, message):
     assert final["type"] == "error" and final["code"] == "model_missing", final
     assert MISSING in final["message"]
     assert DEFAULT_TEXT_MODEL in final["hint"] and DEFAULT_MODEL not in final["hint"]
+
+
+
+def test_hints_for_a_marigold_part_give_that_part_as_the_example():
+    """A maps part missing from the hub (withdrawn, renamed) is never answered with a texture model."""
+    from backend.models import example_model
+    from core.maps_models import MARIGOLD_PARTS
+
+    for part in MARIGOLD_PARTS:
+        assert example_model(f"maps-{part.folder}") == part.hub_id
