@@ -6,9 +6,9 @@ before any pixel is decoded. Every refusal is a ``bad_request`` naming the file 
 to change.
 
 Modes are read for what they hold: greyscale stays one channel (repeated to RGB later),
-palette images take their palette's colours, alpha is dropped, and 16-bit greyscale PNGs
-(``I;16``) keep their 16-bit range instead of being clipped at 255, which is what Pillow's own
-conversion to RGB does to them.
+palette images take their palette's colours, alpha is dropped, and 16-bit greyscale PNGs and
+TIFFs (``I;16``, big-endian ``I;16B``) keep their 16-bit range instead of being clipped at 255,
+which is what Pillow's own conversion to RGB does to them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from core.errors import TaskError
 # claims more is more likely a decompression bomb than a photo.
 MAX_PIXELS = 40_000_000
 _FORMATS_HINT = "give the path of a PNG, JPEG, WebP or TIFF file"
-# 16-bit greyscale modes (their numpy arrays are uint16 in either byte order).
+# 16-bit greyscale modes; their numpy arrays are uint16 in the file's byte order (``>u2`` for a
+# big-endian TIFF), which is turned to the native order so the range is read as uint16.
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
@@ -88,7 +89,7 @@ def _array_of(image) -> np.ndarray:
     """The decoded ``image`` in the fewest conversions that keep its values."""
     mode = image.mode
     if mode in _SIXTEEN_BIT:
-        return np.asarray(image)
+        return np.asarray(image).astype(np.uint16)
     if mode == "I":  # 32-bit integers: what Pillow makes of 16-bit PNG and TIFF greyscale
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
     if mode == "F":

@@ -31,6 +31,8 @@ from .pbr import DEFAULT_MAPS_MODEL, MAPS_MODEL_ENV
 
 CLASSIC = "classic"
 MARIGOLD = "marigold"
+# The licence the three v1-1 parts share (each part states its own, so a part with other terms
+# can say so).
 MARIGOLD_LICENCE = "Open RAIL++-M (weights), Apache-2.0 (code)"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -38,12 +40,14 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 @dataclass(frozen=True)
 class MarigoldPart:
     """One Marigold pipeline: the subfolder a local maps model keeps it in, the diffusers
-    pipeline class that loads it, its hub id and the maps it makes."""
+    pipeline class that loads it, its hub id, the maps it makes and the licence of its weights
+    and code."""
 
     folder: str
     pipeline: str
     hub_id: str
     maps: tuple[str, ...]
+    licence: str
 
     @property
     def download_command(self) -> str:
@@ -52,10 +56,12 @@ class MarigoldPart:
 
 
 MARIGOLD_PARTS = (
-    MarigoldPart("normals", "MarigoldNormalsPipeline", "prs-eth/marigold-normals-v1-1", ("normal",)),
+    MarigoldPart("normals", "MarigoldNormalsPipeline", "prs-eth/marigold-normals-v1-1", ("normal",),
+                 MARIGOLD_LICENCE),
     MarigoldPart("appearance", "MarigoldIntrinsicsPipeline", "prs-eth/marigold-iid-appearance-v1-1",
-                 ("roughness", "metallic", "albedo")),
-    MarigoldPart("depth", "MarigoldDepthPipeline", "prs-eth/marigold-depth-v1-1", ("height", "ao")),
+                 ("roughness", "metallic", "albedo"), MARIGOLD_LICENCE),
+    MarigoldPart("depth", "MarigoldDepthPipeline", "prs-eth/marigold-depth-v1-1", ("height", "ao"),
+                 MARIGOLD_LICENCE),
 )
 # The appearance model's outputs, named as its ``target_properties`` name them.
 APPEARANCE_TARGETS = {"albedo": "albedo", "roughness": "roughness", "metallic": "metallicity"}

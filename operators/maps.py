@@ -22,9 +22,13 @@ from ..core import protocol
 from ..core.pbr import MapError
 from ..core.results import MapsResult
 from ..properties.maps import map_roles, maps_fields
+from ..properties.texture import SEAMLESS_ITEMS
 from .backend_operator import BackendJobOperator
 
 CLASSIC_ALTERNATIVE = "or use maps_model='classic' (no weights) for maps made inside Blender now"
+# Picture files the backend reads as they are (Blender's ``Image.file_format``); any other picture
+# (OpenEXR, Radiance HDR, ...) goes to it as a PNG copy.
+BACKEND_READABLE_FORMATS = {"PNG", "JPEG", "TIFF", "WEBP", "BMP", "TARGA", "TARGA_RAW"}
 
 
 # ---------------------------------------------------------------------- shared with generate_texture
@@ -41,7 +45,7 @@ def wanted_roles(operator: bpy.types.Operator) -> tuple[str, ...]:
 def maps_model(operator: bpy.types.Operator) -> str:
     """'classic', 'marigold' or a folder: ``maps_model``, else the preference (see
     ``preferences.resolved_maps_model``)."""
-    return operator.maps_model.strip() or preferences.resolved_maps_model()
+    return preferences.maps_model_named(operator.maps_model) or preferences.resolved_maps_model()
 
 
 def options(operator: bpy.types.Operator) -> material_maps.MapOptions:
@@ -106,6 +110,13 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
         "material": bpy.props.StringProperty(
             name="Material", description="Material to give maps (empty = the active object's "
                                          "active material)"),
+        "seamless": bpy.props.EnumProperty(
+            name="Seamless", description="How the picture tiles, so the maps tile the same way "
+                                         "(Auto: as Atelier recorded when it made the picture, "
+                                         "else off)",
+            items=[("AUTO", "Auto", "As the picture's Atelier record says; off for any other "
+                                    "picture"), *SEAMLESS_ITEMS],
+            default="AUTO"),
         **maps_fields(),
     }
     _picture_file: Path | None = None  # a copy of a packed or edited picture for the backend
@@ -118,6 +129,12 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
             raise ApplyError("no maps were asked for; name at least one, e.g. maps={'NORMAL'}")
         return roles
 
+    def _seamless(self, picture: bpy.types.Image) -> str:
+        """'off', 'x', 'y' or 'xy': ``seamless``, or for 'AUTO' the picture's own record."""
+        if self.seamless == "AUTO":
+            return material_maps.seamless_of(picture)
+        return self.seamless.lower()
+
     def runs_in_blender(self, context: bpy.types.Context) -> bool:
         return maps_model(self) == preferences.CLASSIC
 
@@ -125,8 +142,7 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
         material = material_maps.pick_material(context, self.material)
         roles = self._roles()
         picture = material_maps.check_material(material)
-        applied = classic_maps(context, [material], roles, material_maps.seamless_of(picture),
-                               options(self))
+        applied = classic_maps(context, [material], roles, self._seamless(picture), options(self))
         material_maps.record_history(context.scene, material, applied)
         return f"Material {material.name!r}: {describe(applied)}"
 
@@ -142,14 +158,14 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
         except (ApplyError, MapError, OSError) as exc:
             raise JobRefused(str(exc)) from None
         self._material_name = material.name
-        return maps_request(request_id, str(path), roles, material_maps.seamless_of(picture),
-                            maps_model(self))
+        return maps_request(request_id, str(path), roles, self._seamless(picture), maps_model(self))
 
     def _picture_path(self, picture: bpy.types.Image, request_id: str) -> Path:
-        """The picture as a file the backend can read: its own file when it is one, unchanged;
-        else a PNG copy, removed when the job ends."""
+        """The picture as a file the backend can read: its own file when it is one in a format
+        the backend reads, unchanged; else a PNG copy, removed when the job ends."""
         own = Path(bpy.path.abspath(picture.filepath)) if picture.filepath else None
         if (picture.source == "FILE" and picture.packed_file is None and not picture.is_dirty
+                and picture.file_format in BACKEND_READABLE_FORMATS
                 and own is not None and own.is_file()):
             return own
         folder = Path(tempfile.mkdtemp(prefix=f"maps-input-{request_id}-",

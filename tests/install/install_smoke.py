@@ -86,6 +86,14 @@ def main(zip_path: str) -> dict:
     summary["image_palette_colors"] = len(scheme.colors) if scheme else 0
     record = bpy.context.scene.atelier.palettes[scheme.name].provenance if scheme else ""
     summary["image_palette_engine"] = json.loads(record or "{}").get("engine", "")
+    # PBR maps by the classic engine inside Blender, then the material exported for DirectX.
+    summary["derive_maps"] = sorted(bpy.ops.atelier.derive_maps(
+        material=material.name, maps={"NORMAL", "HEIGHT"}, maps_model="classic"))
+    summary["maps_engine"] = material.get("atelier_maps_engine", "")
+    export_folder = tempfile.mkdtemp(prefix="atelier-smoke-export-")
+    summary["export"] = sorted(bpy.ops.atelier.export_material(
+        material=material.name, directory=export_folder, normal_convention="DIRECTX"))
+    summary["exported"] = sorted(os.listdir(export_folder))
     # The other features on the built-in engine: a procedural texture and the harmony rules
     # (these need the bundled coloraide wheel), ideas (only the stdlib).
     summary["builtin_generate"] = sorted(bpy.ops.atelier.generate_texture(

@@ -126,9 +126,9 @@ def _smoke(python: Path, built_zip: Path, tiny_sd_model: Path) -> dict:
 
 @pytest.mark.parametrize("version", BLENDER_VERSIONS)
 def test_built_zip_installs_and_works_in_every_blender(version, built_zip, tiny_sd_model):
-    """Install from the zip, register, a texture and its colour scheme through the backend, the
-    built-in engine (a texture, a palette, an idea suggested and built), unregister, exit: in
-    each Blender."""
+    """Install from the zip, register, a texture and its colour scheme through the backend, its
+    classic maps and their DirectX export, the built-in engine (a texture, a palette, an idea
+    suggested and built), unregister, exit: in each Blender."""
     summary = _smoke(_blender_python(version), built_zip, tiny_sd_model)
     assert summary["blender"].startswith(version)
     # Blender 5.1 and newer run Python 3.13: the Blender side is checked on both Pythons.
@@ -143,6 +143,11 @@ def test_built_zip_installs_and_works_in_every_blender(version, built_zip, tiny_
     # The texture's colours as a scheme, by the backend process (the built-in engine has no k-means).
     assert summary["image_palette"] == ["FINISHED"] and summary["image_palette_colors"] == 4
     assert summary["image_palette_engine"] == "colors.extract"
+    # Classic maps on that texture, inside Blender, and its maps exported for DirectX.
+    assert summary["derive_maps"] == ["FINISHED"] and summary["maps_engine"] == "classic"
+    assert summary["export"] == ["FINISHED"]
+    exported = {name.rsplit("_", 1)[-1] for name in summary["exported"]}
+    assert {"normal.png", "height.png"} <= exported, summary["exported"]
     assert summary["builtin_generate"] == ["FINISHED"]
     assert summary["builtin_material"] == "Brick (built-in)"
     assert {"TEX_BRICK", "BSDF_PRINCIPLED"} <= set(summary["builtin_node_types"])

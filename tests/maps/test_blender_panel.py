@@ -36,3 +36,14 @@ def test_the_panel_shows_the_strengths_of_the_active_material(bpy_module, addon,
     # The row of maps new textures get is the preference itself.
     prefs = bpy.context.preferences.addons[addon.__name__].preferences
     assert any(name == "prop" and args == (prefs, "default_maps") for name, args, _ in calls)
+
+
+def test_the_panel_shows_the_bump_distance_of_bump_maps(bpy_module, addon, clean_scene):
+    bpy = bpy_module
+    _, material = picture_material(bpy, image_from_array(bpy, stripes()))
+    bpy.ops.atelier.derive_maps(maps={"HEIGHT"}, maps_model="classic", displacement="BUMP")
+    shown = props(draw(bpy, addon.panels.texture.ATELIER_PT_texture))
+    bump = material.node_tree.nodes["Atelier Bump"]
+    assert shown["Bump Distance"] == (bump.inputs["Distance"], "default_value")
+    # The mesh does not move: neither a scale nor the displacement method to show.
+    assert "Displacement Scale" not in shown and "Displacement" not in shown

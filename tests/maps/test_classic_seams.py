@@ -7,6 +7,7 @@ around (np.roll) shifts its maps the same way, so no place in a tiling is specia
 
 import numpy as np
 import pytest
+from seams import seam_ratio, tiling_noise
 
 from core import pbr_classic
 
@@ -22,29 +23,9 @@ SEAM_CHECKED = ("normal", "height", "roughness", "ao")
 SEAM_FAILS_UNWRAPPED = ("normal", "height", "roughness")
 
 
-def _periodic_field(rng, sigma):
-    """A random field that tiles: white noise blurred by a Gaussian through the FFT (which
-    wraps), scaled to 0..1."""
-    freq_y = np.fft.fftfreq(SHAPE[0])[:, None]
-    freq_x = np.fft.fftfreq(SHAPE[1])[None, :]
-    transfer = np.exp(-2 * (np.pi * sigma) ** 2 * (freq_x**2 + freq_y**2))
-    field = np.fft.ifft2(np.fft.fft2(rng.standard_normal(SHAPE)) * transfer).real
-    return (field - field.min()) / (field.max() - field.min())
-
-
 @pytest.fixture(scope="module")
 def seamless_texture():
-    """Colour detail at 1, 2 and 4 px over shared grain: tiles in both directions."""
-    rng = np.random.default_rng(0)
-    channels = np.stack([_periodic_field(rng, sigma) for sigma in (1.0, 2.0, 4.0)], axis=-1)
-    return (0.6 * channels + 0.4 * _periodic_field(rng, 1.0)[..., None]).astype(np.float32)
-
-
-def seam_ratio(image, axis):
-    """Mean difference across the seam of ``axis`` (1: last column to first; 0: last row to
-    first) over the mean difference between neighbours inside the image."""
-    lines = np.moveaxis(np.asarray(image, np.float64), axis, 0)
-    return float(np.abs(lines[-1] - lines[0]).mean() / np.abs(np.diff(lines, axis=0)).mean())
+    return tiling_noise(SHAPE)
 
 
 def test_the_texture_itself_tiles(seamless_texture):

@@ -1,7 +1,7 @@
 """Greyscale, RGBA, palette and 16-bit images are read for the values they hold.
 
 The decisive case is 16-bit greyscale: Pillow's own conversion to RGB clips it at 255, which
-would turn every 16-bit picture white; the backend must keep its range.
+would turn every 16-bit picture white; the backend must keep its range, in either byte order.
 """
 
 from __future__ import annotations
@@ -26,10 +26,23 @@ def write(tmp_path, name: str, image: Image.Image) -> str:
     return str(path)
 
 
-def test_sixteen_bit_greyscale_keeps_its_range(tmp_path):
+def sixteen_bit(values: np.ndarray, mode: str) -> Image.Image:
+    """``values`` (uint16) as a Pillow image of the 16-bit mode ``mode`` (I;16, I;16L, I;16B)."""
+    order = ">u2" if mode == "I;16B" else "<u2"
+    return Image.frombytes(mode, (values.shape[1], values.shape[0]), values.astype(order).tobytes())
+
+
+# (file name, mode written, mode Pillow reads it back as): a big-endian TIFF reads as I;16B,
+# whose pixels are ">u2"; a little-endian one reads as I;16.
+SIXTEEN_BIT_FILES = [("grey16.png", "I;16", "I;16"), ("grey16-big.tif", "I;16B", "I;16B"),
+                     ("grey16-little.tif", "I;16L", "I;16")]
+
+
+@pytest.mark.parametrize("name, written, read", SIXTEEN_BIT_FILES, ids=[f[0] for f in SIXTEEN_BIT_FILES])
+def test_sixteen_bit_greyscale_keeps_its_range(tmp_path, name, written, read):
     values = ramp(65535, np.uint16)
-    path = write(tmp_path, "grey16.png", Image.fromarray(values))
-    assert Image.open(path).mode in ("I;16", "I")
+    path = write(tmp_path, name, sixteen_bit(values, written))
+    assert Image.open(path).mode == read
     rgb = read_image(path)
     assert rgb.shape == (*values.shape, 3) and rgb.dtype == np.float32
     assert np.allclose(rgb[..., 0], values / 65535, atol=1e-6)
@@ -68,11 +81,13 @@ def test_palette_images_take_their_palette_colours(tmp_path):
     assert np.allclose(read_image(path), colour / 255, atol=1e-6)
 
 
-@pytest.mark.parametrize("mode", ["I;16", "P", "RGBA", "L"])
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "P", "RGBA", "L"])
 def test_every_mode_makes_maps_through_the_backend(backend, maps_request, tmp_path, mode):
-    grey = ramp(65535 if mode == "I;16" else 255, np.uint16 if mode == "I;16" else np.uint8)
-    image = Image.fromarray(grey) if mode == "I;16" else Image.fromarray(grey).convert(mode)
-    path = write(tmp_path, f"input-{mode.replace(';', '')}.png", image)
+    if mode.startswith("I;16"):
+        image, suffix = sixteen_bit(ramp(65535, np.uint16), mode), "tif" if mode == "I;16B" else "png"
+    else:
+        image, suffix = Image.fromarray(ramp(255, np.uint8)).convert(mode), "png"
+    path = write(tmp_path, f"input-{mode.replace(';', '')}.{suffix}", image)
     final = backend.request(maps_request(image=path, maps=["normal", "albedo"]))
     assert final["type"] == "result", final
     albedo = next(file for file in final["files"] if file["role"] == "albedo")

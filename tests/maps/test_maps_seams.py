@@ -57,14 +57,23 @@ def test_maps_tile_exactly_along_the_seamless_axes(backend, maps_request, pictur
 
 
 @pytest.mark.parametrize("wrap_x, wrap_y", [(True, False), (False, True), (True, True)])
-def test_folding_back_a_prediction_of_the_padded_picture_gives_the_picture(tiling_texture, wrap_x, wrap_y):
-    """With a prediction that is the padded picture itself, every pixel comes back where it was:
-    the padded copy and the original hold the same content at the positions the fold blends."""
+def test_folding_back_blends_the_copy_s_prediction_into_the_first_pixels(tiling_texture, wrap_x, wrap_y):
+    """The prediction is the padded picture, plus 1 on the padded copy, so the fold's blend shows:
+    on a padded axis the first pixel is all copy (+1), the copy's share falls linearly to none at
+    the margin, and where both axes are padded the picture's own share is the product of the two."""
     picture = tiling_texture(40, 24)
     padded, margins = wrap_pad(picture, wrap_x, wrap_y)
     assert padded.shape[:2] == (24 + margins[0], 40 + margins[1])
     assert (margins[0] > 0) == wrap_y and (margins[1] > 0) == wrap_x
-    assert np.allclose(fold_back(padded, picture.shape[:2], margins), picture, atol=1e-6)
+    copy = np.ones(padded.shape[:2], np.float32)
+    copy[:24, :40] = 0
+    folded = fold_back(padded + copy[..., None], picture.shape[:2], margins)
+
+    def own_share(size: int, margin: int) -> np.ndarray:
+        return np.minimum(np.arange(size) / margin, 1.0) if margin else np.ones(size)
+
+    copy_share = 1 - own_share(24, margins[0])[:, None] * own_share(40, margins[1])[None, :]
+    assert np.allclose(folded, picture + copy_share[..., None], atol=1e-5)
 
 
 def test_the_first_column_continues_from_the_padded_copy():

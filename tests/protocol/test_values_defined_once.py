@@ -15,7 +15,7 @@ import pytest
 
 from backend import cli, models
 from backend.tasks import texture
-from core import colors, families, limits, protocol, texture_models
+from core import colors, families, limits, maps_models, protocol, texture_models
 from core.errors import TaskError
 
 CORE = Path(protocol.__file__).parent
@@ -138,17 +138,18 @@ def test_a_size_no_family_can_make_is_refused_before_any_model_loads(tmp_path):
     assert caught.value.hint == "use 96 or 104"
 
 
-def _readme_model_rows() -> dict[str, list[str]]:
-    """The README's table of known texture models: model id -> its cells (the first holds the
-    id in backticks and any note after it)."""
+def _readme_table(header: str) -> dict[str, list[str]]:
+    """The README table whose header row is ``header``: the first name in backticks in each row
+    (the model id) -> that row's cells."""
     readme = (CORE.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("| Model | Licence | Download | GPU memory | Where |", 1)[1].split("\n\n", 1)[0]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.strip().splitlines()[1:]]
-    return {re.match(r"`([^`]+)`", cells[0]).group(1): cells for cells in rows}
+    table = readme.split(header, 1)[1].split("\n\n", 1)[0]
+    lines = table.strip().splitlines()[1:]
+    return {re.search(r"`([^`]+)`", line).group(1): [cell.strip() for cell in line.strip("|").split("|")]
+            for line in lines}
 
 
 def test_the_readme_model_table_states_the_licence_download_and_gpu_memory_of_the_source():
-    rows = _readme_model_rows()
+    rows = _readme_table("| Model | Licence | Download | GPU memory | Where |")
     assert list(rows) == [model.id for model in texture_models.TEXTURE_MODELS]
     for model in texture_models.TEXTURE_MODELS:
         _, licence, download, gpu, _ = rows[model.id]
@@ -157,6 +158,15 @@ def test_the_readme_model_table_states_the_licence_download_and_gpu_memory_of_th
     assert rows[families.DEFAULT_TEXTURE_MODEL][0].endswith("(default)")
     assert [model_id for model_id, cells in rows.items() if "(lighter, for small GPUs)" in cells[0]] == \
         [texture_models.LIGHTER.id]
+
+
+def test_the_readme_marigold_table_states_each_part_s_subfolder_maps_and_licence():
+    rows = _readme_table("| Part | Hugging Face id | Subfolder | Maps | Licence |")
+    assert list(rows) == [part.hub_id for part in maps_models.MARIGOLD_PARTS]
+    for part in maps_models.MARIGOLD_PARTS:
+        _, _, subfolder, maps, licence = rows[part.hub_id]
+        stated = (f"`{part.folder}/`", ", ".join(part.maps), part.licence)
+        assert (subfolder, maps, licence) == stated, part.hub_id
 
 
 # --------------------------------------------------------------------------- Blender's copies
