@@ -13,6 +13,8 @@ which is what Pillow's own conversion to RGB does to them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,19 @@ def read_pixels(path: str, min_size: int, max_size: int) -> np.ndarray:
 
     Each side must lie in ``min_size`` .. ``max_size``; ``TaskError`` (``bad_request``) otherwise.
     """
+    with opened(path, min_size, max_size) as image:
+        image.load()
+        return _array_of(image)
+
+
+@contextmanager
+def opened(path: str, min_size: int = 1, max_size: int | None = None) -> Iterator:
+    """The image file ``path`` opened with only its header read and checked (sides within
+    ``min_size`` .. ``max_size``, None = no side limit; at most ``MAX_PIXELS``).
+
+    Any failure to read it, while opening or while the caller decodes inside the ``with``, is a
+    ``TaskError`` (``bad_request``) naming the file and saying what to change.
+    """
     from PIL import Image, UnidentifiedImageError
 
     file = _existing_file(path)
@@ -41,15 +56,14 @@ def read_pixels(path: str, min_size: int, max_size: int) -> np.ndarray:
     try:
         with Image.open(file) as image:  # reads the header only
             _check_size(shown, image.width, image.height, min_size, max_size)
-            image.load()
-            return _array_of(image)
+            yield image
     except TaskError:
         raise
     except Image.DecompressionBombError as exc:
         raise TaskError("bad_request", f"image {shown} is too large to read safely ({exc})",
                         hint="use a smaller copy of the image") from None
     except UnidentifiedImageError:
-        raise TaskError("bad_request", f"{shown} is not an image Atelier can read",
+        raise TaskError("bad_request", f"{shown} cannot be read: it is not an image Atelier can read",
                         hint=_FORMATS_HINT) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise TaskError("bad_request", f"image {shown} cannot be read ({exc})",
@@ -72,11 +86,11 @@ def _existing_file(path: str) -> Path:
     return file
 
 
-def _check_size(shown: str, width: int, height: int, min_size: int, max_size: int) -> None:
+def _check_size(shown: str, width: int, height: int, min_size: int, max_size: int | None) -> None:
     if min(width, height) < min_size:
         raise TaskError("bad_request", f"image {shown} is {width}x{height} pixels; it must be at least "
                         f"{min_size}x{min_size}", hint=f"use an image of at least {min_size} pixels a side")
-    if max(width, height) > max_size:
+    if max_size is not None and max(width, height) > max_size:
         raise TaskError("bad_request", f"image {shown} is {width}x{height} pixels; at most {max_size} "
                         "pixels a side are read",
                         hint=f"use a smaller copy of the image (ATELIER_MAX_SIZE sets the limit, {max_size})")

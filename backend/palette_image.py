@@ -14,7 +14,7 @@ from pathlib import Path
 from core.colors import PaletteColor, check_count, named, steps_by_hue
 from core.errors import TaskError
 
-from .image_input import MAX_PIXELS  # one limit for every image a request names
+from . import image_input  # one reader and one set of limits for every image a request names
 
 # Clusters closer than this (deltaE OK, about 4 CIEDE2000 units) are one colour to the eye.
 MERGE_DELTA_E = 0.04
@@ -72,37 +72,16 @@ def oklab_colours(path: str | Path):
 
 def _opaque_pixels(path: Path):
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        found = path.is_file()
-    except OSError as exc:  # e.g. a name longer than the file system allows
-        raise TaskError("bad_request", f"image path {str(path)[:200]!r} cannot be used: {exc.strerror}",
-                        hint="give the path of a PNG, JPEG or other image file") from None
-    if not found:
-        raise TaskError("bad_request", f"image {str(path)!r} does not exist",
-                        hint="give the path of a PNG, JPEG or other image file")
-    try:
-        with Image.open(path) as image:  # reads the header only
-            if image.width == 0 or image.height == 0:
-                raise TaskError("bad_request", f"image {str(path)!r} is empty", hint="use a non-empty image")
-            if image.width * image.height > MAX_PIXELS:
-                raise TaskError("bad_request", f"image {str(path)!r} is {image.width}x{image.height} "
-                                f"pixels; at most {MAX_PIXELS // 10**6} million are read",
-                                hint="use a smaller copy of the image")
-            # JPEG decodes straight to a reduced size; other formats decode whole, in their own
-            # mode (bounded above), and are sampled before they are converted: converting first
-            # would hold a second full-size copy (a 6000 x 6000 PNG peaked at 275 MiB, now 137).
-            image.draft("RGB", (SAMPLE_SIZE, SAMPLE_SIZE))
-            # Nearest keeps every sampled pixel as it is: no resampling filter invents blends.
-            image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
-            data = np.asarray(image.convert("RGBA")).reshape(-1, 4)
-    except Image.DecompressionBombError as exc:
-        raise TaskError("bad_request", f"image {str(path)!r} is too large to read safely ({exc})",
-                        hint="use a smaller copy of the image") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise TaskError("bad_request", f"image {str(path)!r} cannot be read ({exc})",
-                        hint="use a PNG, JPEG, WebP or TIFF file") from None
+    with image_input.opened(str(path)) as image:
+        # JPEG decodes straight to a reduced size; other formats decode whole, in their own
+        # mode (bounded by MAX_PIXELS), and are sampled before they are converted: converting
+        # first would hold a second full-size copy (a 6000 x 6000 PNG peaked at 275 MiB, now 137).
+        image.draft("RGB", (SAMPLE_SIZE, SAMPLE_SIZE))
+        # Nearest keeps every sampled pixel as it is: no resampling filter invents blends.
+        image.thumbnail((SAMPLE_SIZE, SAMPLE_SIZE), Image.Resampling.NEAREST)
+        data = np.asarray(image.convert("RGBA")).reshape(-1, 4)
     opaque = data[data[:, 3] > ALPHA_THRESHOLD, :3]
     if len(opaque) == 0:
         raise TaskError("bad_request", f"image {str(path)!r} is fully transparent",
