@@ -11,8 +11,9 @@ import shutil
 import bpy
 
 from .client import BackendConfig
+from .core import maps_models
 from .core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
-from .core.maps_models import CLASSIC, MARIGOLD  # CLASSIC: the maps engine that runs inside Blender
+from .core.maps_models import CLASSIC  # the maps engine that runs inside Blender
 from .core.pbr import MAPS_MODEL_ENV
 from .properties.maps import DEFAULT_MAPS, MAP_ITEMS, map_roles
 
@@ -157,18 +158,10 @@ def resolved_model(kind: str) -> str:
     return value.strip()
 
 
-def maps_model_named(value: str) -> str:
-    """A maps model setting as Atelier compares it: trimmed, and the words 'classic' and
-    'marigold' in lower case however they were typed ('Classic' is the classic engine); a
-    folder keeps its spelling."""
-    value = value.strip()
-    return value.lower() if value.lower() in (CLASSIC, MARIGOLD) else value
-
-
 def resolved_maps_model() -> str:
     """What makes PBR maps: ATELIER_MAPS_MODEL, else the preference; 'classic', 'marigold' or a
     folder. Without a backend Python nothing but the classic engine can run, so it is 'classic'."""
-    value = maps_model_named(os.environ.get(MAPS_MODEL_ENV) or _preference("maps_model", CLASSIC)) or CLASSIC
+    value = maps_models.named(os.environ.get(MAPS_MODEL_ENV) or _preference("maps_model", CLASSIC)) or CLASSIC
     return value if value == CLASSIC or not backend_problem() else CLASSIC
 
 

@@ -83,10 +83,18 @@ def maps_model_setting(requested: str = "") -> str:
     return requested.strip() or os.environ.get(MAPS_MODEL_ENV, "").strip() or DEFAULT_MAPS_MODEL
 
 
+def named(value: str) -> str:
+    """A maps model setting as Atelier compares it: trimmed, and the words 'classic' and
+    'marigold' in lower case however they were typed ('Classic' is the classic engine); a
+    folder keeps its spelling."""
+    value = value.strip()
+    return value.lower() if value.lower() in (CLASSIC, MARIGOLD) else value
+
+
 def engine_of(model: str) -> str:
     """``classic`` for the classic setting, ``marigold`` for everything else (the hub set or a
     folder); what the result's provenance records as its engine."""
-    return CLASSIC if model.strip().lower() == CLASSIC else MARIGOLD
+    return CLASSIC if named(model) == CLASSIC else MARIGOLD
 
 
 def parts_for(maps) -> tuple[MarigoldPart, ...]:
@@ -100,8 +108,8 @@ def part_sources(model: str) -> dict[str, str]:
     ``MapsModelError`` saying what is wrong: a folder lacking a part names the subfolder
     (``model_invalid``), a path that does not exist is ``model_missing``, and any other name
     is ``bad_request``."""
-    name = model.strip()
-    if name.lower() == MARIGOLD:
+    name = named(model)
+    if name == MARIGOLD:
         return {part.folder: part.hub_id for part in MARIGOLD_PARTS}
     expected = ", ".join(f"{part.folder}/" for part in MARIGOLD_PARTS)
     choices = f"use {CLASSIC} (no weights), {MARIGOLD} or a folder holding {expected}"

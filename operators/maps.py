@@ -18,7 +18,7 @@ from ..apply import material_maps
 from ..apply.map_images import check_picture, color_of, write_png
 from ..client import session
 from ..client.session import ApplyError, JobRefused
-from ..core import protocol
+from ..core import maps_models, protocol
 from ..core.pbr import MapError
 from ..core.results import MapsResult
 from ..properties.maps import map_roles, maps_fields
@@ -45,7 +45,7 @@ def wanted_roles(operator: bpy.types.Operator) -> tuple[str, ...]:
 def maps_model(operator: bpy.types.Operator) -> str:
     """'classic', 'marigold' or a folder: ``maps_model``, else the preference (see
     ``preferences.resolved_maps_model``)."""
-    return preferences.maps_model_named(operator.maps_model) or preferences.resolved_maps_model()
+    return maps_models.named(operator.maps_model) or preferences.resolved_maps_model()
 
 
 def options(operator: bpy.types.Operator) -> material_maps.MapOptions:
