@@ -41,6 +41,7 @@ from core.normal_space import camera_to_tangent
 from core.pbr_classic import ao_from_height, encode_normals, seamless_axes
 
 from .models import LocatedModel
+from .tasks.texture import out_of_memory  # one report for every job that runs out of memory
 
 # Steps and processing resolution for a pipeline whose config names none: the v1-1 models
 # recommend 1 to 4 steps, and Stable Diffusion 2, which they are tuned from, works at 768 px.
@@ -81,7 +82,7 @@ def derive(job, sources: dict[str, str], rgb: np.ndarray, roles: tuple[str, ...]
                                            lambda located, device, dtype, part=part:
                                            load_part(part, located, device, dtype))
         except torch.OutOfMemoryError as exc:
-            raise _out_of_memory(f"loading the Marigold {part.folder} model on {job.device}", exc) from None
+            raise out_of_memory(f"loading the Marigold {part.folder} model on {job.device}", exc) from None
         except TaskError as exc:
             if exc.code != "model_missing" or sources[part.folder] != part.hub_id:
                 raise
@@ -102,7 +103,7 @@ def derive(job, sources: dict[str, str], rgb: np.ndarray, roles: tuple[str, ...]
             predictions[part.folder] = predict(pipe, rgb, seamless, steps, job.seed, on_step)
         except torch.OutOfMemoryError as exc:
             doing = f"predicting {part.folder} for a {rgb.shape[1]}x{rgb.shape[0]} image on {job.device}"
-            raise _out_of_memory(doing, exc) from None
+            raise out_of_memory(doing, exc) from None
     maps = maps_from(predictions, roles, seamless, loaded.get("appearance"))
     record = {part.folder: {"model": sources[part.folder], "source": loaded[part.folder].source,
                             "revision": loaded[part.folder].revision, "pipeline": part.pipeline,
@@ -110,12 +111,6 @@ def derive(job, sources: dict[str, str], rgb: np.ndarray, roles: tuple[str, ...]
                             "processing_resolution": processing_resolution(loaded[part.folder].pipe)}
               for part in parts}
     return maps, steps, record
-
-
-def _out_of_memory(doing: str, exc: Exception) -> TaskError:
-    from .tasks.texture import out_of_memory
-
-    return out_of_memory(doing, exc)
 
 
 # --------------------------------------------------------------------------- loading
