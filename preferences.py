@@ -2,22 +2,34 @@
 
 Environment variables override the preferences for headless use (``blender -b``):
 ``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_MAPS_MODEL``,
-``ATELIER_DEVICE``.
+``ATELIER_DEVICE``, ``ATELIER_TEXT_SERVER_URL``, ``ATELIER_TEXT_SERVER_MODEL``. A text server's
+API key comes from ``ATELIER_TEXT_SERVER_KEY`` alone: no property holds it, so it is never saved.
 """
 
 import os
 import shutil
+from pathlib import Path
 
 import bpy
 
 from .client import BackendConfig
+from .client.openai_chat import URL_ENV as TEXT_SERVER_URL_ENV
+from .client.openai_chat import public_url
+from .client.text_server import MODEL_ENV as TEXT_SERVER_MODEL_ENV
+from .client.text_server import TextServerConfig
 from .core import maps_models
 from .core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 from .core.maps_models import CLASSIC  # the maps engine that runs inside Blender
 from .core.pbr import MAPS_MODEL_ENV
+from .core.styles import USER_FILE_NAME as STYLES_FILE_NAME
 from .properties.maps import DEFAULT_MAPS, MAP_ITEMS, map_roles
+from .properties.models import LocalModel
 
 BUILTIN = "builtin"
+# Sections other modules draw below the settings, as ``draw(layout, context, preferences)``: they
+# add themselves when registered (the model manager, ``panels/model_manager.py``), so this module
+# imports none of them.
+SECTIONS: list = []
 _MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL"}
 
 
@@ -41,6 +53,18 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         description="Hugging Face model id or local folder of an instruct language model for "
                     "colour schemes and scene ideas, or 'builtin' (ATELIER_TEXT_MODEL overrides it)",
         default=DEFAULT_TEXT_MODEL,
+    )
+    text_server_url: bpy.props.StringProperty(
+        name="Text Server URL",
+        description="Base URL (ending in /v1) of an OpenAI-compatible server (Ollama, llama.cpp, "
+                    "vLLM, SGLang) that writes palettes from a prompt and scene ideas instead of the "
+                    f"backend; empty = the backend ({TEXT_SERVER_URL_ENV} overrides it; the API key "
+                    "comes from ATELIER_TEXT_SERVER_KEY only)",
+    )
+    text_server_model: bpy.props.StringProperty(
+        name="Text Server Model",
+        description="The model name the text server knows, e.g. 'qwen2.5:7b' for Ollama; empty = the "
+                    f"one model the server lists ({TEXT_SERVER_MODEL_ENV} overrides it)",
     )
     maps_model: bpy.props.StringProperty(
         name="Maps Model",
@@ -86,6 +110,10 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         name="Doctor Report",
         description="What the last Doctor run found",
     )
+    local_models: bpy.props.CollectionProperty(
+        type=LocalModel, name="Local Models",
+        description="Local model folders added in the model manager (atelier.model_add_folder)",
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -98,11 +126,16 @@ class AtelierPreferences(bpy.types.AddonPreferences):
                 layout.label(text=f"{env} overrides {name}: {os.environ[env]}", icon="INFO")
         layout.prop(self, "texture_model")
         layout.prop(self, "text_model")
+        layout.prop(self, "text_server_url")
+        layout.prop(self, "text_server_model")
         layout.prop(self, "maps_model")
         layout.prop(self, "default_maps")
-        for env in (*_MODEL_ENV.values(), MAPS_MODEL_ENV, "ATELIER_DEVICE"):
+        for env in (*_MODEL_ENV.values(), TEXT_SERVER_URL_ENV, TEXT_SERVER_MODEL_ENV, MAPS_MODEL_ENV,
+                    "ATELIER_DEVICE"):
             if os.environ.get(env):
-                layout.label(text=f"{env} = {os.environ[env]}", icon="INFO")
+                # A URL is shown without user name, password or query, where keys may sit.
+                shown = public_url(os.environ[env]) if env == TEXT_SERVER_URL_ENV else os.environ[env]
+                layout.label(text=f"{env} = {shown}", icon="INFO")
         layout.prop(self, "device")
         layout.prop(self, "image_storage")
         row = layout.row(align=True)
@@ -112,6 +145,8 @@ class AtelierPreferences(bpy.types.AddonPreferences):
             box = layout.box()
             for line in self.doctor_report.splitlines()[:40]:
                 box.label(text=line)
+        for draw_section in SECTIONS:
+            draw_section(layout, context, self)
 
 
 def addon_preferences() -> AtelierPreferences | None:
@@ -158,6 +193,16 @@ def resolved_model(kind: str) -> str:
     return value.strip()
 
 
+def text_server_config() -> TextServerConfig | None:
+    """The OpenAI-compatible text server for palettes from a prompt and scene ideas
+    (ATELIER_TEXT_SERVER_URL / _MODEL, else the preferences); None when no URL is set."""
+    url = (os.environ.get(TEXT_SERVER_URL_ENV) or _preference("text_server_url")).strip()
+    if not url:
+        return None
+    model = (os.environ.get(TEXT_SERVER_MODEL_ENV) or _preference("text_server_model")).strip()
+    return TextServerConfig(url=url, model=model, allow_network=allow_network())
+
+
 def resolved_maps_model() -> str:
     """What makes PBR maps: ATELIER_MAPS_MODEL, else the preference; 'classic', 'marigold' or a
     folder. Without a backend Python nothing but the classic engine can run, so it is 'classic'."""
@@ -186,6 +231,12 @@ def user_folder(name: str) -> str:
     return bpy.utils.extension_path_user(__package__, path=name, create=True)
 
 
+def styles_file() -> Path:
+    """The artist's own prompt styles (``styles.json`` at the root of Atelier's user folder; it
+    need not exist)."""
+    return Path(user_folder("")) / STYLES_FILE_NAME
+
+
 def image_storage() -> str:
     return _preference("image_storage", "PACK")
 
@@ -201,4 +252,5 @@ def backend_config(extension_dir: str) -> BackendConfig:
     return BackendConfig(python=resolved_python(), cwd=extension_dir, env=tuple(sorted(env.items())))
 
 
-register, unregister = bpy.utils.register_classes_factory((AtelierPreferences,))
+# LocalModel first: the preferences hold a collection of them.
+register, unregister = bpy.utils.register_classes_factory((LocalModel, AtelierPreferences))

@@ -59,24 +59,32 @@ def _linear_to_srgb(linear: np.ndarray) -> np.ndarray:
 
 
 def write_png(values: np.ndarray, path: Path, colorspace: str, sixteen_bit: bool = False) -> None:
-    """Save ``values`` (H x W grey or H x W x 3, 0..1, top row first) as a PNG.
+    """Save ``values`` (H x W grey, H x W x 3 or H x W x 4 with alpha; 0..1, top row first)
+    as a PNG.
 
     ``colorspace`` says what the numbers are: 'sRGB' values are display colours, written as
     they are; 'Non-Color' values are data, written untouched by any view transform. Grey
-    values become a greyscale file; ``sixteen_bit`` keeps 65536 levels (height maps)."""
+    values become a greyscale file; ``sixteen_bit`` keeps 65536 levels (height maps, deep
+    pictures: pass 'Non-Color' so the display values are written untouched)."""
     values = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
     height, width = values.shape[:2]
     grey = values.ndim == 2
+    alpha = not grey and values.shape[2] == 4
     rgba = np.ones((height, width, 4), dtype=np.float32)
     rgba[..., :3] = values[..., None] if grey else values[..., :3]
-    image = bpy.data.images.new("Atelier map", width, height, alpha=False, float_buffer=sixteen_bit)
+    if alpha:
+        rgba[..., 3] = values[..., 3]
+        if sixteen_bit:  # Blender's float buffers hold premultiplied colour and divide on saving
+            rgba[..., :3] *= rgba[..., 3:]
+    image = bpy.data.images.new("Atelier map", width, height, alpha=alpha, float_buffer=sixteen_bit)
     try:
         image.colorspace_settings.name = colorspace
         image.pixels.foreach_set(rgba[::-1].ravel())
         if colorspace == "Non-Color":
             # Data passes through the render output untouched, and only it writes grey or 16-bit.
             scene = bpy.context.scene
-            with _png_output(scene, "BW" if grey else "RGB", "16" if sixteen_bit else "8"):
+            mode = "BW" if grey else "RGBA" if alpha else "RGB"
+            with _png_output(scene, mode, "16" if sixteen_bit else "8"):
                 image.save_render(str(path), scene=scene)
         else:
             image.filepath_raw = str(path)

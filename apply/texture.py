@@ -37,6 +37,7 @@ class TextureParameters:
     guidance: float = 0.0
     seed: int = 0
     seamless: str = "XY"
+    style: str = ""  # the style library's name ('' = none); the prompts above are the artist's
     model: str = ""
 
 

@@ -1,5 +1,5 @@
 """Command line: ``serve`` for Blender, one-shot ``texture``/``palette``/``ideas``/``maps`` for scripts,
-``doctor`` to check an installation.
+``doctor`` to check an installation, ``models`` and ``download`` for the model manager.
 
 One-shot commands run the same task code as ``serve`` in this process, print the result as
 JSON on stdout (progress goes to stderr) and exit 0 only on success.
@@ -90,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(maps)
 
     commands.add_parser("doctor", help="check this environment end to end, offline")
+
+    models = commands.add_parser("models", help="list the models Atelier knows and what the cache holds "
+                                 "(offline)")
+    models.add_argument("--json", action="store_true", help="print the list as JSON")
+    download = commands.add_parser("download", help="download a model from the Hugging Face hub "
+                                   "(safetensors and configs only) into its cache")
+    download.add_argument("model", help="Hugging Face id, e.g. stabilityai/sdxl-turbo")
+    download.add_argument("--revision", default="", help="branch, tag or commit (default: the main branch)")
+    download.add_argument("--accept-licence", action="store_true",
+                          help="accept a licence that restricts commercial use (read it first)")
     return parser
 
 
@@ -125,6 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         return _palette(args)
     if args.command == "maps":
         return _maps(args)
+    if args.command in ("models", "download"):
+        from . import cli_models
+
+        result = (cli_models.list_models if args.command == "models" else cli_models.download)(args)
+        if isinstance(result, protocol.ErrorEvent):
+            return _fail(result.code, result.message, result.hint)
+        if args.command == "download":
+            _print_result(result)
+        return 0
     try:
         context = json.loads(args.context)
     except ValueError as exc:

@@ -27,7 +27,10 @@ MAX_PIXELS = 40_000_000
 _FORMATS_HINT = "give the path of a PNG, JPEG, WebP or TIFF file"
 # 16-bit greyscale modes; their numpy arrays are uint16 in the file's byte order (``>u2`` for a
 # big-endian TIFF), which is turned to the native order so the range is read as uint16.
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+# Greyscale modes holding more than 8 bits (16-bit, 32-bit integer, floating point): read through
+# ``read_pixels``, which keeps their range.
+DEEP_GREY = (*SIXTEEN_BIT, "I", "F")
 
 
 def read_pixels(path: str, min_size: int, max_size: int) -> np.ndarray:
@@ -102,7 +105,7 @@ def _check_size(shown: str, width: int, height: int, min_size: int, max_size: in
 def _array_of(image) -> np.ndarray:
     """The decoded ``image`` in the fewest conversions that keep its values."""
     mode = image.mode
-    if mode in _SIXTEEN_BIT:
+    if mode in SIXTEEN_BIT:
         return np.asarray(image).astype(np.uint16)
     if mode == "I":  # 32-bit integers: what Pillow makes of 16-bit PNG and TIFF greyscale
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)

@@ -23,7 +23,7 @@ from core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
 # Files that hold weights in Python's pickle format; loading one can execute code.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 CONFIG_FILES = ("model_index.json", "config.json")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # How a hint names a model of each kind.
 _KIND_WORDS = {"texture": "a diffusers text-to-image model", "text": "an instruct (chat) model",
                **{f"maps-{part.folder}": f"a {part.pipeline}" for part in maps_models.MARIGOLD_PARTS}}
@@ -81,7 +81,7 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
     if is_folder:
         check_folder(path, allow_pickle)
         return LocatedModel(str(path.resolve()), _snapshot_revision(path), True, allow_pickle)
-    if path.is_absolute() or model.startswith((".", "~")) or not _HUB_ID.match(model):
+    if path.is_absolute() or model.startswith((".", "~")) or not HUB_ID.match(model):
         raise TaskError("model_missing", f"{kind} model folder {model!r} does not exist",
                         hint=f"check the path, or give the Hugging Face id of "
                              f"{_KIND_WORDS.get(kind, 'a model')} such as {example_model(kind)}")

@@ -52,13 +52,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.chat_answer import TEMPERATURE, TOP_P, best_of_two
 from core.errors import TaskError, first_line
 from core.families import DEFAULT_TEXT_MODEL
 from core.schema import DocumentError, parse_json
 
 PROGRESS_EVERY = 8
-# Sampling, not greedy decoding: a retry with another seed can then give another answer.
-TEMPERATURE, TOP_P = 0.7, 0.95
 # Longest JSON spelling of one string character: 4 bytes of UTF-8, or 6 as a \uXXXX escape
 # (xgrammar writes pattern strings unescaped; the larger bound holds either way).
 _MAX_BYTES_PER_CHAR = 6
@@ -97,39 +96,27 @@ def generate_json(
     """
     budget = token_budget(schema)
     grammar = compiled_grammar(lm, schema)
-    conversation = list(messages)
     tokens = 0
-    best: StructuredAnswer | None = None
-    for attempt in (1, 2):
+
+    def answer(conversation: list[dict], attempt: int) -> str:
+        nonlocal tokens
         text, used = generate_text(
-            job, lm, conversation, grammar=grammar, max_new_tokens=budget, seed=seed,
+            job, lm, conversation, grammar=grammar, max_new_tokens=budget,
+            seed=None if seed is None else seed + attempt - 1,
             stage=stage if attempt == 1 else f"{stage} (second try)",
             progress_of=progress_of,
         )
         tokens += used
-        document, problems = _parse(text, schema)
-        if document is not None:
-            if check is not None:
-                problems = list(check(document))
-            if best is None or len(problems) <= len(best.problems):
-                best = StructuredAnswer(document, attempt, 0, problems)
-            if not problems:
-                break
-        if attempt == 1:
-            conversation += [
-                {"role": "assistant", "content": text},
-                {"role": "user", "content": "That answer cannot be used: " + " ".join(problems)
-                 + " Answer again with the complete, corrected JSON document."},
-            ]
-            seed = None if seed is None else seed + 1
+        return text
+
+    best, attempts, problems = best_of_two(messages, answer, lambda text: _parse(text, schema), check)
     if best is None:
         raise TaskError(
             "invalid_output",
             f"the text model's answer failed the check twice: {' '.join(problems)}",
             hint="rephrase the prompt, try another seed or use a larger text model",
         )
-    best.attempts, best.tokens = attempt, tokens
-    return best
+    return StructuredAnswer(best.document, attempts, tokens, best.problems)
 
 
 def generate_text(

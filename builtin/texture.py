@@ -2,7 +2,7 @@
 
 Public entry point (the texture operator calls it when the resolved model is ``builtin``)::
 
-    apply_procedural_material(context, objects, prompt, seed=None) -> (material, provenance)
+    apply_procedural_material(context, objects, prompt, seed=None, style='') -> (material, provenance)
 
 The prompt's material words pick one recipe from ``texture_recipes.json`` and its colour words
 tint the recipe's colours. The recipe is built from Blender's own procedural nodes on a
@@ -142,11 +142,12 @@ def build_material(material: bpy.types.Material, recipe_id: str, colors: dict[st
 
 
 def apply_procedural_material(context: bpy.types.Context, objects, prompt: str,
-                              seed: int | None = None) -> tuple[bpy.types.Material, dict]:
+                              seed: int | None = None, style: str = "") -> tuple[bpy.types.Material, dict]:
     """Build a procedural material for ``prompt`` and put it in each object's active slot.
 
     ``objects``: the objects to receive it; those that cannot hold materials (lights,
     cameras, empties) are skipped. ``seed``: None picks one (recorded in the provenance).
+    ``style``: the style library's name that expanded ``prompt`` ('' = none), recorded only.
     Returns the new material and its provenance record (engine ``builtin``). Raises
     ValueError, with a message saying what to change, before touching the scene when the
     prompt names no known material or no object can hold a material."""
@@ -164,7 +165,8 @@ def apply_procedural_material(context: bpy.types.Context, objects, prompt: str,
         context.blend_data.materials.remove(material)
         raise ValueError(f"the recipe {recipe_id!r} in {RECIPES_FILE} is broken: {exc}") from exc
     record = provenance.record(
-        "texture", parameters={"prompt": prompt, "recipe": recipe_id, "seed": seed, "colors": colors},
+        "texture", parameters={"prompt": prompt, "recipe": recipe_id, "seed": seed, "colors": colors,
+                               "style": style},
         recipe=recipe_id, seed=seed)
     # The record travels with the material, so a saved .blend says how it was made.
     store_provenance(material, record)

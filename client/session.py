@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core import protocol, results
 from . import job_folder
 from .backend_client import BackendClient, BackendConfig
+from .text_server import TextServerConfig
 from .transport import TransportClosed
 
 EXTENSION_DIR = str(Path(__file__).resolve().parent.parent)
@@ -54,6 +55,7 @@ class Job:
     error: protocol.ErrorEvent | None = None
     cancel_requested: bool = False
     folder: job_folder.JobFolder | None = None  # the folder the client made for its files
+    client: BackendClient | None = None  # the one it was sent to (the backend, or a text server)
 
     @property
     def id(self) -> str:
@@ -79,6 +81,9 @@ def format_error(message: str, hint: str = "") -> str:
 # ---------------------------------------------------------------------- the shared client
 
 _client: BackendClient | None = None
+# Palettes from a prompt and scene ideas go here when a text server is set (``text_server.py``);
+# apart from ``_client``, so the backend keeps its models and jobs while the server answers.
+_text_client: BackendClient | None = None
 _jobs: dict[str, Job] = {}
 # Folders of jobs that ended with a result not yet released, and of jobs ended here while the
 # backend may still write (abandoned): removed by ``release``, the backend's last word, ``shutdown``.
@@ -91,9 +96,17 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def client_for(config: BackendConfig) -> BackendClient:
-    """The one backend client; a changed configuration (interpreter, env) restarts it."""
-    global _client
+def client_for(config: BackendConfig | TextServerConfig) -> BackendClient:
+    """The one backend client, or the one text server client for a ``TextServerConfig``; a
+    changed configuration (interpreter, env; URL, model) restarts it."""
+    global _client, _text_client
+    if isinstance(config, TextServerConfig):
+        if _text_client is not None and _text_client.config != config:
+            _stop_backend(_text_client, "the text server settings changed", "run it again")
+            _text_client = None
+        if _text_client is None:
+            _text_client = BackendClient(config)
+        return _text_client
     if _client is not None and _client.config != config:
         _stop_backend(_client, "the backend was restarted because its settings changed", "run it again")
         _client = None
@@ -106,10 +119,10 @@ def client_for(config: BackendConfig) -> BackendClient:
 def _stop_backend(client: BackendClient, message: str, hint: str) -> None:
     """Stop ``client``'s backend; its jobs would never hear back, so they end here with
     ``backend_exited`` and the reason."""
-    ended = list(_jobs.values())
+    ended = [job for job in _jobs.values() if job.client in (client, None)]
     for job in ended:
         job.error = protocol.ErrorEvent(id=job.id, code="backend_exited", message=message, hint=hint)
-    _jobs.clear()
+        _jobs.pop(job.id, None)
     client.stop()
     for job in ended:  # nothing writes into their folders any more
         _remove_folder(job)
@@ -142,7 +155,7 @@ def submit(client: BackendClient, request: protocol.Request, label: str = "") ->
             folder.remove()
         raise JobRefused(f"{exc} — check the backend Python in Atelier's preferences "
                          "(or ATELIER_PYTHON) and press Doctor") from exc
-    job = Job(request=request, label=label, folder=folder)
+    job = Job(request=request, label=label, folder=folder, client=client)
     _jobs[job.id] = job
     return job
 
@@ -251,8 +264,10 @@ def wait(client: BackendClient, job: Job, timeout: float | None = None,
 
 
 def cancel(client: BackendClient | None, job: Job) -> None:
-    """Ask the backend to stop ``job``; its ``cancelled`` error event ends it."""
+    """Ask the backend (the one ``job`` was sent to, else ``client``) to stop ``job``; its
+    ``cancelled`` error event ends it."""
     job.cancel_requested = True
+    client = job.client or client
     if client is None or not client.send_if_running(
             protocol.CancelRequest(id=new_request_id(), job=job.id)):
         # Nothing to tell: the backend is gone, so the job ends here.
@@ -300,12 +315,13 @@ def unload_if_idle(idle_seconds: float) -> bool:
 
 def shutdown() -> None:
     """Stop the backend and forget every job (unregister, Blender quitting)."""
-    global _client
+    global _client, _text_client
     ended = list(_jobs.values())
     _jobs.clear()
-    if _client is not None:
-        _client.stop()
-        _client = None
+    for client in (_client, _text_client):
+        if client is not None:
+            client.stop()
+    _client = _text_client = None
     for job in ended:  # the backend has stopped: nothing writes into their folders any more
         _remove_folder(job)
     _remove_left_folders()

@@ -2,8 +2,9 @@
 
 Sizes and steps are set per machine: ``ATELIER_MAX_SIZE`` (pixels per side, default 2048) and
 ``ATELIER_MAX_STEPS`` (default 150) override the defaults; ``serve --max-size/--max-steps`` set
-them for one server. The prompt cap is the same everywhere, so Blender refuses what the backend
-would.
+them for one server. ``ATELIER_MAX_UPSCALE_SIZE`` (default 4096) caps the side of an upscaled
+image, which is made tile by tile and so may be larger than one generation. The prompt cap is
+the same everywhere, so Blender refuses what the backend would.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 150
+DEFAULT_MAX_UPSCALE_SIZE = 4096
 MIN_SIZE = 64
 # The most characters of a prompt a text model reads (palettes and scene ideas alike).
 MAX_PROMPT_CHARS = 1000
@@ -27,6 +29,11 @@ def max_steps() -> int:
     return _positive_int("ATELIER_MAX_STEPS", DEFAULT_MAX_STEPS)
 
 
+def max_upscale_size() -> int:
+    """Largest width or height an upscaled image may have."""
+    return _positive_int("ATELIER_MAX_UPSCALE_SIZE", DEFAULT_MAX_UPSCALE_SIZE)
+
+
 def prompt_length_problem(prompt: str) -> str:
     """What to change when ``prompt`` is longer than a text model reads; "" when it is not."""
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -36,7 +43,8 @@ def prompt_length_problem(prompt: str) -> str:
 
 def as_dict() -> dict:
     """The limits as the ``hello`` event reports them."""
-    return {"max_size": max_size(), "max_steps": max_steps(), "min_size": MIN_SIZE}
+    return {"max_size": max_size(), "max_steps": max_steps(), "min_size": MIN_SIZE,
+            "max_upscale_size": max_upscale_size()}
 
 
 def _positive_int(name: str, default: int) -> int:

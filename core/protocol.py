@@ -107,10 +107,61 @@ class TextureRequest(Request):
     guidance: float | None = None
     seed: int | None = None
     seamless: str = "off"
+    style: str = ""  # the style's name, for the record only: the prompts arrive expanded
     model: str = ""
     device: str = "auto"
     allow_network: bool = False
     allow_pickle: bool = False
+
+
+@dataclass
+class ImageEditRequest(Request):
+    """Fields every request that makes a new version of an image file shares (``refine``,
+    ``inpaint``, ``upscale``); ``None`` means the model's recommended value."""
+
+    image: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int | None = None
+    style: str = ""  # the style's name, for the record only: the prompts arrive expanded
+    model: str = ""
+    output_dir: str = ""
+    device: str = "auto"
+    allow_network: bool = False
+    allow_pickle: bool = False
+
+
+@dataclass
+class RefineRequest(ImageEditRequest):
+    """A new version of ``image`` by image-to-image: ``strength`` 0 < s <= 1 (1 = ignore it)."""
+
+    type: ClassVar[str] = "refine"
+    strength: float = 0.5
+    seamless: str = "off"
+
+
+@dataclass
+class InpaintRequest(ImageEditRequest):
+    """Repaint where ``mask`` is white (``""`` = where ``image`` is transparent); elsewhere the
+    result keeps ``image``'s pixels. ``seam_fix`` also repaints where the edges meet."""
+
+    type: ClassVar[str] = "inpaint"
+    mask: str = ""
+    strength: float = 1.0
+    seam_fix: bool = False
+
+
+@dataclass
+class UpscaleRequest(ImageEditRequest):
+    """``image`` made ``factor`` (2 or 4) times larger by tiled image-to-image."""
+
+    type: ClassVar[str] = "upscale"
+    factor: int = 2
+    strength: float | None = None  # None = core.image_edit.UPSCALE_STRENGTH
+    seamless: str = "off"
+    tile: int | None = None  # pixels a side of one tile; None = the model's native size
 
 
 @dataclass
@@ -120,6 +171,8 @@ class PaletteRequest(Request):
     type: ClassVar[str] = "palette"
     source: str = "prompt"
     prompt: str = ""
+    negative_prompt: str = ""
+    style: str = ""
     image: str = ""
     count: int = 5
     harmony: str = ""
@@ -170,6 +223,35 @@ class DoctorRequest(Request):
     type: ClassVar[str] = "doctor"
     device: str = "auto"
     texture_model: str = ""  # whose GPU memory need is checked; "" = ATELIER_TEXTURE_MODEL or the default
+
+
+@dataclass
+class ModelsRequest(Request):
+    """List the models Atelier knows (``core.model_catalog``) with what this machine holds of
+    each: answered with ``result`` ``data`` ``{"models": [...]}``; reads the cache only."""
+
+    type: ClassVar[str] = "models"
+
+
+@dataclass
+class DownloadRequest(Request):
+    """Download ``model`` (a hub id) into the Hugging Face cache: safetensors, configs and
+    tokenizer files only. Progress counts bytes; a cancel or a failure leaves nothing
+    half-written. ``accept_licence`` must be true for a licence that restricts commercial use."""
+
+    type: ClassVar[str] = "download"
+    model: str = ""
+    revision: str = ""  # "" = the default branch
+    accept_licence: bool = False
+
+
+@dataclass
+class DeleteModelRequest(Request):
+    """Delete one cached revision of ``model``, only if Atelier downloaded it (its record says so)."""
+
+    type: ClassVar[str] = "delete_model"
+    model: str = ""
+    revision: str = ""
 
 
 @dataclass
@@ -269,7 +351,8 @@ class ErrorEvent(Event):
 
 REQUEST_TYPES = {
     cls.type: cls
-    for cls in (PingRequest, TextureRequest, PaletteRequest, IdeasRequest, MapsRequest, DoctorRequest,
+    for cls in (PingRequest, TextureRequest, RefineRequest, InpaintRequest, UpscaleRequest, PaletteRequest,
+                IdeasRequest, MapsRequest, DoctorRequest, ModelsRequest, DownloadRequest, DeleteModelRequest,
                 CancelRequest, UnloadRequest, ShutdownRequest)
 }
 EVENT_TYPES = {

@@ -2,7 +2,8 @@
 
 The backend's ``result`` event carries ``files``, ``metadata`` (the provenance record) and
 ``data`` (the task's payload) as plain JSON. ``parse_result`` turns them into a
-``TextureResult``, ``PaletteResult``, ``IdeasResult``, ``MapsResult`` or ``DoctorResult`` and is
+``TextureResult``, ``PaletteResult``, ``IdeasResult``, ``MapsResult``, ``DoctorResult`` or a
+model manager result (``ModelsResult``, ``DownloadResult``, ``DeleteModelResult``) and is
 the only place that looks inside them: everything downstream reads attributes. A payload of the
 wrong shape, a provenance record of the wrong shape or a file outside the job's folder is a
 ``ResultError`` whose message says what is wrong; the client ends the job with it
@@ -37,6 +38,11 @@ class ResultError(ValueError):
 # --------------------------------------------------------------------------- the results
 
 
+# A result's notes reach the artist's report: a few short lines at most, whatever a backend sends.
+MAX_NOTES = 8
+MAX_NOTE_CHARS = 300
+
+
 @dataclass(frozen=True)
 class TextureSettings:
     """The settings the backend used (``data`` of a texture result): model defaults resolved."""
@@ -59,6 +65,9 @@ class TextureResult:
     base_color: Path
     settings: TextureSettings
     provenance: Provenance
+    # What the backend changed from the request and why ("steps raised from 1 to 2 ..."), for
+    # the report; image edits (refine, inpaint, upscale) write them.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,69 @@ class MapsResult:
         return self.provenance.engine
 
 
+@dataclass(frozen=True)
+class CachedRevision:
+    """One revision of a model in the backend's Hugging Face cache."""
+
+    revision: str  # the 40-character commit hash
+    refs: tuple[str, ...]  # branch and tag names that point at it ("main")
+    size_bytes: int
+    atelier: bool  # Atelier downloaded it, so Atelier may delete it
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model Atelier knows (``core.model_catalog``) or downloaded (kind ``other``), with its
+    cached revisions. ``download_gb`` and ``gpu_gib`` are None when unknown."""
+
+    id: str
+    kind: str
+    licence: str
+    commercial_use: bool
+    download_gb: float | None
+    gpu_gib: float | None
+    source: str
+    purpose: str
+    revisions: tuple[CachedRevision, ...]
+
+
+@dataclass(frozen=True)
+class ModelsResult:
+    """The models the backend knows and what its cache holds of each (no provenance)."""
+
+    id: str
+    models: tuple[ModelRow, ...]
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A finished download: the model, the commit now cached, files and bytes fetched, files
+    left out, its licence, and whether Atelier's record now holds it."""
+
+    id: str
+    model: str
+    revision: str
+    files: int
+    bytes: int
+    skipped: int
+    licence: str
+    commercial_use: bool
+    atelier: bool
+
+
+@dataclass(frozen=True)
+class DeleteModelResult:
+    """A deleted revision and the bytes it freed."""
+
+    id: str
+    model: str
+    revision: str
+    freed_bytes: int
+
+
 # What ``parse_result`` gives.
-Result = TextureResult | PaletteResult | IdeasResult | MapsResult | DoctorResult
+Result = (TextureResult | PaletteResult | IdeasResult | MapsResult | DoctorResult | ModelsResult
+          | DownloadResult | DeleteModelResult)
 
 
 # --------------------------------------------------------------------------- the parser
@@ -167,8 +237,12 @@ def _texture(result_id: str, files: dict[str, Path], metadata: Any, data: dict) 
         width=_whole(data, "width"), height=_whole(data, "height"), steps=_whole(data, "steps"),
         guidance=_number(data, "guidance"), seed=_whole(data, "seed"),
         seamless=_text(data, "seamless", "off"))
+    notes = data.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise ResultError("the result's notes must be a list of text")
     return TextureResult(id=result_id, base_color=files["base_color"], settings=settings,
-                         provenance=provenance)
+                         provenance=provenance,
+                         notes=tuple(note[:MAX_NOTE_CHARS] for note in notes[:MAX_NOTES]))
 
 
 def _palette(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> PaletteResult:
@@ -217,7 +291,110 @@ def _doctor(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -
     return DoctorResult(id=result_id, ok=ok, report=_text(data, "report", ""))
 
 
-_PARSERS = {"texture": _texture, "palette": _palette, "ideas": _ideas, "maps": _maps, "doctor": _doctor}
+# Model manager results come from a backend that may be remote: every field is checked, and
+# text is bounded so a hostile answer cannot flood the preferences.
+MAX_MODELS = 500
+MAX_REVISIONS = 50
+_MODEL_KINDS = ("texture", "control", "maps", "text", "other")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_REF = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
+
+
+def _models(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> ModelsResult:
+    rows = data.get("models")
+    if not isinstance(rows, list) or len(rows) > MAX_MODELS:
+        raise ResultError(f"the models result's 'models' must be a list of at most {MAX_MODELS} rows")
+    parsed = []
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ResultError(f"model row {number} is not an object")
+        kind = _text(row, "kind")
+        if kind not in _MODEL_KINDS:
+            raise ResultError(f"model row {number} has an unknown kind {_shown(kind)}")
+        revisions = row.get("revisions")
+        if not isinstance(revisions, list) or len(revisions) > MAX_REVISIONS:
+            raise ResultError(f"model row {number}'s revisions must be a list of at most {MAX_REVISIONS}")
+        parsed.append(ModelRow(
+            id=_model_id(row, "id"), kind=kind, licence=_bounded(row, "licence"),
+            commercial_use=_flag(row, "commercial_use"), download_gb=_optional_number(row, "download_gb"),
+            gpu_gib=_optional_number(row, "gpu_gib"), source=_bounded(row, "source"),
+            purpose=_bounded(row, "purpose"), revisions=tuple(_cached_revision(r) for r in revisions)))
+    return ModelsResult(id=result_id, models=tuple(parsed))
+
+
+def _cached_revision(raw: Any) -> CachedRevision:
+    if not isinstance(raw, dict):
+        raise ResultError("a cached revision is not an object")
+    refs = raw.get("refs")
+    if not isinstance(refs, list) or len(refs) > MAX_REVISIONS or not all(
+            isinstance(ref, str) and len(ref) <= 100 and _REF.match(ref) and ".." not in ref for ref in refs):
+        raise ResultError(f"a cached revision's refs must be a list of branch or tag names, "
+                          f"got {_shown(refs)}")
+    return CachedRevision(revision=_commit(raw, "revision"), refs=tuple(refs),
+                          size_bytes=_count(raw, "size_bytes"), atelier=_flag(raw, "atelier"))
+
+
+def _download(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> DownloadResult:
+    return DownloadResult(id=result_id, model=_model_id(data, "model"), revision=_commit(data, "revision"),
+                          files=_count(data, "files"), bytes=_count(data, "bytes"),
+                          skipped=_count(data, "skipped"), licence=_bounded(data, "licence"),
+                          commercial_use=_flag(data, "commercial_use"), atelier=_flag(data, "atelier"))
+
+
+def _delete_model(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> DeleteModelResult:
+    return DeleteModelResult(id=result_id, model=_model_id(data, "model"), revision=_commit(data, "revision"),
+                             freed_bytes=_count(data, "freed_bytes"))
+
+
+def _model_id(data: dict, name: str) -> str:
+    value = _text(data, name)
+    if len(value) > 200 or not _MODEL_ID.match(value) or ".." in value:
+        raise ResultError(f"the result's {name!r} is not a Hugging Face model id: {_shown(value)}")
+    return value
+
+
+def _commit(data: dict, name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not _COMMIT.match(value):
+        raise ResultError(f"the result's {name!r} must be a 40-character commit hash, got {_shown(value)}")
+    return value
+
+
+def _bounded(data: dict, name: str) -> str:
+    value = _text(data, name)
+    if len(value) > 300:
+        raise ResultError(f"the result's {name!r} is longer than 300 characters")
+    return value
+
+
+def _flag(data: dict, name: str) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise ResultError(f"the result's {name!r} must be true or false, got {_shown(value)}")
+    return value
+
+
+def _count(data: dict, name: str) -> int:
+    # Byte counts exceed Blender's int range, so they are checked here rather than with _whole.
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise ResultError(f"the result's {name!r} must be a whole number of at least 0, got {_shown(value)}")
+    return value
+
+
+def _optional_number(data: dict, name: str) -> float | None:
+    if data.get(name) is None:
+        return None
+    value = _number(data, name)
+    if value < 0:
+        raise ResultError(f"the result's {name!r} must not be negative")
+    return value
+
+
+_PARSERS = {"texture": _texture, "refine": _texture, "inpaint": _texture, "upscale": _texture,
+            "palette": _palette, "ideas": _ideas, "maps": _maps, "doctor": _doctor,
+            "models": _models, "download": _download, "delete_model": _delete_model}
 
 
 # --------------------------------------------------------------------------- documents

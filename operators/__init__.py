@@ -1,7 +1,23 @@
 """Atelier's operators, one module per feature."""
 
 from ..registration import modules_factory
-from . import backend_control, bake, doctor, export_material, ideas, maps, palette, texture, texture_history
+from . import (
+    backend_control,
+    bake,
+    doctor,
+    export_material,
+    ideas,
+    inpaint,
+    maps,
+    model_folders,
+    models,
+    palette,
+    refine,
+    texture,
+    texture_history,
+    upscale,
+)
 
 register, unregister = modules_factory(
-    (backend_control, doctor, texture, texture_history, maps, export_material, bake, palette, ideas))
+    (backend_control, doctor, texture, texture_history, maps, refine, inpaint, upscale, export_material, bake,
+     palette, ideas, models, model_folders))

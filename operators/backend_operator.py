@@ -20,7 +20,10 @@ operator call: one undo step, one Esc, one error.
 
 An operator whose call can run inside Blender (the built-in engine) also writes
 ``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
-or ``ValueError``); then no backend is started at all. One that
+or ``ValueError``); then no backend is started at all. One whose call an OpenAI-compatible
+text server can answer (a palette from a prompt, scene ideas) says so in ``uses_text_server``:
+with a Text Server URL set the job goes there (``client/text_server.py``), and no backend is
+needed or started. One that
 prepares something for the backend in ``make_request`` (a temporary file) frees it in
 ``release_request``, which runs once the job has ended however it ended. One that must not
 wait for ever sets ``timeout`` (seconds): past it the job is cancelled and the operator ends
@@ -83,6 +86,11 @@ class BackendJobOperator:
 
     def runs_in_blender(self, context: bpy.types.Context) -> bool:
         """True when this call needs no backend (the built-in engine); ``run_in_blender`` runs it."""
+        return False
+
+    def uses_text_server(self, context: bpy.types.Context) -> bool:
+        """True when a text server answers this call (a palette from a prompt, scene ideas): with
+        a Text Server URL set it goes there (``client/text_server.py``), not to the backend."""
         return False
 
     def run_in_blender(self, context: bpy.types.Context) -> str:
@@ -172,11 +180,13 @@ class BackendJobOperator:
 
     def _start(self, context: bpy.types.Context) -> session.Job | None:
         try:
-            problem = preferences.backend_problem()
+            text_server = preferences.text_server_config() if self.uses_text_server(context) else None
+            problem = "" if text_server is not None else preferences.backend_problem()
             if problem:
                 raise session.JobRefused(f"{problem}, {self.builtin_alternative}"
                                       if self.builtin_alternative else problem)
-            self._client = session.client_for(preferences.backend_config(session.EXTENSION_DIR))
+            self._client = session.client_for(
+                text_server or preferences.backend_config(session.EXTENSION_DIR))
             request = self.make_request(context, session.new_request_id())
             job = session.submit(self._client, request, label=self.job_label())
         except session.JobRefused as exc:

@@ -27,18 +27,8 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        problem = preferences.backend_problem()
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if any(job.request.type == protocol.DoctorRequest.type for job in session.active_jobs()):
-            cls.poll_message_set("Doctor is running")
-            return False
-        state = getattr(context.window_manager, "atelier", None)
-        if state is not None and state.running:
-            cls.poll_message_set("An Atelier job is running; wait for it or cancel it")
-            return False
-        return True
+        doctor_running = any(job.request.type == protocol.DoctorRequest.type for job in session.active_jobs())
+        return preferences_job_may_start(cls, context, busy="Doctor is running" if doctor_running else "")
 
     def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
         _set_report(RUNNING_REPORT)
@@ -52,13 +42,13 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
         report = result.report.strip()
         if result.ok:
             _set_report(f"{report}\nBackend OK".strip())
-            _redraw_preferences(context)
+            redraw_preferences(context)
             return "Backend OK"
         lines = report.splitlines()[-REASON_LINES:] or ["the backend sent no report"]
         reason = "; ".join(line.removeprefix("doctor: BROKEN: ") for line in lines)
         message = f"{FAILED}: {reason}"
         _set_report(f"{report}\n{message}".strip())
-        _redraw_preferences(context)
+        redraw_preferences(context)
         raise ApplyError(message)
 
     def _report_error(self, context: bpy.types.Context, message: str) -> None:
@@ -67,7 +57,7 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
             message = f"{FAILED}: {message}"
         if not _report().endswith(message):  # apply_result stored the full report already
             _set_report(message)
-        _redraw_preferences(context)
+        redraw_preferences(context)
         super()._report_error(context, message)
 
 
@@ -82,7 +72,21 @@ def _set_report(text: str) -> None:
         prefs.doctor_report = text
 
 
-def _redraw_preferences(context: bpy.types.Context) -> None:
+def preferences_job_may_start(operator: type, context: bpy.types.Context, busy: str = "") -> bool:
+    """The poll of the backend jobs started from the preferences (Doctor, the model manager):
+    the backend can start and no Atelier job runs. ``busy`` is one more reason not to start
+    (checked after the backend); the reason that stops it becomes the button's tooltip."""
+    state = getattr(context.window_manager, "atelier", None)
+    running = state is not None and state.running
+    problem = (preferences.backend_problem() or busy
+               or ("An Atelier job is running; wait for it or cancel it" if running else ""))
+    if problem:
+        operator.poll_message_set(problem)
+    return not problem
+
+
+def redraw_preferences(context: bpy.types.Context) -> None:
+    """Redraw every open Preferences area (the Doctor report and the model manager live there)."""
     window_manager = context.window_manager
     for window in window_manager.windows if window_manager is not None else ():
         for area in window.screen.areas:

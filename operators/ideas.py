@@ -52,6 +52,9 @@ class ATELIER_OT_suggest_scene(BackendJobOperator, bpy.types.Operator):
     def runs_in_blender(self, context: bpy.types.Context) -> bool:
         return self._model() == preferences.BUILTIN
 
+    def uses_text_server(self, context: bpy.types.Context) -> bool:
+        return True
+
     def run_in_blender(self, context: bpy.types.Context) -> str:
         """The built-in templates: ideas now, no backend."""
         from ..builtin import ideas as builtin_ideas  # only this path needs it

@@ -15,7 +15,7 @@ import bpy
 
 from .. import preferences
 from ..apply import material_maps
-from ..apply.map_images import check_picture, color_of, write_png
+from ..apply.map_images import check_picture
 from ..client import session
 from ..client.session import ApplyError, JobRefused
 from ..core import maps_models, protocol
@@ -23,12 +23,10 @@ from ..core.pbr import MapError
 from ..core.results import MapsResult
 from ..properties.maps import map_roles, maps_fields
 from ..properties.texture import SEAMLESS_ITEMS
+from . import picture_file
 from .backend_operator import BackendJobOperator
 
 CLASSIC_ALTERNATIVE = "or use maps_model='classic' (no weights) for maps made inside Blender now"
-# Picture files the backend reads as they are (Blender's ``Image.file_format``); any other picture
-# (OpenEXR, Radiance HDR, ...) goes to it as a PNG copy.
-BACKEND_READABLE_FORMATS = {"PNG", "JPEG", "TIFF", "WEBP", "BMP", "TARGA", "TARGA_RAW"}
 
 
 # ---------------------------------------------------------------------- shared with generate_texture
@@ -119,7 +117,7 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
             default="AUTO"),
         **maps_fields(),
     }
-    _picture_file: Path | None = None  # a copy of a packed or edited picture for the backend
+    _input_folder: Path | None = None  # holds a copy of a packed or edited picture for the backend
 
     # ------------------------------------------------------------------ what to work on
 
@@ -161,23 +159,16 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
         return maps_request(request_id, str(path), roles, self._seamless(picture), maps_model(self))
 
     def _picture_path(self, picture: bpy.types.Image, request_id: str) -> Path:
-        """The picture as a file the backend can read: its own file when it is one in a format
-        the backend reads, unchanged; else a PNG copy, removed when the job ends."""
-        own = Path(bpy.path.abspath(picture.filepath)) if picture.filepath else None
-        if (picture.source == "FILE" and picture.packed_file is None and not picture.is_dirty
-                and picture.file_format in BACKEND_READABLE_FORMATS
-                and own is not None and own.is_file()):
-            return own
-        folder = Path(tempfile.mkdtemp(prefix=f"maps-input-{request_id}-",
-                                       dir=preferences.user_folder("jobs")))
-        self._picture_file = folder / "picture.png"
-        write_png(color_of(picture), self._picture_file, "sRGB")
-        return self._picture_file
+        """The picture as a file the backend can read (``picture_file.picture_path``)."""
+        def folder() -> Path:
+            self._input_folder = picture_file.input_folder("maps-input", request_id)
+            return self._input_folder
+
+        return picture_file.picture_path(picture, folder)
 
     def release_request(self, context: bpy.types.Context) -> None:
-        if self._picture_file is not None:
-            shutil.rmtree(self._picture_file.parent, ignore_errors=True)
-            self._picture_file = None
+        picture_file.release(self._input_folder)
+        self._input_folder = None
 
     def apply_result(self, context: bpy.types.Context, result: MapsResult) -> str:
         material = bpy.data.materials.get(self._material_name)

@@ -23,6 +23,7 @@ from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
 from .backend_operator import BackendJobOperator
+from .style_args import styled_args
 
 
 class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
@@ -49,6 +50,9 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
 
     def runs_in_blender(self, context) -> bool:
         return self.source in settings.BUILTIN_SOURCES and self._model() == preferences.BUILTIN
+
+    def uses_text_server(self, context) -> bool:
+        return self.source == "PROMPT"
 
 
     def run_in_blender(self, context) -> str:
@@ -95,8 +99,11 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         self._image_title = ""
         image = self._image_file(output_dir, request_id) if self.source == "IMAGE" else ""
         self._seed_sent = self._seed()
+        # A style words the picture PROMPT_IMAGE paints (``_check_inputs`` refuses it elsewhere).
+        styled = styled_args(self)
         return protocol.PaletteRequest(
-            id=request_id, source=self.source.lower(), prompt=self.prompt.strip(), image=image,
+            id=request_id, source=self.source.lower(), prompt=styled.prompt,
+            negative_prompt=styled.negative_prompt, style=styled.style, image=image,
             count=self.count, harmony=self.harmony.lower(), base_color=self._base_hex(), model=model,
             device=preferences.resolved_device(), output_dir=output_dir,
             allow_network=preferences.allow_network(), seed=self._seed_sent,
@@ -134,6 +141,9 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
                 raise JobRefused("the prompt is empty; describe a mood or subject, e.g. 'rainy neon alley'")
             if limits.prompt_length_problem(prompt):  # the backend reads no more: refuse before sending
                 raise JobRefused(limits.prompt_length_problem(prompt))
+        if self.style.strip() and self.source != "PROMPT_IMAGE":
+            raise JobRefused(f"style applies to the painted picture of source PROMPT_IMAGE, not to "
+                             f"{self.source}; clear style or use source PROMPT_IMAGE")
         if self.source == "IMAGE" and not self.image.strip():
             raise JobRefused("no image given; name an Image datablock or an image file path")
 

@@ -3,7 +3,9 @@
 The backend makes the image (asynchronous in the UI, blocking in ``blender -b``); with the
 texture model ``builtin`` the built-in engine makes a procedural material at once instead.
 PBR maps follow in the same step: the classic engine from the image inside Blender, or a
-backend ``maps`` job chained after the texture job (``follow_up``).
+backend ``maps`` job chained after the texture job (``follow_up``). A ``style`` expands the
+prompts and supplies steps, guidance and seamless where the call did not pass them
+(``style_args``).
 """
 
 
@@ -22,6 +24,7 @@ from ..properties.maps import maps_fields
 from ..properties.texture import texture_fields
 from . import maps
 from .backend_operator import BackendJobOperator
+from .style_args import StyledArgs, styled_args
 
 
 def refusal(context: bpy.types.Context) -> str:
@@ -81,15 +84,17 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         from ..builtin import texture as builtin_texture  # only this path needs it
 
         self._check_prompt()
+        styled = styled_args(self)
         self._check_numbers()
         targets = apply_texture.pick_targets(context, self.target.strip())
         if not targets:
             raise ApplyError("select a mesh object or name one in target")
         seed = self._resolved_seed()
+        # The expanded prompt, as a model would get it (the styles name no material or colour).
         material, record = builtin_texture.apply_procedural_material(
-            context, targets, self.prompt, seed=seed)
+            context, targets, styled.prompt, seed=seed, style=styled.style)
         applied = apply_texture.Applied(materials=[material], objects=targets)
-        apply_texture.add_history(context.scene, self._parameters(seed, preferences.BUILTIN),
+        apply_texture.add_history(context.scene, self._parameters(styled, seed, preferences.BUILTIN),
                                   applied, record)
         message = f"Built-in engine: material {material.name!r} on {_object_list(targets)}"
         roles = maps.wanted_roles(self)
@@ -107,6 +112,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
 
     def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
         self._check_prompt()
+        styled = styled_args(self)
         self._check_numbers()
         for axis in ("width", "height"):
             value = getattr(self, axis)
@@ -127,14 +133,15 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
             raise JobRefused("select a mesh object, or name one in target")
         # Names, not objects: the result is applied later and the objects may be gone by then.
         self._target_names = [obj.name for obj in targets]
-        self._parameters_sent = self._parameters(self._resolved_seed(), model)
+        self._parameters_sent = self._parameters(styled, self._resolved_seed(), model)
         self._maps = maps.wanted_roles(self)
         self._maps_model = maps.maps_model(self) if self._maps else ""
         p = self._parameters_sent
+        # The history keeps the artist's words; the model gets them with the style's.
         return protocol.TextureRequest(
-            id=request_id, prompt=p.prompt, negative_prompt=p.negative_prompt,
+            id=request_id, prompt=styled.prompt, negative_prompt=styled.negative_prompt,
             width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
-            seed=p.seed, seamless=p.seamless.lower(), model=model,
+            seed=p.seed, seamless=p.seamless.lower(), style=p.style, model=model,
             device=preferences.resolved_device(), allow_network=preferences.allow_network(),
             output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
         )
@@ -205,11 +212,14 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         """-1 becomes a concrete seed here, so the history can always make it again."""
         return self.seed if self.seed >= 0 else protocol.random_seed()
 
-    def _parameters(self, seed: int, model: str) -> apply_texture.TextureParameters:
+    def _parameters(self, styled: StyledArgs, seed: int, model: str) -> apply_texture.TextureParameters:
+        """What the history records: the artist's prompts, the style's name, and the settings
+        sent (a style's default where the call did not pass one)."""
         return apply_texture.TextureParameters(
             prompt=self.prompt.strip(), negative_prompt=self.negative_prompt.strip(),
-            width=self.width, height=self.height, steps=self.steps, guidance=self.guidance,
-            seed=seed, seamless=self.seamless, model=model)
+            width=self.width, height=self.height, steps=styled.value("steps"),
+            guidance=styled.value("guidance"), seed=seed, seamless=styled.value("seamless"),
+            style=styled.style, model=model)
 
 
 def _object_list(objects) -> str:

@@ -47,6 +47,22 @@ class ATELIER_OT_texture_history_apply(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# How an edited entry was made, and the button that makes such a version.
+EDITED = {"REFINE": ("refined", "Refine"), "INPAINT": ("inpainted", "Inpaint"),
+          "UPSCALE": ("upscaled", "Upscale")}
+
+
+def not_regenerable(item) -> str:
+    """Why ``item`` cannot be generated again ('' when it can): a refined, inpainted or upscaled
+    version was made from its previous picture, which a prompt alone does not make again."""
+    if item is None or item.kind not in EDITED:
+        return ""
+    made, button = EDITED[item.kind]
+    source = repr(item.previous_image.name) if item.previous_image else "an earlier picture"
+    return (f"{item.name!r} was {made} from {source}, not generated from a prompt; "
+            f"select a generated entry, or use {button} in the Refine panel again")
+
+
 class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
     """Generate this history entry again with the same prompt, settings and seed"""
 
@@ -61,6 +77,8 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         reason = generate.refusal(context)
         if not reason and context.window_manager.atelier.running:
             reason = "An Atelier job is running; wait for it or cancel it"
+        if not reason:
+            reason = not_regenerable(_entry(context, context.scene.atelier.history_index))
         if reason:
             cls.poll_message_set(reason)
             return False
@@ -75,7 +93,7 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         if item is None:
             self.report({"ERROR"}, f"there is no history entry {index}")
             return {"CANCELLED"}
-        reason = generate.refusal(context)
+        reason = generate.refusal(context) or not_regenerable(item)
         if reason:
             self.report({"ERROR"}, reason)
             return {"CANCELLED"}
@@ -85,7 +103,7 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         outcome = bpy.ops.atelier.generate_texture(
             "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
             width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
-            seed=item.seed, seamless=item.seamless, model=item.model,
+            seed=item.seed, seamless=item.seamless, style=item.style, model=item.model,
             maps={m.role.upper() for m in item.maps}, maps_model=models[0] if models else "")
         # The texture operator owns the running job; this one added no modal handler of its own,
         # so it must end now rather than claim to run on.

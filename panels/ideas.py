@@ -24,9 +24,14 @@ class ATELIER_PT_ideas(SectionPanel, bpy.types.Panel):
         row.prop(request, "count")
         row.prop(request, "use_selection", text="", icon="RESTRICT_SELECT_OFF")
         model = preferences.resolved_model("text")
-        layout.label(text=f"Text model: {model or 'not set'}", icon="TEXT")
+        server = preferences.text_server_config()
+        if server is not None and model != preferences.BUILTIN:
+            layout.label(text=f"Text server model: {server.model or 'the one it serves'}", icon="URL")
+        else:
+            layout.label(text=f"Text model: {model or 'not set'}", icon="TEXT")
         op = draw_job_button(layout, context, "atelier.suggest_scene", "Suggest Scene Ideas",
-                             "OUTLINER_COLLECTION", builtin=model == preferences.BUILTIN, model_kind="text")
+                             "OUTLINER_COLLECTION", builtin=model == preferences.BUILTIN, model_kind="text",
+                             text_server=True)
         if op is not None:
             op.prompt, op.count, op.use_selection = request.prompt, request.count, request.use_selection
         for index, idea in enumerate(settings.ideas):

@@ -23,6 +23,8 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
         layout.prop(settings, "source")
         if settings.source in ("PROMPT", "PROMPT_IMAGE"):
             layout.prop(settings, "prompt", text="")
+        if settings.source == "PROMPT_IMAGE":  # the style of the picture painted from the prompt
+            layout.prop(settings, "style", icon="BRUSHES_ALL")
         elif settings.source == "IMAGE":
             layout.prop_search(settings, "image", bpy.data, "images", text="Image")
         else:
@@ -34,10 +36,13 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
         has_builtin = settings.source in BUILTIN_SOURCES
         builtin = has_builtin and preferences.resolved_model("text") == preferences.BUILTIN
         op = draw_job_button(layout, context, _GENERATE, "Generate", "COLOR", builtin=builtin,
-                             model_kind="text" if has_builtin else None)
+                             model_kind="text" if has_builtin else None,
+                             text_server=settings.source == "PROMPT")
         if op is not None:
             for name in ("source", "prompt", "image", "count", "harmony", "base_color"):
                 setattr(op, name, getattr(settings, name))
+            if settings.source == "PROMPT_IMAGE":
+                op.style = settings.style
 
         layout.template_ID(settings, "palette")
         palette = settings.palette

@@ -31,17 +31,19 @@ def draw_wrapped(layout, text: str) -> None:
 
 
 def draw_job_button(layout, context, operator: str, text: str, icon: str, *, builtin: bool,
-                    model_kind: str | None):
+                    model_kind: str | None, text_server: bool = False):
     """A feature's job button, or its progress bar and Cancel while its job runs, then its last
     error. Returns the button's operator properties to fill in (None while the job runs).
 
     ``builtin``: the job runs inside Blender (the button says so). Otherwise it needs the backend,
     and a backend that cannot start greys the button out with the reason and, where
     ``model_kind`` ('texture' or 'text') names a model, the built-in way round it.
+    ``text_server``: a text server answers this job when one is set (no backend needed then).
     """
     state = context.window_manager.atelier
     button = None
-    problem = "" if builtin else preferences.backend_problem()
+    served = text_server and preferences.text_server_config() is not None
+    problem = "" if builtin or served else preferences.backend_problem()
     if problem:
         advice = f", or use the {model_kind} model 'builtin'" if model_kind else ""
         draw_wrapped(layout.box(), problem + advice)

@@ -1,4 +1,4 @@
-"""Texture section of the Atelier tab: prompt, size, steps, seed, seamless, maps, Generate,
+"""Texture section of the Atelier tab: prompt, style, size, steps, seed, seamless, maps, Generate,
 history; then the active material's maps: their strengths, Derive Maps and Export."""
 
 import bpy
@@ -7,6 +7,9 @@ from .. import preferences
 from ..apply import pbr_material
 from ..client.session import ApplyError
 from .sidebar import SectionPanel, draw_job_button
+
+# The texture settings a style may supply (core.styles.DEFAULT_KEYS that a texture has).
+STYLE_SETTINGS = ("steps", "guidance", "seamless")
 
 
 class ATELIER_UL_texture_history(bpy.types.UIList):
@@ -29,6 +32,7 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
         settings = context.scene.atelier.texture
         layout.prop(settings, "prompt", text="")
         layout.prop(settings, "negative_prompt", text="Avoid")
+        layout.prop(settings, "style", icon="BRUSHES_ALL")
         row = layout.row(align=True)
         row.prop(settings, "width")
         row.prop(settings, "height")
@@ -46,9 +50,12 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
         op = draw_job_button(layout, context, "atelier.generate_texture", "Generate", "SHADING_TEXTURE",
                              builtin=builtin, model_kind="texture")
         if op is not None:
-            for name in ("prompt", "negative_prompt", "width", "height", "steps", "guidance", "seed",
-                         "seamless"):
+            for name in ("prompt", "negative_prompt", "width", "height", "seed", "style"):
                 setattr(op, name, getattr(settings, name))
+            # A setting the artist has not touched stays unpassed, so the style's default applies.
+            for name in STYLE_SETTINGS:
+                if settings.is_property_set(name):
+                    setattr(op, name, getattr(settings, name))
 
         history = context.scene.atelier.history
         if len(history):

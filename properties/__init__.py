@@ -7,10 +7,10 @@ points at them (add the module to the features registered below and one field to
 import bpy
 
 from ..registration import modules_factory
-from . import ideas, maps, palette, texture
+from . import ideas, maps, models, palette, refine, texture
 
 # maps before texture: a texture history entry holds its maps.
-_register_features, _unregister_features = modules_factory((maps, texture, palette, ideas))
+_register_features, _unregister_features = modules_factory((maps, texture, refine, palette, ideas, models))
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):
@@ -20,6 +20,7 @@ class AtelierSceneSettings(bpy.types.PropertyGroup):
     history: bpy.props.CollectionProperty(
         type=texture.TextureHistoryItem, description="Every texture Atelier made, newest last")
     history_index: bpy.props.IntProperty(name="History Entry", min=0)
+    refine: bpy.props.PointerProperty(type=refine.RefineSettings)
     palette: bpy.props.PointerProperty(type=palette.PaletteSettings)
     palettes: bpy.props.CollectionProperty(
         type=palette.PaletteInfo, description="Names and roles of Atelier's palettes, keyed by palette name")
@@ -39,6 +40,8 @@ class AtelierSessionState(bpy.types.PropertyGroup):
     last_error: bpy.props.StringProperty(name="Last Error")
     last_error_operator: bpy.props.StringProperty(
         name="Failed Operator", description="bl_idname of the operator whose job failed last")
+    models: bpy.props.CollectionProperty(
+        type=models.ModelStatus, description="What the last model list found in the Hugging Face cache")
 
 
 def register() -> None:

@@ -16,6 +16,7 @@ import bpy
 from ..core import protocol
 from ..core.colors import HARMONY_RULES, MAX_COLORS, MIN_COLORS, ROLE_DETAILS
 from .fields import bounds
+from .style import style_field
 
 # Menus built from core's lists, in their order (Blender stores a menu choice by its position).
 ROLE_ITEMS = [(role, role.title(), detail.meaning[0].upper() + detail.meaning[1:])
@@ -50,6 +51,7 @@ def generation_fields(*, hard: bool) -> dict:
                                          items=SOURCE_ITEMS, default=protocol.PaletteRequest.source.upper()),
         "prompt": bpy.props.StringProperty(name="Prompt", description="Mood or subject, e.g. 'rainy "
                                            "neon alley' (PROMPT, PROMPT_IMAGE)"),
+        "style": style_field(),  # PROMPT_IMAGE: the style of the picture painted from the prompt
         "image": bpy.props.StringProperty(name="Image", description="Image datablock name or image "
                                           "file path (IMAGE)"),
         "count": bpy.props.IntProperty(name="Colours", default=protocol.PaletteRequest.count,

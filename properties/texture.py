@@ -11,6 +11,7 @@ from ..core import limits
 from ..core.families import SIZE_MULTIPLE
 from .fields import bounds, seed_field
 from .maps import TextureMapItem
+from .style import style_field
 
 # The panel's words for each of core.protocol.SEAMLESS_MODES, in the menu's order (Blender stores a
 # choice by its position, so this order stays; a test checks they name the same modes).
@@ -21,6 +22,13 @@ SEAMLESS_TEXTS = {
     "off": ("Off", "No tiling"),
 }
 SEAMLESS_ITEMS = [(mode.upper(), *texts) for mode, texts in SEAMLESS_TEXTS.items()]
+# What made a history entry's image: a new texture, or a new version of the previous image.
+HISTORY_KINDS = [
+    ("GENERATE", "Generate", "A new texture from the prompt"),
+    ("REFINE", "Refine", "A new version of the previous image by image-to-image"),
+    ("INPAINT", "Inpaint", "The previous image with the masked part repainted"),
+    ("UPSCALE", "Upscale", "The previous image made larger with added detail"),
+]
 # Sizes every texture model family accepts are multiples of SIZE_MULTIPLE; the arrows step 4 of them.
 SIZE_STEP = 4 * SIZE_MULTIPLE
 
@@ -47,6 +55,7 @@ def texture_fields(*, hard: bool) -> dict:
         "seed": seed_field(hard=hard),
         "seamless": bpy.props.EnumProperty(name="Seamless", description="Make the image tile",
                                            items=SEAMLESS_ITEMS, default="XY"),
+        "style": style_field(),
     }
 
 
@@ -74,6 +83,14 @@ class TextureHistoryItem(bpy.types.PropertyGroup):
             type=TextureMapItem, description="The PBR maps of the material, each with what made it"),
         "maps_provenance": bpy.props.StringProperty(
             name="Maps Provenance", description="How the maps were made: the provenance record (JSON)"),
+        "kind": bpy.props.EnumProperty(
+            name="Kind", description="How the image was made", items=HISTORY_KINDS, default="GENERATE"),
+        "previous_image": bpy.props.PointerProperty(
+            type=bpy.types.Image, name="Previous Image",
+            description="The picture this version was made from (kept with the .blend)"),
+        "strength": bpy.props.FloatProperty(
+            name="Strength", description="How much of the previous picture was repainted (0 when "
+                                         "generated from scratch)", min=0.0, max=1.0),
     }
 
 

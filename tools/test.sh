@@ -32,6 +32,28 @@ blender_env() {
   "$1/bin/python" -m pip install --quiet --disable-pip-version-check "bpy==$3"
 }
 
+# text_server_env: llama-cpp-python's server in .venv, the real OpenAI-compatible text server the
+# text-server tests start. PyPI has it as source only and compiling llama.cpp takes minutes
+# (about 6.5 on 2 cores), so its wheel is built once into .cache/wheels (git-ignored; delete it
+# to rebuild) and later runs install that wheel with --no-index: no index query, works offline.
+# The server's pinned packages then come from the index on a fresh machine; on one that ran this
+# before they are installed already and pip asks nothing. GGML_NATIVE=OFF: a wheel for any
+# x86-64 with AVX2, not only for the CPU that built it; set CMAKE_ARGS to build otherwise.
+text_server_env() {
+  local wheels=.cache/wheels requirements=tools/requirements-text-server.txt pin
+  pin=$(grep -o '^llama-cpp-python\[server\]==[^ ]*' "$requirements" | sed 's/\[server\]//')
+  if ! compgen -G "$wheels/llama_cpp_python-${pin#*==}-*.whl" >/dev/null; then
+    echo "Building llama-cpp-python once (minutes); later runs reuse $wheels" >&2
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      .venv/bin/python -m pip wheel --quiet --disable-pip-version-check --no-deps \
+        --wheel-dir "$wheels" "$pin"
+  fi
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+    --find-links "$wheels" "$pin"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --only-binary llama-cpp-python --find-links "$wheels" -r "$requirements"
+}
+
 if [ -n "${PYTHON313:-}" ]; then
   PYTHON313=$(find_python313 "$PYTHON313")
 else
@@ -47,6 +69,7 @@ source tools/setup_venv.sh  # after the 3.13 lookup, so a missing 3.13 stops the
 blender_env .venv-bpy42 "$PYTHON" 4.2.23
 blender_env .venv-bpy45 "$PYTHON" 4.5.15
 blender_env .venv-bpy53 "$PYTHON313" 5.3.0
+text_server_env
 
 export HF_HUB_OFFLINE=1
 export ATELIER_REQUIRE_ALL_BLENDERS=1  # here every Blender's smoke test must run, never be skipped

@@ -11,8 +11,9 @@ import importlib.util
 
 from core.errors import TaskError
 
-TASKS = {"texture": ".texture", "palette": ".palette", "ideas": ".ideas", "maps": ".maps",
-         "doctor": ".doctor"}
+TASKS = {"texture": ".texture", "refine": ".refine", "inpaint": ".inpaint", "upscale": ".upscale",
+         "palette": ".palette", "ideas": ".ideas", "maps": ".maps", "doctor": ".doctor",
+         "models": ".models", "download": ".download", "delete_model": ".delete_model"}
 
 
 def available() -> list[str]:

@@ -28,7 +28,7 @@ _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
 # Set to 1 to keep model parts in CPU memory until they compute (needs accelerate; CUDA only).
 CPU_OFFLOAD_ENV = "ATELIER_CPU_OFFLOAD"
 # A size off this grid suits no family, so it is refused before any model loads.
-_ANY_FAMILY_MULTIPLE = math.gcd(*(family.size_multiple for family in FAMILIES.values()))
+ANY_FAMILY_MULTIPLE = math.gcd(*(family.size_multiple for family in FAMILIES.values()))
 
 
 def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
@@ -78,10 +78,11 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
         "width": settings["width"], "height": settings["height"], "steps": settings["steps"],
         "guidance": settings["guidance"], "seed": seed, "seamless": request.seamless,
+        "style": request.style,  # the prompts above are already expanded with it
     }
     record = job.provenance(
         "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
-        scheduler={"class": type(pipe.scheduler).__name__, **_plain(dict(pipe.scheduler.config))},
+        scheduler=scheduler_record(pipe),
     )
     path = job.job_dir() / "base_color.png"
     write_png(image, path, record)
@@ -111,7 +112,7 @@ def check_request(request: protocol.TextureRequest) -> None:
     for name in ("width", "height"):
         value = getattr(request, name)
         if value is not None:
-            _check_size(name, value)
+            check_size(name, value)
     if request.steps is not None and not 1 <= request.steps <= limits.max_steps():
         raise TaskError("bad_request",
                         f"steps must be between 1 and {limits.max_steps()}, got {short(request.steps)}",
@@ -127,7 +128,7 @@ def check_request(request: protocol.TextureRequest) -> None:
     output_root(request.output_dir)
 
 
-def _check_size(name: str, value: int, family: Family | None = None) -> None:
+def check_size(name: str, value: int, family: Family | None = None) -> None:
     """Refuse a size out of the limits or not a multiple of the family's ``size_multiple``;
     before the family is known, of the multiple that some family accepts (the smallest)."""
     top = limits.max_size()
@@ -135,7 +136,7 @@ def _check_size(name: str, value: int, family: Family | None = None) -> None:
         raise TaskError("bad_request",
                         f"{name} must be between {limits.MIN_SIZE} and {top} pixels, got {short(value)}",
                         hint=f"choose a size such as 512 or 1024 (ATELIER_MAX_SIZE sets the limit, {top})")
-    multiple = family.size_multiple if family else _ANY_FAMILY_MULTIPLE
+    multiple = family.size_multiple if family else ANY_FAMILY_MULTIPLE
     if value % multiple:
         lower = value // multiple * multiple
         models = f" for {family.name} models" if family else ""
@@ -168,7 +169,7 @@ def resolve_settings(request: protocol.TextureRequest, pipe, family: Family) -> 
     width = request.width or native
     height = request.height or native
     for name, value in (("width", width), ("height", height)):
-        _check_size(name, value, family)
+        check_size(name, value, family)
     return {
         "width": width, "height": height,
         "steps": request.steps if request.steps is not None else family.steps,
@@ -229,6 +230,11 @@ def write_png(image, path: Path, record: dict) -> None:
     info = PngInfo()
     info.add_text(PNG_PROVENANCE_KEY, json.dumps(record, ensure_ascii=False, sort_keys=True))
     image.save(path, format="PNG", pnginfo=info)
+
+
+def scheduler_record(pipe) -> dict:
+    """The provenance of ``pipe``'s scheduler: its class and its JSON-safe config."""
+    return {"class": type(pipe.scheduler).__name__, **_plain(dict(pipe.scheduler.config))}
 
 
 def _plain(config: dict) -> dict:

@@ -33,8 +33,9 @@ def test_generate_button_carries_the_panel_settings(bpy_module, addon, clean_sce
     settings.prompt, settings.seed, settings.seamless, settings.width = "sand dunes", 9, "X", 256
     calls = _draw(bpy, addon.panels.texture.ATELIER_PT_texture)
     sent = [c[2] for c in calls if c[0] == "operator properties" and c[1][0] == "atelier.generate_texture"]
+    # Steps and guidance were never touched: left unpassed, so a style's defaults could apply.
     assert sent == [{"prompt": "sand dunes", "negative_prompt": "", "width": 256, "height": 512,
-                                  "steps": 0, "guidance": 0.0, "seed": 9, "seamless": "X"}]
+                     "seed": 9, "style": "", "seamless": "X"}]
 
 
 def test_poll_says_why_generate_is_greyed_out(bpy_module, addon, clean_scene, backend_env):

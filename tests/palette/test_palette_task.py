@@ -8,7 +8,7 @@ from backend_process import run_backend
 from PIL import Image, ImageDraw
 
 from backend.tasks import palette
-from core import protocol
+from core import palette_prompt, protocol
 from core.errors import TaskError
 
 
@@ -20,7 +20,7 @@ def test_prompt_answers_from_a_random_model_are_always_complete_schemes(make_job
         request, job = make_job(source="prompt", prompt="rainy neon alley", count=4, seed=seed,
                                 model=str(tiny_text_model))
         output = palette.run(request, job)
-        jsonschema.validate(output.data, palette.schema_for(4))
+        jsonschema.validate(output.data, palette_prompt.schema_for(4))
         _assert_distinct_with_a_primary(output.data)
         assert output.metadata["engine"] == "transformers" and output.metadata["attempts"] == 1
         assert output.metadata["parameters"]["prompt"] == "rainy neon alley"
@@ -32,7 +32,7 @@ def _assert_distinct_with_a_primary(document: dict) -> None:
     from coloraide import Color
 
     parsed = [Color(entry["hex"]) for entry in document["colors"]]
-    assert all(parsed[i].delta_e(parsed[j], method="ok") >= palette.DISTINCT_DELTA_E
+    assert all(parsed[i].delta_e(parsed[j], method="ok") >= palette_prompt.DISTINCT_DELTA_E
                for i in range(len(parsed)) for j in range(i))
     assert [entry["role"] for entry in document["colors"]].count("primary") >= 1
 
@@ -84,7 +84,7 @@ def test_prompt_image_keeps_no_painted_image_and_records_its_seed(make_job, tiny
                                      model=str(tiny_sd_model), **fields))
 
     output = paint()
-    jsonschema.validate(output.data, palette.schema_for(4))
+    jsonschema.validate(output.data, palette_prompt.schema_for(4))
     assert list((tmp_path / "out").iterdir()) == []  # neither the image nor its job folder is left
     assert "image" not in output.metadata  # no path to a file that is gone
     seed = output.metadata["parameters"]["seed"]
@@ -131,7 +131,7 @@ def test_repeated_colours_are_replaced_by_steps_of_the_model_s_own(make_job, tin
     assert colors[2]["role"] in ("highlight", "shadow") and colors[2]["hex"] not in ("#ff0088", "#ff0089")
     assert output.metadata["colors_added"] == 1
     _assert_distinct_with_a_primary(output.data)
-    jsonschema.validate(output.data, palette.schema_for(3))
+    jsonschema.validate(output.data, palette_prompt.schema_for(3))
 
 
 def test_one_colour_said_six_times_becomes_six_steps_of_it(make_job, tiny_text_model, canned_answers):
@@ -142,7 +142,7 @@ def test_one_colour_said_six_times_becomes_six_steps_of_it(make_job, tiny_text_m
     colors = output.data["colors"]
     assert colors[0]["hex"] == "#3366cc" and output.metadata["colors_added"] == 5
     _assert_distinct_with_a_primary(output.data)
-    jsonschema.validate(output.data, palette.schema_for(6))
+    jsonschema.validate(output.data, palette_prompt.schema_for(6))
     base = Color("#3366cc").convert("oklch")
     for added in colors[1:]:  # lighter and darker steps of the same hue, named and given a role
         step = Color(added["hex"]).convert("oklch")
@@ -180,9 +180,9 @@ def test_the_report_says_how_many_colours_were_added_and_why(make_job, tiny_text
 @pytest.mark.parametrize("count", [3, 7, 12])
 def test_any_single_colour_completes_to_any_count(hex_value, count):
     document = {"title": "One", "colors": [{"hex": hex_value, "name": "c", "role": "accent"}] * count}
-    completed, added = palette.complete_scheme(document, count)
+    completed, added = palette_prompt.complete_scheme(document, count)
     assert added == count - 1
-    jsonschema.validate(completed, palette.schema_for(count))
+    jsonschema.validate(completed, palette_prompt.schema_for(count))
     _assert_distinct_with_a_primary(completed)
 
 
@@ -192,7 +192,7 @@ def test_image_and_harmony_sources(make_job, tmp_path):
     image.save(tmp_path / "2_field#north.png")
     request, job = make_job(source="image", image=str(tmp_path / "2_field#north.png"), count=5)
     output = palette.run(request, job)
-    jsonschema.validate(output.data, palette.schema_for(5))
+    jsonschema.validate(output.data, palette_prompt.schema_for(5))
     # The image holds two colours; lightness steps of them make up the five asked for.
     assert [c["hex"] for c in output.data["colors"][:2]] == ["#0a783c", "#fafaf0"]
     assert output.metadata["colors_from_image"] == 2 and output.metadata["colors_added"] == 3
@@ -200,7 +200,7 @@ def test_image_and_harmony_sources(make_job, tmp_path):
 
     request, job = make_job(source="harmony", harmony="complementary", base_color="#aa3300", count=4)
     output = palette.run(request, job)
-    jsonschema.validate(output.data, palette.schema_for(4))
+    jsonschema.validate(output.data, palette_prompt.schema_for(4))
     assert output.data["colors"][0]["hex"] == "#aa3300"
     assert [e.stage for e in job.events if e.type == "progress"][-1] == "done"
 

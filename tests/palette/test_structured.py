@@ -7,14 +7,12 @@ import jsonschema
 import pytest
 
 from backend import structured
-from backend.tasks import palette
 from backend.text_model import load_text_model
-from core import protocol
+from core import palette_prompt, protocol
 from core.errors import Cancelled
 
 SEEDS = range(8)
-MESSAGES = [{"role": "system", "content": palette.SYSTEM_PROMPT},
-            {"role": "user", "content": "A colour scheme of 5 colours for: a rainy neon alley"}]
+MESSAGES = palette_prompt.messages("a rainy neon alley", 5)
 
 
 @pytest.fixture
@@ -26,7 +24,7 @@ def lm(make_job, tiny_text_model):
 @pytest.mark.parametrize("count, seeds", [(3, SEEDS), (12, SEEDS[:4])])
 def test_constrained_answers_are_always_schema_valid(lm, count, seeds):
     job, model = lm
-    schema = palette.schema_for(count)
+    schema = palette_prompt.schema_for(count)
     grammar = structured.compiled_grammar(model, schema)
     budget = structured.token_budget(schema)
     for seed in seeds:
@@ -71,7 +69,7 @@ def test_every_kind_of_bound_ends_inside_the_budget(lm):
 
 def test_the_same_model_without_the_grammar_does_not_give_valid_documents(lm):
     job, model = lm
-    schema = palette.schema_for(5)
+    schema = palette_prompt.schema_for(5)
     budget = structured.token_budget(schema)  # the same budget the constrained run gets
     for seed in SEEDS:
         text, _ = structured.generate_text(job, model, MESSAGES, max_new_tokens=budget, seed=seed)
@@ -81,7 +79,7 @@ def test_the_same_model_without_the_grammar_does_not_give_valid_documents(lm):
 
 def test_progress_is_reported_per_chunk_of_tokens(lm):
     job, model = lm
-    schema = palette.schema_for(3)
+    schema = palette_prompt.schema_for(3)
     structured.generate_text(job, model, MESSAGES, grammar=structured.compiled_grammar(model, schema),
                              max_new_tokens=structured.token_budget(schema), seed=0)
     steps = [event.step for event in job.events if event.type == "progress"]
@@ -103,12 +101,12 @@ def test_cancel_stops_generation_between_tokens(lm, model_cache):
 
     job = JobContext(protocol.PaletteRequest(id="cancel-me", device="cpu"), model_cache, emit, cancel)
     with pytest.raises(Cancelled):
-        structured.generate_json(job, model, schema=palette.schema_for(12), messages=MESSAGES, seed=0)
+        structured.generate_json(job, model, schema=palette_prompt.schema_for(12), messages=MESSAGES, seed=0)
     assert [e.step for e in events] == [structured.PROGRESS_EVERY]
 
 
 def test_budget_holds_the_longest_document_the_schema_allows():
-    schema = palette.schema_for(12)
+    schema = palette_prompt.schema_for(12)
     longest = {
         "title": "T" * 40,
         "colors": [{"hex": "#abcdef", "name": "N" * 24, "role": "background"}] * 12,

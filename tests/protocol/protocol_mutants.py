@@ -28,7 +28,8 @@ SYNC_PREFIX = "sync-"  # ids of the driver's own pings; no mutant id starts with
 # even a tiny model takes seconds), and the image ``prompt_image`` paints is larger than the
 # test server's size limit: both reach the task, neither runs a model.
 WEIGHTS = {"ping": 8, "texture": 16, "palette_harmony": 8, "palette_image": 8, "palette_prompt": 6,
-           "palette_prompt_image": 4, "ideas": 10, "doctor": 1, "cancel": 10, "unload": 1,
+           "palette_prompt_image": 4, "ideas": 10, "maps": 4, "refine": 4, "inpaint": 4, "upscale": 3,
+           "models": 2, "download": 2, "delete_model": 2, "doctor": 1, "cancel": 10, "unload": 1,
            "shutdown": 3, "not_an_object": 4}
 TYPES = [t for t in protocol.REQUEST_TYPES if t != "shutdown"]  # a type swap never makes a shutdown
 
@@ -58,6 +59,7 @@ class Mutants:
         self.rng = random.Random(seed)
         self.folder = folder
         self.image = _palette_image(folder / "source.png")
+        self.picture = _texture_picture(folder / "picture.png")
         self.count = 0
         self._raw: dict[str, str] = {}  # placeholder -> raw JSON text spliced in after encoding
 
@@ -99,6 +101,18 @@ class Mutants:
             "ideas": {"type": "ideas", "prompt": "a quiet harbour", "count": 2, **tiny,
                       "context": {"selected": [{"name": "Cube", "dimensions": [1, 2, 3]}],
                                   "palette": ["#336699"]}},
+            "maps": {"type": "maps", "image": str(self.picture), "maps": ["normal", "height"],
+                     "model": "classic", "output_dir": out, "seamless": "xy"},
+            "refine": {"type": "refine", "image": str(self.picture), "prompt": "moss", "output_dir": out,
+                       "strength": 0.5, "steps": 2, "seed": 1},
+            "inpaint": {"type": "inpaint", "image": str(self.picture), "prompt": "moss", "output_dir": out,
+                        "seam_fix": True, "steps": 2, "seed": 1},
+            "upscale": {"type": "upscale", "image": str(self.picture), "factor": 2, "output_dir": out,
+                        "steps": 2, "seed": 1, "seamless": "xy"},
+            # Downloads are off in the test server: a download is refused, a delete finds no record.
+            "models": {"type": "models"},
+            "download": {"type": "download", "model": "atelier-test/none", "accept_licence": True},
+            "delete_model": {"type": "delete_model", "model": "atelier-test/none", "revision": "0" * 40},
             "doctor": {"type": "doctor", "device": "cpu"},
             "unload": {"type": "unload"},
             "shutdown": {"type": "shutdown", "now": True},
@@ -293,6 +307,15 @@ def _nested(depth: int, objects: bool) -> object:
     for _ in range(depth):
         value = {"a": value} if objects else [value]
     return value
+
+
+def _texture_picture(path: Path) -> Path:
+    """A 64 x 64 RGB picture (the smallest size an edit takes) for refine, inpaint and upscale."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(path)
+    return path
 
 
 def _palette_image(path: Path) -> Path:

@@ -46,7 +46,8 @@ def test_mutated_requests_each_get_one_answer_and_the_server_lives(start_backend
     print(f"protocol fuzz: seed {seed}, {cases} cases")
     server = start_backend(env={"ATELIER_TEXTURE_MODEL": str(tiny_sd), "ATELIER_DEVICE": "cpu",
                                 "ATELIER_MAX_SIZE": "64", "ATELIER_MAX_STEPS": "2",
-                                "HF_HUB_CACHE": str(tmp_path / "hub")})
+                                "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
+                                "ATELIER_STATE_DIR": str(tmp_path / "state")})
     run = FuzzRun(server, seed, cases, Mutants(seed, tmp_path / "fuzz"))
     assert run.next_event()["type"] == "hello"
     started = time.monotonic()

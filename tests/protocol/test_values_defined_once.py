@@ -55,10 +55,10 @@ def test_the_apply_order_ranks_every_role_once_primary_first():
 
 
 def test_the_palette_prompt_explains_every_role():
-    from backend.tasks import palette
+    from core import palette_prompt
 
     for role, detail in colors.ROLE_DETAILS.items():
-        assert f"{role} ({detail.meaning})" in palette.SYSTEM_PROMPT
+        assert f"{role} ({detail.meaning})" in palette_prompt.SYSTEM_PROMPT
 
 
 def test_protocol_doc_and_cli_list_the_harmony_rules_sources_and_seamless_modes():
