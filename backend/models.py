@@ -19,13 +19,17 @@ from pathlib import Path
 from core import maps_models, texture_models
 from core.errors import TaskError
 from core.families import DEFAULT_TEXT_MODEL, DEFAULT_TEXTURE_MODEL
+from core.tiny_autoencoders import TINY_AUTOENCODER_ENV, TINY_AUTOENCODERS
 
 # Files that hold weights in Python's pickle format; loading one can execute code.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 CONFIG_FILES = ("model_index.json", "config.json")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The kind of the small decoder a live preview may use (``backend.tiny_autoencoder``).
+TINY_AUTOENCODER_KIND = "tiny-autoencoder"
 # How a hint names a model of each kind.
 _KIND_WORDS = {"texture": "a diffusers text-to-image model", "text": "an instruct (chat) model",
+               TINY_AUTOENCODER_KIND: "a tiny autoencoder (diffusers AutoencoderTiny)",
                **{f"maps-{part.folder}": f"a {part.pipeline}" for part in maps_models.MARIGOLD_PARTS}}
 
 
@@ -65,7 +69,8 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
            kind: str = "texture") -> LocatedModel:
     """Resolve ``model`` (a folder or a hub id) or raise ``TaskError`` saying how to get it.
 
-    ``kind`` ('texture' or 'text') only shapes the hints: they suggest a model of that kind.
+    ``kind`` ('texture', 'text', a Marigold part's ``maps-...`` or ``tiny-autoencoder``) only
+    shapes the messages and hints: they suggest a model of that kind.
     """
     model = model.strip()
     if not model:
@@ -82,6 +87,10 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
         check_folder(path, allow_pickle)
         return LocatedModel(str(path.resolve()), _snapshot_revision(path), True, allow_pickle)
     if path.is_absolute() or model.startswith((".", "~")) or not HUB_ID.match(model):
+        if kind == TINY_AUTOENCODER_KIND:
+            raise TaskError("model_missing", f"tiny autoencoder folder {model!r} does not exist",
+                            hint=f"check the folder {TINY_AUTOENCODER_ENV} names (one saved from diffusers' "
+                                 "AutoencoderTiny), or unset it for the model family's own")
         raise TaskError("model_missing", f"{kind} model folder {model!r} does not exist",
                         hint=f"check the path, or give the Hugging Face id of "
                              f"{_KIND_WORDS.get(kind, 'a model')} such as {example_model(kind)}")
@@ -89,10 +98,13 @@ def locate(model: str, allow_network: bool, allow_pickle: bool = False,
 
 
 def example_model(kind: str) -> str:
-    """The model a hint gives as an example: the default of ``kind`` ('texture' or 'text'), or
-    the hub id of a Marigold part (kinds ``maps-normals``, ``maps-appearance``, ``maps-depth``)."""
+    """The model a hint gives as an example: the default of ``kind`` ('texture' or 'text'), the
+    hub id of a Marigold part (kinds ``maps-normals``, ``maps-appearance``, ``maps-depth``), or
+    SD's tiny autoencoder (kind ``tiny-autoencoder``)."""
     if kind == "text":
         return DEFAULT_TEXT_MODEL
+    if kind == TINY_AUTOENCODER_KIND:
+        return TINY_AUTOENCODERS["sd"]
     parts = {f"maps-{part.folder}": part.hub_id for part in maps_models.MARIGOLD_PARTS}
     return parts.get(kind, DEFAULT_TEXTURE_MODEL)
 
@@ -151,6 +163,8 @@ def _locate_hub(model: str, allow_network: bool, allow_pickle: bool, kind: str) 
             _check_on_hub(model, kind)
             # from_pretrained downloads it; the revision is the hub's default branch.
             return LocatedModel(model, None, False, allow_pickle)
+        if kind == TINY_AUTOENCODER_KIND:
+            raise tiny_autoencoder_missing(model) from None
         if kind == "texture" and texture_models.is_withdrawn(model):
             raise TaskError("model_missing", f"model {model!r} is not in the local Hugging Face cache, "
                             "and its publisher withdrew it from the hub",
@@ -168,6 +182,16 @@ def _locate_hub(model: str, allow_network: bool, allow_pickle: bool, kind: str) 
         ) from None
     check_folder(snapshot, allow_pickle)
     return LocatedModel(str(snapshot), snapshot.name, False, allow_pickle)
+
+
+def tiny_autoencoder_missing(model: str) -> TaskError:
+    """The report for a tiny autoencoder that is not in the local cache: what it is, and the two
+    ways to have it (a job never downloads one: a live preview must not wait for the network)."""
+    return TaskError("model_missing", f"tiny autoencoder {model!r} (the small decoder that makes live "
+                     "previews fast) is not in the local Hugging Face cache",
+                     hint=f"download it once with `{texture_models.download_command(model)}` or from the "
+                          f"model manager in Atelier's preferences, or set {TINY_AUTOENCODER_ENV} to a "
+                          "folder saved from diffusers' AutoencoderTiny")
 
 
 def _check_on_hub(model: str, kind: str) -> None:

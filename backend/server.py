@@ -1,24 +1,28 @@
 """``serve``: the model host behind Blender, speaking JSON lines on stdin/stdout.
 
 The main thread reads requests; one worker thread runs jobs one at a time, in order, so only
-one job uses the device. stdout carries protocol lines only: the process's file descriptor 1
-is pointed at stderr at start, so a library that prints cannot corrupt the protocol. When
-stdin closes (Blender quit or crashed) the server exits and gives its GPU memory back.
+one job uses the device. Live previews are the exception to the order: the newest replaces
+every older one, and they step aside for any other job (``_enqueue``). stdout carries
+protocol lines only: the process's file descriptor 1 is pointed at stderr at start, so a
+library that prints cannot corrupt the protocol. When stdin closes (Blender quit or crashed)
+the server exits and gives its GPU memory back.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from core import __version__, limits, protocol
-from core.errors import TaskError, first_line
+from core.errors import Cancelled, TaskError, first_line
 
 from .model_cache import ModelCache
 
@@ -114,10 +118,19 @@ class Server:
                 self._error(request.id, "bad_request", f"a job with id {request.id!r} is already queued",
                             "use a new id for every request")
                 return
-            position = len(self._queue) + (1 if self._running else 0)
-            self._queue.append((request, threading.Event()))
+            if self._running and is_preview(self._running[0]):
+                self._running[1].set()  # any newer job stops a running preview at its next step
+            if is_preview(request):
+                for item in [item for item in self._queue if is_preview(item[0])]:
+                    self._queue.remove(item)
+                    self._error(item[0].id, "cancelled", "superseded by a newer preview")
+                place = len(self._queue)  # behind every queued job, none of them a preview now
+            else:  # ahead of a queued preview (at most one), behind every other job
+                place = next((i for i, (queued, _) in enumerate(self._queue) if is_preview(queued)),
+                             len(self._queue))
+            self._queue.insert(place, (request, threading.Event()))
             # Accepted goes out before the worker can start the job, so it precedes progress.
-            self.emit(protocol.AcceptedEvent(id=request.id, position=position))
+            self.emit(protocol.AcceptedEvent(id=request.id, position=place + (1 if self._running else 0)))
             self._cond.notify()
 
     def _cancel(self, request: protocol.CancelRequest) -> None:
@@ -188,11 +201,35 @@ class Server:
 
     def _end(self, event: protocol.Event) -> None:
         """A job's final event. Its id is free again before the client can read the event, so a
-        client may reuse it at once ("unique among queued and running jobs")."""
+        client may reuse it at once ("unique among queued and running jobs").
+
+        A preview cancelled after its last check (a newer job arrived while it decoded or wrote)
+        ends ``cancelled`` all the same, and its file is removed: the cancel and this decision
+        both hold the lock, so a superseded preview never ends with a result."""
         with self._cond:
             if self._running is not None and self._running[0].id == event.id:
+                request, cancel = self._running
                 self._running = None
+                if isinstance(event, protocol.ResultEvent) and is_preview(request) and cancel.is_set():
+                    discard_files(event.files)
+                    cancelled = Cancelled()
+                    event = protocol.ErrorEvent(id=event.id, code=cancelled.code, message=cancelled.message)
         self.emit(event)
+
+
+def is_preview(request: protocol.Request) -> bool:
+    """A live preview job: latest wins, and it never holds up other jobs (see PROTOCOL.md)."""
+    return bool(getattr(request, "preview", False))
+
+
+def discard_files(files: list) -> None:
+    """Delete the files a result of this backend names (``protocol.ResultFile``: its own job's
+    output), and their job folder once it is empty, as a job cancelled earlier leaves none."""
+    for file in files:
+        path = Path(file.path)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder still holds other files
+            path.parent.rmdir()
 
 
 _SKIP_PIECE = 2**16  # bytes read at a time while skipping the rest of an over-long line

@@ -200,7 +200,14 @@ def _receive(job: Job, event: protocol.ResultEvent) -> None:
     """Parse the result once; a malformed one ends the job with ``invalid_output``."""
     folder = job.folder.path if job.folder is not None else None
     try:
-        job.result = results.parse_result(job.request.type, event, folder)
+        result = results.parse_result(job.request.type, event, folder)
+        # The request, not the files, says which kind is wanted: raw preview pixels must never
+        # reach code that reads a base_color image, nor a full texture the live preview.
+        preview = bool(getattr(job.request, "preview", False))
+        if isinstance(result, results.PreviewResult) != preview:
+            wanted = "preview pixels" if preview else "a base_color image"
+            raise results.ResultError(f"the request asked for {wanted}; the result is not that")
+        job.result = result
     except results.ResultError as exc:
         job.error = protocol.ErrorEvent(
             id=job.id, code="invalid_output", message=f"the backend's result cannot be used: {exc}",

@@ -1,26 +1,29 @@
-"""One table of every model Atelier knows, whatever it is for: texture, control, maps or text.
+"""One table of every model Atelier knows, whatever it is for: texture, control, maps, text or
+preview (the tiny autoencoders that decode live previews).
 
 Built from the tables that own each kind (``texture_models``, ``control_models``,
-``maps_models.MARIGOLD_PARTS``, ``text_models``), so nothing is written down twice. Each row says
-the model's licence, whether that licence allows commercial use without conditions (when it
-does not, Atelier asks for a tick before downloading), the download size and the GPU memory it
-needs. The preferences' model manager and ``python -m backend models`` show this table with what
-the local Hugging Face cache holds of each model. Figures are approximate (see each table).
+``maps_models.MARIGOLD_PARTS``, ``text_models``, ``tiny_autoencoders``), so nothing is written
+down twice. Each row says the model's licence, whether that licence allows commercial use
+without conditions (when it does not, Atelier asks for a tick before downloading), the download
+size and the GPU memory it needs. The preferences' model manager and ``python -m backend
+models`` show this table with what the local Hugging Face cache holds of each model. Figures
+are approximate (see each table).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import control_models, maps_models, text_models, texture_models
+from . import control_models, maps_models, text_models, texture_models, tiny_autoencoders
 
-KINDS = ("texture", "control", "maps", "text")
+KINDS = ("texture", "control", "maps", "text", "preview")
 
 # Whether each licence named in the tables allows commercial use as it stands, and what to know.
 # Stability's Community License is free for commercial use only below 1 M USD of annual revenue,
 # so it is counted as restricting commercial use: the artist confirms it before downloading.
 LICENCES = {
     "Apache-2.0": (True, "commercial use allowed"),
+    "MIT": (True, "commercial use allowed"),
     "CreativeML OpenRAIL-M": (True, "commercial use allowed, with use-based restrictions"),
     "CreativeML OpenRAIL++-M": (True, "commercial use allowed, with use-based restrictions"),
     maps_models.MARIGOLD_LICENCE: (True, "commercial use allowed, with use-based restrictions"),
@@ -49,6 +52,11 @@ _RESTRICTIVE_TAG_WORDS = ("-nc", "non-commercial", "noncommercial", "research")
 # precision (about 5.2 GB), about 3 GiB of GPU memory in fp16 (approximate).
 MARIGOLD_DOWNLOAD_GB = 5.2
 MARIGOLD_GPU_GIB = 3.0
+# The tiny autoencoders (madebyollin's TAESD family, MIT licence on each model card) are about
+# 10 MB of safetensors weights each, and decode a 512 px image in about 0.1 GiB of GPU memory.
+TINY_AUTOENCODER_LICENCE = "MIT"
+TINY_AUTOENCODER_DOWNLOAD_GB = 0.01
+TINY_AUTOENCODER_GPU_GIB = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,13 @@ def _build() -> tuple[CatalogEntry, ...]:
     rows += [_entry("text", model.id, model.licence, model.download_gb, model.gpu_gib, model.source,
                     "palettes and scene ideas")
              for model in text_models.TEXT_MODELS]
+    families: dict[str, list[str]] = {}
+    for family, model_id in tiny_autoencoders.TINY_AUTOENCODERS.items():
+        families.setdefault(model_id, []).append(family)
+    rows += [_entry("preview", model_id, TINY_AUTOENCODER_LICENCE, TINY_AUTOENCODER_DOWNLOAD_GB,
+                    TINY_AUTOENCODER_GPU_GIB, "the Hugging Face hub",
+                    f"fast live previews of {' and '.join(names)} textures (tiny autoencoder)")
+             for model_id, names in families.items()]
     return tuple(rows)
 
 

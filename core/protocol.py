@@ -112,6 +112,12 @@ class TextureRequest(Request):
     device: str = "auto"
     allow_network: bool = False
     allow_pickle: bool = False
+    # Scheduling only: a newer preview replaces a queued or running one, and a preview never
+    # holds up other jobs by more than one step. The result is one raw ``preview`` file, no PNG.
+    preview: bool = False
+    # Decode with the family's tiny autoencoder (TAESD): much faster, a little softer. When it
+    # is not available the full VAE decodes and the result's ``data.notes`` says so.
+    tiny_autoencoder: bool = False
 
 
 @dataclass

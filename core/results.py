@@ -2,12 +2,12 @@
 
 The backend's ``result`` event carries ``files``, ``metadata`` (the provenance record) and
 ``data`` (the task's payload) as plain JSON. ``parse_result`` turns them into a
-``TextureResult``, ``PaletteResult``, ``IdeasResult``, ``MapsResult``, ``DoctorResult`` or a
-model manager result (``ModelsResult``, ``DownloadResult``, ``DeleteModelResult``) and is
-the only place that looks inside them: everything downstream reads attributes. A payload of the
-wrong shape, a provenance record of the wrong shape or a file outside the job's folder is a
-``ResultError`` whose message says what is wrong; the client ends the job with it
-(``invalid_output``) and nothing is applied.
+``TextureResult`` (``PreviewResult`` for a preview's raw pixels), ``PaletteResult``,
+``IdeasResult``, ``MapsResult``, ``DoctorResult`` or a model manager result (``ModelsResult``,
+``DownloadResult``, ``DeleteModelResult``) and is the only place that looks inside them:
+everything downstream reads attributes. A payload of the wrong shape, a provenance record of
+the wrong shape or a file outside the job's folder is a ``ResultError`` whose message says
+what is wrong; the client ends the job with it (``invalid_output``) and nothing is applied.
 
 Standard library only (plus ``core``): Blender's Python imports this as it is.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ideas as idea_rules
+from . import limits, model_catalog
 from .colors import ROLES
 from .pbr import MAP_ROLES, MAPS_ENGINES
 from .protocol import SEED_MAX
@@ -67,6 +68,20 @@ class TextureResult:
     provenance: Provenance
     # What the backend changed from the request and why ("steps raised from 1 to 2 ..."), for
     # the report; image edits (refine, inpaint, upscale) write them.
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """A texture preview: raw 8-bit RGBA pixels, top row first, in a file inside the job's folder
+    whose size is checked to be ``width * height * 4`` bytes (previews write no PNG)."""
+
+    id: str
+    pixels: Path
+    width: int
+    height: int
+    settings: TextureSettings
+    provenance: Provenance
     notes: tuple[str, ...] = ()
 
 
@@ -205,8 +220,8 @@ class DeleteModelResult:
 
 
 # What ``parse_result`` gives.
-Result = (TextureResult | PaletteResult | IdeasResult | MapsResult | DoctorResult | ModelsResult
-          | DownloadResult | DeleteModelResult)
+Result = (TextureResult | PreviewResult | PaletteResult | IdeasResult | MapsResult | DoctorResult
+          | ModelsResult | DownloadResult | DeleteModelResult)
 
 
 # --------------------------------------------------------------------------- the parser
@@ -232,17 +247,47 @@ def _texture(result_id: str, files: dict[str, Path], metadata: Any, data: dict) 
     provenance = _provenance(metadata)
     if "base_color" not in files:
         raise ResultError("the texture result names no base_color image")
-    settings = TextureSettings(
+    return TextureResult(id=result_id, base_color=files["base_color"], settings=_texture_settings(data),
+                         provenance=provenance, notes=_notes(data))
+
+
+def _texture_or_preview(result_id: str, files: dict[str, Path], metadata: Any,
+                        data: dict) -> TextureResult | PreviewResult:
+    if "preview" not in files or "base_color" in files:
+        return _texture(result_id, files, metadata, data)
+    provenance = _provenance(metadata)
+    settings = _texture_settings(data)
+    width, height, top = settings.width, settings.height, limits.max_size()
+    if not (limits.MIN_SIZE <= width <= top and limits.MIN_SIZE <= height <= top):
+        raise ResultError(f"the preview's size {width}x{height} is outside {limits.MIN_SIZE}..{top} pixels "
+                          "a side; nothing was read")
+    pixels = files["preview"]
+    try:
+        size = os.stat(pixels).st_size
+    except OSError as exc:  # removed or made unreadable since the folder check
+        raise ResultError(f"the preview file {str(pixels)!r} cannot be read ({exc.strerror}); "
+                          "nothing was read") from None
+    if size != width * height * 4:
+        raise ResultError(f"the preview file holds {size} bytes, not the {width * height * 4} of "
+                          f"{width}x{height} RGBA pixels; nothing was read")
+    return PreviewResult(id=result_id, pixels=pixels, width=width, height=height, settings=settings,
+                         provenance=provenance, notes=_notes(data))
+
+
+def _texture_settings(data: dict) -> TextureSettings:
+    return TextureSettings(
         prompt=_text(data, "prompt"), negative_prompt=_text(data, "negative_prompt", ""),
         width=_whole(data, "width"), height=_whole(data, "height"), steps=_whole(data, "steps"),
         guidance=_number(data, "guidance"), seed=_whole(data, "seed"),
         seamless=_text(data, "seamless", "off"))
+
+
+def _notes(data: dict) -> tuple[str, ...]:
+    """The result's notes, at most ``MAX_NOTES`` of at most ``MAX_NOTE_CHARS`` characters."""
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
         raise ResultError("the result's notes must be a list of text")
-    return TextureResult(id=result_id, base_color=files["base_color"], settings=settings,
-                         provenance=provenance,
-                         notes=tuple(note[:MAX_NOTE_CHARS] for note in notes[:MAX_NOTES]))
+    return tuple(note[:MAX_NOTE_CHARS] for note in notes[:MAX_NOTES])
 
 
 def _palette(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -> PaletteResult:
@@ -295,7 +340,7 @@ def _doctor(result_id: str, files: dict[str, Path], metadata: Any, data: dict) -
 # text is bounded so a hostile answer cannot flood the preferences.
 MAX_MODELS = 500
 MAX_REVISIONS = 50
-_MODEL_KINDS = ("texture", "control", "maps", "text", "other")
+_MODEL_KINDS = (*model_catalog.KINDS, "other")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REF = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
@@ -392,7 +437,7 @@ def _optional_number(data: dict, name: str) -> float | None:
     return value
 
 
-_PARSERS = {"texture": _texture, "refine": _texture, "inpaint": _texture, "upscale": _texture,
+_PARSERS = {"texture": _texture_or_preview, "refine": _texture, "inpaint": _texture, "upscale": _texture,
             "palette": _palette, "ideas": _ideas, "maps": _maps, "doctor": _doctor,
             "models": _models, "download": _download, "delete_model": _delete_model}
 
@@ -454,6 +499,11 @@ def _provenance(raw: Any) -> Provenance:
         raise ResultError(f"the result's provenance record is malformed: {exc}") from None
 
 
+# Roles whose bytes are read as they are, so the format the backend states must be the one
+# Blender reads (a preview's raw RGBA pixels; see PROTOCOL.md).
+_FILE_FORMATS = {"preview": "rgba8"}
+
+
 def _checked_files(files: Any, job_folder: str | Path | None) -> dict[str, Path]:
     """``{role: real path}`` of the result's files, each a regular file inside ``job_folder``."""
     if not isinstance(files, list):
@@ -466,6 +516,9 @@ def _checked_files(files: Any, job_folder: str | Path | None) -> dict[str, Path]
         if role in found:
             raise ResultError(f"the result names two {role} files")
         found[role] = inside(job_folder, path)
+        if role in _FILE_FORMATS and getattr(item, "format", None) != _FILE_FORMATS[role]:
+            raise ResultError(f"the result's {role} file has format {_shown(getattr(item, 'format', None))}, "
+                              f"not {_FILE_FORMATS[role]!r}; nothing was read")
     return found
 
 

@@ -8,6 +8,7 @@ from . import (
     export_material,
     ideas,
     inpaint,
+    live_preview,
     maps,
     model_folders,
     models,
@@ -19,5 +20,5 @@ from . import (
 )
 
 register, unregister = modules_factory(
-    (backend_control, doctor, texture, texture_history, maps, refine, inpaint, upscale, export_material, bake,
-     palette, ideas, models, model_folders))
+    (backend_control, doctor, texture, live_preview, texture_history, maps, refine, inpaint, upscale,
+     export_material, bake, palette, ideas, models, model_folders))

@@ -20,7 +20,8 @@ from ..operators.model_folders import setting_for
 from ..operators.models import OFFLINE, licence_note, size_text
 
 HEADINGS = {"texture": "Texture models", "control": "Depth ControlNets", "maps": "Maps (Marigold)",
-            "text": "Text models", "other": "Other models Atelier downloaded"}
+            "text": "Text models", "preview": "Tiny autoencoders (live preview)",
+            "other": "Other models Atelier downloaded"}
 JOB_OPERATORS = ("atelier.models_refresh", "atelier.model_download", "atelier.model_delete")
 TOKEN_TEXT = ("Hub token: HF_TOKEN or `hf auth login`, read by the backend; Atelier never stores "
               "it in the .blend or its preferences")

@@ -6,6 +6,7 @@ import bpy
 from .. import preferences
 from ..apply import pbr_material
 from ..client.session import ApplyError
+from ..operators import live_preview
 from .sidebar import SectionPanel, draw_job_button
 
 # The texture settings a style may supply (core.styles.DEFAULT_KEYS that a texture has).
@@ -56,6 +57,11 @@ class ATELIER_PT_texture(SectionPanel, bpy.types.Panel):
             for name in STYLE_SETTINGS:
                 if settings.is_property_set(name):
                     setattr(op, name, getattr(settings, name))
+        # On: a quick preview on the selected object follows the prompt, seed, style and steps.
+        previewing = live_preview.is_on()
+        toggle = layout.operator("atelier.live_preview", text="Live Preview", icon="HIDE_OFF",
+                                 depress=previewing)
+        toggle.enable = not previewing
 
         history = context.scene.atelier.history
         if len(history):

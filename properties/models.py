@@ -48,7 +48,8 @@ class ModelStatus(bpy.types.PropertyGroup):
     """One model of the last refresh (``core.results.ModelRow``); ``name`` is its hub id. Sizes
     are -1 when unknown (a model outside Atelier's table)."""
 
-    kind: bpy.props.StringProperty(name="Kind", description="texture, control, maps, text or other")
+    kind: bpy.props.StringProperty(
+        name="Kind", description="texture, control, maps, text, preview (a tiny autoencoder) or other")
     licence: bpy.props.StringProperty(name="Licence", description="The licence of its weights")
     commercial_use: bpy.props.BoolProperty(
         name="Commercial Use", description="Its licence allows commercial use without conditions")

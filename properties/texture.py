@@ -59,10 +59,28 @@ def texture_fields(*, hard: bool) -> dict:
     }
 
 
+# The panel settings a live preview follows: a change to one sends a new preview.
+LIVE_PREVIEW_FIELDS = ("prompt", "seed", "style", "steps")
+
+
+def _live_preview_update(settings, context: bpy.types.Context) -> None:
+    """Send a live preview of the changed settings (when the preview is on)."""
+    from ..operators import live_preview  # operators import properties: a module-level import would circle
+
+    live_preview.settings_changed(settings, context)
+
+
+def _with_update(fields: dict, names: tuple[str, ...], update) -> dict:
+    """``fields`` with ``update`` set on the properties ``names`` (only the panel's settings get
+    it: the history and the operator share the same fields but send no previews)."""
+    return {name: prop.function(**{**prop.keywords, "update": update}) if name in names else prop
+            for name, prop in fields.items()}
+
+
 class TextureSettings(bpy.types.PropertyGroup):
     """The Texture panel's values (what the Generate button sends)."""
 
-    __annotations__ = texture_fields(hard=True)
+    __annotations__ = _with_update(texture_fields(hard=True), LIVE_PREVIEW_FIELDS, _live_preview_update)
 
 
 class TextureHistoryItem(bpy.types.PropertyGroup):

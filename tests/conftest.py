@@ -254,6 +254,14 @@ def tiny_flux(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_autoencoder(tmp_path_factory) -> Path:
+    """A tiny random-weight AutoencoderTiny folder (TAESD-shaped) for the tiny SD/SDXL models."""
+    from tiny_pipelines import build_tiny_autoencoder
+
+    return build_tiny_autoencoder(tmp_path_factory.mktemp("models") / "tiny-autoencoder")
+
+
+@pytest.fixture(scope="session")
 def start_backend(tmp_path_factory):
     """Factory for serve processes; all are closed at the end of the session."""
     log_dir = tmp_path_factory.mktemp("backend-logs")

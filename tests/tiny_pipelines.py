@@ -1,6 +1,7 @@
-"""Tiny SDXL-, FLUX- and Marigold-shaped pipelines for the tests (random weights, saved with
-``save_pretrained`` and loaded by the backend like real models). They reuse the parts of the
-backend's own tiny SD pipeline (``backend.doctor_models``), which Doctor builds."""
+"""Tiny SDXL-, FLUX- and Marigold-shaped pipelines and a tiny autoencoder (TAESD) for the tests
+(random weights, saved with ``save_pretrained`` and loaded by the backend like real models).
+They reuse the parts of the backend's own tiny SD pipeline (``backend.doctor_models``), which
+Doctor builds."""
 
 from __future__ import annotations
 
@@ -139,4 +140,18 @@ def build_tiny_marigold(folder: str | Path) -> Path:
         torch.manual_seed(seed)
         build().save_pretrained(folder / name, safe_serialization=True)
     remove_tree(folder / "_tokenizer")
+    return folder
+
+
+def build_tiny_autoencoder(folder: str | Path, latent_channels: int = 4) -> Path:
+    """Save a tiny random-weight ``AutoencoderTiny`` (TAESD-shaped: four blocks, so it decodes
+    latents 1/8 of the image like the tiny pipelines' VAE) in ``folder``."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    folder = Path(folder)
+    torch.manual_seed(3)
+    AutoencoderTiny(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+                    num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1),
+                    latent_channels=latent_channels).save_pretrained(folder, safe_serialization=True)
     return folder

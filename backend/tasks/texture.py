@@ -3,7 +3,9 @@
 Covers Stable Diffusion 1.x/2.x, SD-Turbo, SDXL, SDXL-Turbo and FLUX through
 ``AutoPipelineForText2Image``. Values the request leaves out come from the model family's
 recommended settings. Every PNG carries the provenance record in a text chunk, so the file
-alone says how to make it again.
+alone says how to make it again. A preview (``preview: true``) is no record: it is handed over
+as raw RGBA bytes (``preview.rgba``), the cheapest form for Blender to load, and no PNG is
+written. ``tiny_autoencoder: true`` decodes with the family's tiny autoencoder when it is there.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from core.schema import short  # a value echoed in a message: at most 40 charact
 
 from ..models import LocatedModel, texture_model_setting
 from ..task_context import JobContext, TaskOutput, output_root
+from ..tiny_autoencoder import decoding_with, tiny_autoencoder
 
 PNG_PROVENANCE_KEY = "atelier.provenance"
+# zlib level of the PNG (lossless at every level). Measured with Pillow on a 512 px smooth
+# texture: level 6 (Pillow's default) 69 ms and 383 KiB, level 1 22 ms and 448 KiB; at 1024 px
+# 296 ms against 89 ms for 17% more bytes. Noise-like images cost the same at either level.
+PNG_COMPRESS_LEVEL = 1
+PREVIEW_FILE = "preview.rgba"
 MAX_GUIDANCE = 50.0
 # Components a model_index.json may name; anything else would mean loading custom code.
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
@@ -32,7 +40,8 @@ ANY_FAMILY_MULTIPLE = math.gcd(*(family.size_multiple for family in FAMILIES.val
 
 
 def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
-    """Generate one texture; returns the PNG as the ``base_color`` file."""
+    """Generate one texture; returns the PNG as the ``base_color`` file, or for a preview the
+    raw RGBA bytes as the ``preview`` file."""
     import torch
 
     check_request(request)
@@ -43,6 +52,8 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
         raise out_of_memory(f"loading {model} on {job.device}", exc) from None
     family = family_of(pipe, model)
     settings = resolve_settings(request, pipe, family)
+    tiny, tiny_name, tiny_note = (tiny_autoencoder(job, pipe, family) if request.tiny_autoencoder
+                                  else (None, "", ""))
     job.check_cancelled()
 
     seed = job.seed
@@ -63,7 +74,8 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     if family.max_sequence_length:
         options["max_sequence_length"] = family.max_sequence_length
     try:
-        with seamless_tiling(pipe, request.seamless):
+        # The tiny autoencoder goes in first, so seamless tiling wraps the decoder that runs.
+        with decoding_with(pipe, tiny), seamless_tiling(pipe, request.seamless):
             image = pipe(
                 prompt=request.prompt, **options,
                 width=settings["width"], height=settings["height"],
@@ -73,21 +85,31 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     except torch.OutOfMemoryError as exc:
         raise out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
                             exc) from None
+    # The call decodes after its last step check: a cancel that came meanwhile stops the job
+    # here, before any file is written, so a job waiting behind it waits no longer.
+    job.check_cancelled()
 
     parameters = {
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
         "width": settings["width"], "height": settings["height"], "steps": settings["steps"],
         "guidance": settings["guidance"], "seed": seed, "seamless": request.seamless,
         "style": request.style,  # the prompts above are already expanded with it
+        "tiny_autoencoder": tiny is not None, "tiny_autoencoder_model": tiny_name if tiny is not None else "",
     }
     record = job.provenance(
         "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
         scheduler=scheduler_record(pipe),
     )
+    data = {**parameters, "notes": [tiny_note]} if tiny_note else parameters
+    if request.preview:
+        path = job.job_dir() / PREVIEW_FILE
+        write_rgba(image, path)
+        return TaskOutput(files=[protocol.ResultFile("preview", str(path), "rgba8")], metadata=record,
+                          data=data)
     path = job.job_dir() / "base_color.png"
     write_png(image, path, record)
     return TaskOutput(files=[protocol.ResultFile("base_color", str(path), "png")],
-                      metadata=record, data=parameters)
+                      metadata=record, data=data)
 
 
 def out_of_memory(doing: str, exc: Exception) -> TaskError:
@@ -223,13 +245,19 @@ def check_model_index(folder: Path) -> None:
                             hint="Atelier loads only diffusers and transformers components")
 
 
-def write_png(image, path: Path, record: dict) -> None:
-    """Save ``image`` with the provenance record as a PNG text chunk."""
+def write_png(image, path: Path, record: dict, compress_level: int = PNG_COMPRESS_LEVEL) -> None:
+    """Save ``image`` with the provenance record as a PNG text chunk (``compress_level``: zlib's
+    0..9, all lossless; bench/profile_texture.py compares them)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text(PNG_PROVENANCE_KEY, json.dumps(record, ensure_ascii=False, sort_keys=True))
-    image.save(path, format="PNG", pnginfo=info)
+    image.save(path, format="PNG", pnginfo=info, compress_level=compress_level)
+
+
+def write_rgba(image, path: Path) -> None:
+    """Save ``image`` as raw 8-bit RGBA bytes, top row first (``width * height * 4`` bytes)."""
+    path.write_bytes(image.convert("RGBA").tobytes())
 
 
 def scheduler_record(pipe) -> dict:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from backend.model_manager import chosen_files, pickle_only_dirs
-from core import control_models, families, maps_models, model_catalog, text_models, texture_models
+from core import (
+    control_models,
+    families,
+    maps_models,
+    model_catalog,
+    text_models,
+    texture_models,
+    tiny_autoencoders,
+)
 
 
 def test_every_model_of_every_table_is_in_the_catalog_once():
@@ -15,7 +23,8 @@ def test_every_model_of_every_table_is_in_the_catalog_once():
     assert by_kind == {"texture": [m.id for m in texture_models.TEXTURE_MODELS],
                        "control": [m.id for m in control_models.CONTROL_MODELS],
                        "maps": [part.hub_id for part in maps_models.MARIGOLD_PARTS],
-                       "text": [m.id for m in text_models.TEXT_MODELS]}
+                       "text": [m.id for m in text_models.TEXT_MODELS],
+                       "preview": list(dict.fromkeys(tiny_autoencoders.TINY_AUTOENCODERS.values()))}
     assert model_catalog.find(families.DEFAULT_TEXT_MODEL.upper()).kind == "text"
 
 
@@ -26,6 +35,7 @@ def test_every_licence_named_in_the_tables_is_known():
     assert {"black-forest-labs/FLUX.1-dev", "Qwen/Qwen2.5-3B-Instruct", families.DEFAULT_TEXTURE_MODEL,
             "jasperai/Flux.1-dev-Controlnet-Depth"} <= restricted
     assert families.DEFAULT_TEXT_MODEL not in restricted
+    assert not restricted & set(tiny_autoencoders.TINY_AUTOENCODERS.values())  # MIT, as each model card says
 
 
 def test_every_family_but_flux_schnell_has_a_depth_controlnet():

@@ -47,6 +47,8 @@ def test_before_a_refresh_every_known_model_is_drawn_from_the_table(bpy_module, 
     calls = draw(bpy_module, addon, prefs)
     shown = labels(calls)
     assert "Press Refresh to see what the Hugging Face cache holds" in shown
+    assert [text for text in shown if text in manager(addon).HEADINGS.values()] == [
+        manager(addon).HEADINGS[kind] for kind in model_catalog.KINDS]  # one heading per kind, in order
     # The first download button names no model: the artist types one in the dialog.
     assert operator_settings(calls, "atelier.model_download") == [{}] + [
         {"model": entry.id} for entry in model_catalog.CATALOG]

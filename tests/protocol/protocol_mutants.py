@@ -27,8 +27,9 @@ SYNC_PREFIX = "sync-"  # ids of the driver's own pings; no mutant id starts with
 # the backend refuses once every other check of the request has passed (generating ideas with
 # even a tiny model takes seconds), and the image ``prompt_image`` paints is larger than the
 # test server's size limit: both reach the task, neither runs a model.
-WEIGHTS = {"ping": 8, "texture": 16, "palette_harmony": 8, "palette_image": 8, "palette_prompt": 6,
-           "palette_prompt_image": 4, "ideas": 10, "maps": 4, "refine": 4, "inpaint": 4, "upscale": 3,
+WEIGHTS = {"ping": 8, "texture": 16, "texture_preview": 6, "palette_harmony": 8, "palette_image": 8,
+           "palette_prompt": 6, "palette_prompt_image": 4, "ideas": 10, "maps": 4, "refine": 4,
+           "inpaint": 4, "upscale": 3,
            "models": 2, "download": 2, "delete_model": 2, "doctor": 1, "cancel": 10, "unload": 1,
            "shutdown": 3, "not_an_object": 4}
 TYPES = [t for t in protocol.REQUEST_TYPES if t != "shutdown"]  # a type swap never makes a shutdown
@@ -92,6 +93,9 @@ class Mutants:
             "ping": {"type": "ping"},
             "texture": {"type": "texture", "prompt": "red brick", "output_dir": out, "width": 64,
                         "height": 64, "steps": 1, "seed": 1, "seamless": "xy"},
+            "texture_preview": {"type": "texture", "prompt": "red brick", "output_dir": out, "width": 64,
+                                "height": 64, "steps": 1, "seed": 1, "preview": True,
+                                "tiny_autoencoder": True},
             "palette_harmony": {"type": "palette", "source": "harmony", "harmony": "triadic",
                                 "base_color": "#336699", "count": 4},
             "palette_image": {"type": "palette", "source": "image", "image": str(self.image), "count": 4},

@@ -156,8 +156,8 @@ class FuzzRun:
     # ---------------------------------------------------------------- the end
 
     def finish(self) -> None:
-        """Let queued jobs end (an ``unload`` queues behind them), check every id's answers, then
-        a ping and a clean exit."""
+        """Let queued jobs end (an ``unload`` queues behind them, a preview behind it), check every
+        id's answers, then a ping and a clean exit."""
         self.case = (self.mutants.count + 1, "end", b"", ["the final unload, ping and shutdown"])
         end = f"{SYNC_PREFIX}end"
         self.server.send({"type": "unload", "id": end})
@@ -165,6 +165,11 @@ class FuzzRun:
             if event["id"] is not None and event["id"] != end:
                 self.note(event)
         self.expect(event["type"] == "result", f"the final unload failed: {event}")
+        # A queued preview waits behind every non-preview job, the unload too: it may end after it.
+        while self.open:
+            event = self.next_event()
+            if event["id"] is not None:
+                self.note(event)
         for request_id, lines in self.lines.items():
             self.check_answers(request_id, lines)
         self.server.send({"type": "ping", "id": f"{SYNC_PREFIX}last"})
