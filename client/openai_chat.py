@@ -251,11 +251,8 @@ class ChatServer:
         raw = response.read(MAX_LINE_BYTES + 1)
         if len(raw) > MAX_LINE_BYTES:
             raise _too_big(self.url, f"{MAX_LINE_BYTES // 1_000_000} MB")
-        try:
-            document = parse_json(raw.decode("utf-8", errors="replace"))
-        except DocumentError:
-            document = None
-        if not isinstance(document, dict):
+        document = _json_object(raw)
+        if document is None:
             raise TaskError("invalid_output", f"{what} from the text server at {self.url} is not a JSON "
                                               "object",
                             hint="check that Text Server URL is an OpenAI-compatible API's base (ending "
@@ -295,12 +292,18 @@ def _response_format(style: str, name: str, schema: dict) -> dict:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
-def _event(data: bytes, url: str) -> dict:
+def _json_object(raw: bytes) -> dict | None:
+    """``raw`` read as one JSON object (bounded by ``core.schema.parse_json``); None for anything else."""
     try:
-        chunk = parse_json(data.decode("utf-8", errors="replace"))
+        document = parse_json(raw.decode("utf-8", errors="replace"))
     except DocumentError:
-        chunk = None
-    if not isinstance(chunk, dict):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _event(data: bytes, url: str) -> dict:
+    chunk = _json_object(data)
+    if chunk is None:
         raise TaskError("invalid_output", f"the text server at {url} sent a stream event that is not "
                                           "a JSON object",
                         hint="check that Text Server URL is an OpenAI-compatible API's base")
