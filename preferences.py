@@ -1,9 +1,10 @@
 """Atelier's add-on preferences and the resolved settings every operator uses.
 
 Environment variables override the preferences for headless use (``blender -b``):
-``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_MAPS_MODEL``,
-``ATELIER_DEVICE``, ``ATELIER_TEXT_SERVER_URL``, ``ATELIER_TEXT_SERVER_MODEL``. A text server's
-API key comes from ``ATELIER_TEXT_SERVER_KEY`` alone: no property holds it, so it is never saved.
+``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_CONTROL_MODEL``,
+``ATELIER_MAPS_MODEL``, ``ATELIER_DEVICE``, ``ATELIER_TEXT_SERVER_URL``, ``ATELIER_TEXT_SERVER_MODEL``.
+A text server's API key comes from ``ATELIER_TEXT_SERVER_KEY`` alone: no property holds it, so it
+is never saved.
 """
 
 import os
@@ -30,7 +31,8 @@ BUILTIN = "builtin"
 # add themselves when registered (the model manager, ``panels/model_manager.py``), so this module
 # imports none of them.
 SECTIONS: list = []
-_MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL"}
+_MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL",
+              "control": "ATELIER_CONTROL_MODEL"}
 
 
 class AtelierPreferences(bpy.types.AddonPreferences):
@@ -65,6 +67,12 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         name="Text Server Model",
         description="The model name the text server knows, e.g. 'qwen2.5:7b' for Ollama; empty = the "
                     f"one model the server lists ({TEXT_SERVER_MODEL_ENV} overrides it)",
+    )
+    control_model: bpy.props.StringProperty(
+        name="Control Model",
+        description="Hugging Face id or local diffusers folder of the depth ControlNet that steers "
+                    "projected textures and restyled renders; empty = the one Atelier's table names for "
+                    "the texture model's family (ATELIER_CONTROL_MODEL overrides it)",
     )
     maps_model: bpy.props.StringProperty(
         name="Maps Model",
@@ -128,6 +136,7 @@ class AtelierPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "text_model")
         layout.prop(self, "text_server_url")
         layout.prop(self, "text_server_model")
+        layout.prop(self, "control_model")
         layout.prop(self, "maps_model")
         layout.prop(self, "default_maps")
         for env in (*_MODEL_ENV.values(), TEXT_SERVER_URL_ENV, TEXT_SERVER_MODEL_ENV, MAPS_MODEL_ENV,
@@ -183,12 +192,13 @@ def backend_problem() -> str:
 
 
 def resolved_model(kind: str) -> str:
-    """The model for ``kind`` ('texture' or 'text'): environment, else preference.
+    """The model for ``kind`` ('texture', 'text' or 'control'): environment, else preference.
 
-    The value is a Hugging Face id, a local folder, or ``builtin`` (the built-in engine).
+    The value is a Hugging Face id, a local folder, ``builtin`` (the built-in engine; texture and
+    text), or '' (control: the backend picks from ``core.control_models``).
     """
     if kind not in _MODEL_ENV:
-        raise ValueError(f"unknown model kind {kind!r}; use 'texture' or 'text'")
+        raise ValueError(f"unknown model kind {kind!r}; use 'texture', 'text' or 'control'")
     value = os.environ.get(_MODEL_ENV[kind]) or _preference(f"{kind}_model")
     return value.strip()
 

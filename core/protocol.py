@@ -171,6 +171,46 @@ class UpscaleRequest(ImageEditRequest):
 
 
 @dataclass
+class ProjectRequest(ImageEditRequest):
+    """One view of a projection: paint what the camera sees of the mesh, steered by its depth
+    image ``control_image`` (normalised inverse depth: near bright, background black) through a
+    depth ControlNet. The first view has no ``image``: the whole view is painted. Later views
+    send the texture painted so far as seen from this camera (``image``) and ``mask`` (white =
+    not painted yet): only the mask is painted, every other pixel comes back unchanged. The
+    view's size is the control image's."""
+
+    type: ClassVar[str] = "project"
+    control_image: str = ""
+    mask: str = ""
+    control_model: str = ""  # "" = ATELIER_CONTROL_MODEL, else the family's entry in core.control_models
+    strength: float = 1.0  # inside the mask, as for ``inpaint``
+
+
+@dataclass
+class RestyleRequest(ImageEditRequest):
+    """A new version of a render (``image``) that keeps its structure: image-to-image steered by
+    the render's depth image ``control_image`` through a depth ControlNet (``""`` = no depth:
+    plain image-to-image)."""
+
+    type: ClassVar[str] = "restyle"
+    control_image: str = ""
+    control_model: str = ""
+    strength: float = 0.6
+
+
+# Request fields that name an input file on the client's machine. A backend on another machine
+# cannot read them: the remote transport uploads each named file with the request, and the
+# server replaces the path with its own copy (PROTOCOL.md, "Over HTTP").
+INPUT_FILE_FIELDS = ("image", "mask", "control_image")
+
+
+def input_files(request: Request) -> dict[str, str]:
+    """The input files ``request`` names: {field: path} for every non-empty path field."""
+    return {name: value for name in INPUT_FILE_FIELDS
+            if isinstance(value := getattr(request, name, ""), str) and value}
+
+
+@dataclass
 class PaletteRequest(Request):
     """Make a colour scheme from a prompt, an image file or a base colour."""
 
@@ -357,9 +397,9 @@ class ErrorEvent(Event):
 
 REQUEST_TYPES = {
     cls.type: cls
-    for cls in (PingRequest, TextureRequest, RefineRequest, InpaintRequest, UpscaleRequest, PaletteRequest,
-                IdeasRequest, MapsRequest, DoctorRequest, ModelsRequest, DownloadRequest, DeleteModelRequest,
-                CancelRequest, UnloadRequest, ShutdownRequest)
+    for cls in (PingRequest, TextureRequest, RefineRequest, InpaintRequest, UpscaleRequest, ProjectRequest,
+                RestyleRequest, PaletteRequest, IdeasRequest, MapsRequest, DoctorRequest, ModelsRequest,
+                DownloadRequest, DeleteModelRequest, CancelRequest, UnloadRequest, ShutdownRequest)
 }
 EVENT_TYPES = {
     cls.type: cls

@@ -438,6 +438,7 @@ def _optional_number(data: dict, name: str) -> float | None:
 
 
 _PARSERS = {"texture": _texture_or_preview, "refine": _texture, "inpaint": _texture, "upscale": _texture,
+            "project": _texture, "restyle": _texture,
             "palette": _palette, "ideas": _ideas, "maps": _maps, "doctor": _doctor,
             "models": _models, "download": _download, "delete_model": _delete_model}
 
