@@ -2,9 +2,11 @@
 
 Environment variables override the preferences for headless use (``blender -b``):
 ``ATELIER_PYTHON``, ``ATELIER_TEXTURE_MODEL``, ``ATELIER_TEXT_MODEL``, ``ATELIER_CONTROL_MODEL``,
-``ATELIER_MAPS_MODEL``, ``ATELIER_DEVICE``, ``ATELIER_TEXT_SERVER_URL``, ``ATELIER_TEXT_SERVER_MODEL``.
-A text server's API key comes from ``ATELIER_TEXT_SERVER_KEY`` alone: no property holds it, so it
-is never saved.
+``ATELIER_MAPS_MODEL``, ``ATELIER_DEVICE``, ``ATELIER_TEXT_SERVER_URL``, ``ATELIER_TEXT_SERVER_MODEL``,
+``ATELIER_BACKEND_URL`` (set: the backend is that remote server, whatever Backend says).
+A text server's API key comes from ``ATELIER_TEXT_SERVER_KEY`` alone, and a remote backend's token
+from ``ATELIER_BACKEND_TOKEN`` or the ``remote_token`` file in Atelier's user folder: no property
+holds either, so neither is ever saved in a .blend or the preferences.
 """
 
 import os
@@ -16,6 +18,9 @@ import bpy
 from .client import BackendConfig
 from .client.openai_chat import URL_ENV as TEXT_SERVER_URL_ENV
 from .client.openai_chat import public_url
+from .client.remote_config import TOKEN_ENV as BACKEND_TOKEN_ENV
+from .client.remote_config import TOKEN_FILE_NAME, RemoteConfig, read_token_file
+from .client.remote_config import URL_ENV as BACKEND_URL_ENV
 from .client.text_server import MODEL_ENV as TEXT_SERVER_MODEL_ENV
 from .client.text_server import TextServerConfig
 from .core import maps_models
@@ -38,6 +43,28 @@ _MODEL_ENV = {"texture": "ATELIER_TEXTURE_MODEL", "text": "ATELIER_TEXT_MODEL",
 class AtelierPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
+    backend: bpy.props.EnumProperty(
+        name="Backend",
+        description="Where Atelier's models run (ATELIER_BACKEND_URL, when set, means a remote server)",
+        items=[
+            ("LOCAL", "Local Process", "A backend process on this computer, started with Backend Python"),
+            ("REMOTE", "Remote Server", "A shared server running `python -m backend ray-serve`, reached "
+                                        "at Remote URL with a token"),
+        ],
+        default="LOCAL",
+    )
+    backend_url: bpy.props.StringProperty(
+        name="Remote URL",
+        description="Address of the remote backend, e.g. https://gpu-server:8765 "
+                    f"({BACKEND_URL_ENV} overrides it; the token comes from {BACKEND_TOKEN_ENV} or the "
+                    f"{TOKEN_FILE_NAME} file in Atelier's user folder, never from here)",
+    )
+    allow_insecure: bpy.props.BoolProperty(
+        name="Allow Insecure Connection",
+        description="Allow plain http to a remote backend on another machine: the token and your "
+                    "images then cross the network unencrypted (https or an SSH tunnel is safe)",
+        default=False,
+    )
     python_path: bpy.props.StringProperty(
         name="Backend Python",
         description="Python interpreter of the environment with torch and diffusers that runs "
@@ -126,12 +153,23 @@ class AtelierPreferences(bpy.types.AddonPreferences):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
+        layout.prop(self, "backend")
         row = layout.row(align=True)
-        row.prop(self, "python_path")
-        row.operator("atelier.backend_doctor", text="Doctor", icon="CHECKMARK")
-        for name, env in (("python_path", "ATELIER_PYTHON"),):
-            if os.environ.get(env):
-                layout.label(text=f"{env} overrides {name}: {os.environ[env]}", icon="INFO")
+        if uses_remote():
+            row.prop(self, "backend_url")
+            row.operator("atelier.backend_doctor", text="Doctor", icon="CHECKMARK")
+            layout.prop(self, "allow_insecure")
+            if os.environ.get(BACKEND_URL_ENV):
+                layout.label(text=f"{BACKEND_URL_ENV} = {public_url(os.environ[BACKEND_URL_ENV])}",
+                             icon="INFO")
+            token, problem = remote_token()
+            layout.label(text=problem or f"Token: {token_source()}", icon="ERROR" if problem else "LOCKED")
+        else:
+            row.prop(self, "python_path")
+            row.operator("atelier.backend_doctor", text="Doctor", icon="CHECKMARK")
+            for name, env in (("python_path", "ATELIER_PYTHON"),):
+                if os.environ.get(env):
+                    layout.label(text=f"{env} overrides {name}: {os.environ[env]}", icon="INFO")
         layout.prop(self, "texture_model")
         layout.prop(self, "text_model")
         layout.prop(self, "text_server_url")
@@ -183,6 +221,9 @@ def resolved_python() -> str:
 
 def backend_problem() -> str:
     """Why the backend cannot be started, or '' when it can (said by panels and operators)."""
+    if uses_remote():
+        token, problem = remote_token()
+        return problem or remote_config(token).problem()
     python = resolved_python()
     if not python:
         return "Set the backend Python in Atelier's preferences (or ATELIER_PYTHON)"
@@ -256,8 +297,50 @@ def idle_seconds() -> float:
     return 60.0 * prefs.idle_minutes if prefs is not None else 0.0
 
 
-def backend_config(extension_dir: str) -> BackendConfig:
-    """How to start the backend now; offline Blender means an offline hub in the backend too."""
+def uses_remote() -> bool:
+    """True when the backend is a remote server: ATELIER_BACKEND_URL is set, or Backend says so."""
+    return bool(os.environ.get(BACKEND_URL_ENV, "").strip()) or _preference("backend", "LOCAL") == "REMOTE"
+
+
+def token_file() -> Path:
+    """The file a remote backend's token may be kept in (first line): ``remote_token`` at the root of
+    Atelier's user folder, outside every .blend."""
+    return Path(user_folder("")) / TOKEN_FILE_NAME
+
+
+def remote_token() -> tuple[str, str]:
+    """(token, problem): ATELIER_BACKEND_TOKEN, else the first line of the ``remote_token`` file;
+    problem is '' unless that file exists and cannot be read."""
+    token = os.environ.get(BACKEND_TOKEN_ENV, "").strip()
+    if token:
+        return token, ""
+    try:
+        return read_token_file(token_file()), ""
+    except OSError as exc:
+        return "", f"the token file {str(token_file())!r} cannot be read: {exc.strerror}; fix its permissions"
+
+
+def token_source() -> str:
+    """Where the token is taken from, for the preferences (never the token itself)."""
+    if os.environ.get(BACKEND_TOKEN_ENV, "").strip():
+        return BACKEND_TOKEN_ENV
+    return f"the {TOKEN_FILE_NAME} file in {user_folder('')}"
+
+
+def remote_config(token: str | None = None) -> RemoteConfig:
+    """The remote backend now: ATELIER_BACKEND_URL, else Remote URL; the token as ``remote_token``."""
+    url = (os.environ.get(BACKEND_URL_ENV) or _preference("backend_url")).strip()
+    prefs = addon_preferences()
+    return RemoteConfig(url=url, token=remote_token()[0] if token is None else token,
+                        allow_insecure=bool(getattr(prefs, "allow_insecure", False)),
+                        allow_network=allow_network())
+
+
+def backend_config(extension_dir: str) -> BackendConfig | RemoteConfig:
+    """How to reach the backend now: the remote server when one is set, else the local process
+    (offline Blender means an offline hub in the backend too)."""
+    if uses_remote():
+        return remote_config()
     env = {} if allow_network() else {"HF_HUB_OFFLINE": "1"}
     return BackendConfig(python=resolved_python(), cwd=extension_dir, env=tuple(sorted(env.items())))
 

@@ -23,6 +23,8 @@ from .names import datablock_name
 from .nodes import node_tree
 
 PROVENANCE_KEY = "atelier_provenance"
+# Added to the box-mapped material when UV and UV-less meshes share one texture.
+BOX_SUFFIX = " (box)"
 
 
 @dataclass
@@ -205,7 +207,9 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: l
     """Into the active material slot; a new slot when the object has none."""
     if len(obj.material_slots) == 0:
         obj.data.materials.append(material)
-        undo.append(lambda: obj.data.materials.pop(index=len(obj.data.materials) - 1))
+        # Back to no slots. ``clear`` (not ``pop``, which leaves the object an empty slot) also
+        # takes the slot off every object showing the mesh.
+        undo.append(lambda: obj.data.materials.clear())
     else:
         previous = obj.active_material
         obj.active_material = material
@@ -217,8 +221,9 @@ def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: l
 
 def apply_texture(result: TextureResult, parameters: TextureParameters,
                   target_names: list[str], storage: str,
-                  then: Callable[[Applied], None] | None = None) -> Applied:
-    """Build image and material(s) from ``result`` and put them on the named objects.
+                  then: Callable[[Applied], None] | None = None, name: str = "") -> Applied:
+    """Build image and material(s) from ``result`` and put them on the named objects; they are
+    named ``name`` (default: the prompt), a box-mapped second material ``<name> (box)``.
 
     ``then(applied)`` finishes the material in the same step (the PBR maps) before the history
     entry is written; what it raises undoes the texture too. Raises ``ApplyError`` (with
@@ -231,7 +236,7 @@ def apply_texture(result: TextureResult, parameters: TextureParameters,
                          "select a mesh and generate again")
     source = _base_color_file(result)
     record = result.provenance.to_dict()
-    name = datablock_name(parameters.prompt)
+    name = datablock_name(name or parameters.prompt)
     created: list = []
     undo: list = []
     try:
@@ -242,7 +247,7 @@ def apply_texture(result: TextureResult, parameters: TextureParameters,
         for obj in targets:
             box = not has_uv_map(obj)
             if box not in by_mapping:
-                suffix = " (box)" if box and len({has_uv_map(o) for o in targets}) > 1 else ""
+                suffix = BOX_SUFFIX if box and len({has_uv_map(o) for o in targets}) > 1 else ""
                 material = build_material(datablock_name(name + suffix), applied.image, box)
                 created.append(material)
                 store_provenance(material, record)

@@ -1,4 +1,5 @@
-"""A UV map for meshes that have none, so tangent-space normal and height maps can sit on them.
+"""A UV map for meshes that have none, so tangent-space normal and height maps (and projected
+textures) can sit on them; and a mesh's UV triangles, to check them for overlaps.
 
 Tangent space is built from UV coordinates: a box-projected texture has none, so a mesh without
 UVs gets one named ``UV_MAP_NAME``, made by Smart UV Project.
@@ -7,6 +8,7 @@ UVs gets one named ``UV_MAP_NAME``, made by Smart UV Project.
 from __future__ import annotations
 
 import bpy
+import numpy as np
 
 from ..client.session import ApplyError
 
@@ -31,17 +33,18 @@ def meshes_without_uvs(objects) -> list[bpy.types.Object]:
     return found
 
 
-def check_can_unwrap(context: bpy.types.Context, objects) -> None:
-    """Refuse, before anything changes, when an unwrap could not run; the message says the fix."""
+def check_can_unwrap(context: bpy.types.Context, objects, why: str = "for normal and height maps") -> None:
+    """Refuse, before anything changes, when an unwrap could not run; the message says the fix
+    (``why`` says what needs the UV map)."""
     if not objects:
         return
     if context.mode != "OBJECT":
-        raise ApplyError(f"{objects[0].name!r} needs a UV map for normal and height maps; switch "
+        raise ApplyError(f"{objects[0].name!r} needs a UV map {why}; switch "
                          "to Object Mode and run it again")
     view_layer = context.view_layer
     for obj in objects:
         if view_layer.objects.get(obj.name) is None or not obj.visible_get(view_layer=view_layer):
-            raise ApplyError(f"{obj.name!r} needs a UV map for normal and height maps but is hidden "
+            raise ApplyError(f"{obj.name!r} needs a UV map {why} but is hidden "
                              "or outside the view layer; show it, or give it a UV map (UV > Smart UV "
                              "Project)")
 
@@ -83,3 +86,14 @@ def _remove_uv_map(mesh: bpy.types.Mesh) -> None:
     layer = mesh.uv_layers.get(UV_MAP_NAME)
     if layer is not None:
         mesh.uv_layers.remove(layer)
+
+
+def uv_triangles(mesh: bpy.types.Mesh, uv_map: str) -> np.ndarray:
+    """The UV coordinates of ``mesh``'s triangles on ``uv_map`` (T x 3 x 2), e.g. an evaluated
+    mesh's, for ``core.uv_overlap``."""
+    triangles = mesh.loop_triangles
+    loops = np.empty(len(triangles) * 3, dtype=np.int64)
+    triangles.foreach_get("loops", loops)
+    coordinates = np.empty(len(mesh.loops) * 2, dtype=np.float32)
+    mesh.uv_layers[uv_map].uv.foreach_get("vector", coordinates)
+    return coordinates.reshape(-1, 2)[loops].reshape(-1, 3, 2)

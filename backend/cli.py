@@ -1,5 +1,6 @@
-"""Command line: ``serve`` for Blender, one-shot ``texture``/``palette``/``ideas``/``maps`` for scripts,
-``doctor`` to check an installation, ``models`` and ``download`` for the model manager.
+"""Command line: ``serve`` for Blender, ``ray-serve`` for a shared server over HTTP, one-shot
+``texture``/``palette``/``ideas``/``maps`` for scripts, ``doctor`` to check an installation,
+``models`` and ``download`` for the model manager.
 
 One-shot commands run the same task code as ``serve`` in this process, print the result as
 JSON on stdout (progress goes to stderr) and exit 0 only on success.
@@ -18,6 +19,7 @@ from pathlib import Path
 from core import colors, protocol
 from core.pbr import MAP_ROLES, MapError, check_map_names
 
+from .ray_serve.cli import add_parser as ray_serve_parser
 from .server import run_request
 
 EXIT_FAILED = 1
@@ -90,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(maps)
 
     commands.add_parser("doctor", help="check this environment end to end, offline")
+    ray_serve_parser(commands)
 
     models = commands.add_parser("models", help="list the models Atelier knows and what the cache holds "
                                  "(offline)")
@@ -125,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             if flag is not None:
                 os.environ[env] = str(flag)
         return server.main()
+    if args.command == "ray-serve":
+        from .ray_serve.cli import main as ray_serve_main
+
+        return ray_serve_main(args)
     if args.command == "doctor":
         from .doctor import main as doctor_main
 

@@ -88,7 +88,12 @@ def check_edit_request(request: protocol.ImageEditRequest, strength: float, seam
 def load_pipelines(job: JobContext, request: protocol.ImageEditRequest, auto_class_name: str):
     """The cached text-to-image pipeline, its family and the edit pipeline made from it
     (``auto_class_name``: 'AutoPipelineForImage2Image' or 'AutoPipelineForInpainting')."""
-    import diffusers
+    model, pipe, family = load_texture_pipeline(job, request)
+    return model, pipe, family, pipeline_from(pipe, auto_class_name)
+
+
+def load_texture_pipeline(job: JobContext, request: protocol.ImageEditRequest):
+    """The texture model's name, its cached text-to-image pipeline and its family."""
     import torch
 
     model = texture_model_setting(request.model)
@@ -96,10 +101,17 @@ def load_pipelines(job: JobContext, request: protocol.ImageEditRequest, auto_cla
         pipe = job.load("texture", model, texture.load_pipeline)
     except torch.OutOfMemoryError as exc:
         raise texture.out_of_memory(f"loading {model} on {job.device}", exc) from None
-    family = texture.family_of(pipe, model)
-    edit = getattr(diffusers, auto_class_name).from_pipe(pipe)
-    edit.set_progress_bar_config(disable=True)
-    return model, pipe, family, edit
+    return model, pipe, texture.family_of(pipe, model)
+
+
+def pipeline_from(pipe, auto_class_name: str, **components):
+    """The pipeline of diffusers' ``auto_class_name`` made from ``pipe`` (sharing its weights),
+    with ``components`` added (e.g. ``controlnet``: the class becomes its ControlNet variant)."""
+    import diffusers
+
+    made = getattr(diffusers, auto_class_name).from_pipe(pipe, **components)
+    made.set_progress_bar_config(disable=True)
+    return made
 
 
 def resolve_settings(request: protocol.ImageEditRequest, pipe, family: Family, width: int, height: int,
@@ -119,19 +131,21 @@ def resolve_settings(request: protocol.ImageEditRequest, pipe, family: Family, w
 
 def image_to_image_pixels(job: JobContext, edit, family: Family, image, *, prompt: str, negative_prompt: str,
                           strength: float, steps: int, guidance: float, seed: int,
-                          seamless: str = "off") -> np.ndarray:
+                          seamless: str = "off", **control) -> np.ndarray:
     """One image-to-image call: ``image`` (PIL image or float H x W x 3 array, 0..1) through the
-    image-to-image pipeline ``edit``; returns float32 H x W x 3 in 0..1 at the image's size."""
+    image-to-image pipeline ``edit``; returns float32 H x W x 3 in 0..1 at the image's size.
+    ``control``: ``control_image=...`` for a ControlNet pipeline."""
     return _call(job, edit, family, image, prompt=prompt, negative_prompt=negative_prompt,
-                 strength=strength, steps=steps, guidance=guidance, seed=seed, seamless=seamless)
+                 strength=strength, steps=steps, guidance=guidance, seed=seed, seamless=seamless, **control)
 
 
 def inpaint_pixels(job: JobContext, edit, family: Family, image, mask, *, prompt: str, negative_prompt: str,
-                   strength: float, steps: int, guidance: float, seed: int) -> np.ndarray:
+                   strength: float, steps: int, guidance: float, seed: int, **control) -> np.ndarray:
     """One inpainting call: ``image`` repainted where ``mask`` (a greyscale PIL image, white =
-    repaint) is set; returns the pipeline's float32 H x W x 3 in 0..1 (all of it, unmixed)."""
+    repaint) is set; returns the pipeline's float32 H x W x 3 in 0..1 (all of it, unmixed).
+    ``control``: ``control_image=...`` for a ControlNet pipeline."""
     return _call(job, edit, family, image, mask_image=mask, prompt=prompt, negative_prompt=negative_prompt,
-                 strength=strength, steps=steps, guidance=guidance, seed=seed, seamless="off")
+                 strength=strength, steps=steps, guidance=guidance, seed=seed, seamless="off", **control)
 
 
 def _call(job, edit, family, image, *, prompt, negative_prompt, strength, steps, guidance, seed, seamless,

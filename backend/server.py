@@ -49,13 +49,7 @@ class Server:
 
     def emit(self, event: protocol.Event) -> None:
         """Write one event line; safe from any thread."""
-        try:
-            line = protocol.encode(event)
-            line.encode("utf-8")  # a lone surrogate would fail the write below, losing the event
-        except ValueError as exc:  # e.g. a NaN slipped into metadata
-            line = protocol.encode(protocol.ErrorEvent(
-                id=getattr(event, "id", None), code="internal",
-                message=f"the backend produced an event it cannot encode: {first_line(exc)}"))
+        line = event_line(event)
         with self._write_lock:
             try:
                 self._out.write(line + "\n")
@@ -250,6 +244,19 @@ def bounded_lines(stream: BinaryIO, limit: int):
         while piece and not piece.endswith(b"\n"):
             piece = stream.readline(_SKIP_PIECE)
         yield None
+
+
+def event_line(event: protocol.Event) -> str:
+    """One event's protocol line, or an ``internal`` error line in its place when the event cannot
+    be encoded (a NaN in metadata, a lone surrogate that would fail the UTF-8 write)."""
+    try:
+        line = protocol.encode(event)
+        line.encode("utf-8")
+    except ValueError as exc:  # UnicodeEncodeError is one
+        line = protocol.encode(protocol.ErrorEvent(
+            id=getattr(event, "id", None), code="internal",
+            message=f"the backend produced an event it cannot encode: {first_line(exc)}"))
+    return line
 
 
 def run_job(request: protocol.Request, cache: ModelCache, emit, cancel: threading.Event):

@@ -20,7 +20,6 @@ minutes with the models built.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -29,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import gpu_setup  # noqa: E402
 from bench.gpu_maps import Clock, texture  # noqa: E402
-from bench.gpu_turbo import MODELS, build_full_size  # noqa: E402
 
 PROMPT = "mossy stone wall"
 STEPS = 4
@@ -118,50 +117,28 @@ def show(name: str, row: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny models on the CPU (a check that it runs)")
-    parser.add_argument("--json", help="file to write the numbers to")
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget-s", type=float, default=360.0, help="stop adding measurements after this")
-    parser.add_argument("--models", default="sd-turbo,sdxl-turbo", help="comma-separated subset to run")
+    parser = gpu_setup.parser(__doc__.splitlines()[0], "--smoke")
     args = parser.parse_args()
-    wanted = [(name, kind) for name, kind in MODELS if name in args.models.split(",")]
-    if not wanted:
-        parser.error(f"--models names none of {', '.join(name for name, _ in MODELS)}")
+    wanted = gpu_setup.wanted_models(parser, args)
 
     import diffusers
     import torch
 
-    from backend.doctor_models import build_tiny_sd
     from backend.model_cache import ModelCache
 
     started = time.perf_counter()
-    device = "cpu" if args.smoke else "cuda"
-    dtype = torch.float32 if args.smoke else torch.float16
-    if not args.smoke and not torch.cuda.is_available():
-        sys.exit("no CUDA GPU: run with --smoke on a CPU")
-    size = 64 if args.smoke else 512
+    device, dtype = gpu_setup.device_and_dtype(args.tiny, "--smoke")
+    size = 64 if args.tiny else 512
     clock = Clock(device, args.warmup, args.repeats, args.budget_s)
     once = Clock(device, 0, 1, args.budget_s)  # the large upscales: one run each, same deadline
-    results = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
-               "dtype": str(dtype).removeprefix("torch."), "size": size, "steps": STEPS,
-               "torch": torch.__version__, "diffusers": diffusers.__version__, "warmup": args.warmup,
-               "repeats": args.repeats, "models": {}}
+    results = gpu_setup.results_header(device, dtype, size, STEPS, args)
     with tempfile.TemporaryDirectory(prefix="atelier-gpu-edit-") as tmp:
         tmp = Path(tmp)
         image, mask = write_inputs(tmp, size)
         large, _ = write_inputs(tmp, 2 * size)  # upscaled x4 to 4096 px on the GPU
         for name, kind in wanted:
             built = time.perf_counter()
-            folder = tmp / f"{name}-random"
-            if args.smoke:
-                sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-                from tiny_pipelines import build_tiny_sdxl
-
-                (build_tiny_sd if kind == "sd" else build_tiny_sdxl)(folder)
-            else:
-                build_full_size(kind, folder, device, dtype)
+            folder = gpu_setup.build_pipeline(kind, tmp / f"{name}-random", args.tiny, device, dtype)
             text2image = diffusers.AutoPipelineForText2Image.from_pretrained(
                 str(folder), dtype=dtype, use_safetensors=True).to(device)
             pipes = {"image2image": diffusers.AutoPipelineForImage2Image.from_pipe(text2image),

@@ -80,6 +80,8 @@ class BackendClient:
         try:
             self._transport.send(protocol.encode(request))
         except TransportClosed as exc:
+            if not isinstance(self._transport, SubprocessTransport):
+                raise  # a connection, not a process: its own message says why
             # It died as it started (an import error, a wrong interpreter): say why.
             raise TransportClosed(self._exit_message()) from exc
         if not isinstance(request, (protocol.CancelRequest, protocol.UnloadRequest,

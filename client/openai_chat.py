@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from ..core.chat_answer import TEMPERATURE, TOP_P
 from ..core.errors import Cancelled, TaskError
 from ..core.schema import MAX_JSON_CHARS, DocumentError, parse_json
+from .http_connection import Connection
 
 KEY_ENV = "ATELIER_TEXT_SERVER_KEY"
 URL_ENV = "ATELIER_TEXT_SERVER_URL"
@@ -69,16 +70,24 @@ class ChatAnswer:
 
 def public_url(url: str) -> str:
     """``url`` as it may be shown and recorded: scheme, host, port and path, never a user name,
-    password or query (where some services put keys)."""
-    parts = urllib.parse.urlsplit(url.strip())
+    password or query (where some services put keys). A URL too malformed to take apart (an
+    unclosed ``[``) is shown as typed up to its query, without what precedes an ``@``."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        scheme, sep, rest = url.strip().partition("://")
+        rest = rest.split("?")[0].split("#")[0]
+        host, slash, path = rest.partition("/")
+        shown = f"{scheme}://{host.rpartition('@')[2]}{slash}{path}" if sep else url.strip()
+        return "".join(c for c in shown if c.isprintable())
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if _port(parts) is not None else "")
+    netloc = host + (f":{parts.port}" if url_port(parts) is not None else "")
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def _port(parts) -> int | None:
+def url_port(parts) -> int | None:
     try:
         return parts.port
     except ValueError:
@@ -92,8 +101,12 @@ def api_base(url: str) -> urllib.parse.SplitResult:
     a URL ending in ``/chat/completions`` loses it. A user name, password or query string is
     refused, not dropped: a key there would silently not be sent."""
     text = url.strip()
-    parts = urllib.parse.urlsplit(text)
     hint = f"set Text Server URL (or {URL_ENV}) to the API's base, e.g. http://127.0.0.1:11434/v1"
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        raise TaskError("bad_request", f"the text server URL {public_url(text)!r} is not a valid URL",
+                        hint=hint) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TaskError("bad_request", f"the text server URL {public_url(text)!r} is not an http(s) URL",
                         hint=hint)
@@ -104,7 +117,7 @@ def api_base(url: str) -> urllib.parse.SplitResult:
         raise TaskError("bad_request", f"the text server URL {public_url(text)!r} has a query string "
                                        "(?...), which Atelier would not send",
                         hint=f"remove it from the URL; an API key goes in {KEY_ENV}")
-    if _port(parts) is None and parts.netloc.rsplit("]", 1)[-1].count(":"):
+    if url_port(parts) is None and parts.netloc.rsplit("]", 1)[-1].count(":"):
         raise TaskError("bad_request", f"the text server URL {public_url(text)!r} has an invalid port",
                         hint=hint)
     path = parts.path.rstrip("/").removesuffix("/chat/completions") or "/v1"
@@ -251,7 +264,7 @@ class ChatServer:
         raw = response.read(MAX_LINE_BYTES + 1)
         if len(raw) > MAX_LINE_BYTES:
             raise _too_big(self.url, f"{MAX_LINE_BYTES // 1_000_000} MB")
-        document = _json_object(raw)
+        document = json_object(raw)
         if document is None:
             raise TaskError("invalid_output", f"{what} from the text server at {self.url} is not a JSON "
                                               "object",
@@ -292,7 +305,7 @@ def _response_format(style: str, name: str, schema: dict) -> dict:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
-def _json_object(raw: bytes) -> dict | None:
+def json_object(raw: bytes) -> dict | None:
     """``raw`` read as one JSON object (bounded by ``core.schema.parse_json``); None for anything else."""
     try:
         document = parse_json(raw.decode("utf-8", errors="replace"))
@@ -302,7 +315,7 @@ def _json_object(raw: bytes) -> dict | None:
 
 
 def _event(data: bytes, url: str) -> dict:
-    chunk = _json_object(data)
+    chunk = json_object(data)
     if chunk is None:
         raise TaskError("invalid_output", f"the text server at {url} sent a stream event that is not "
                                           "a JSON object",
@@ -404,11 +417,7 @@ class Exchange:
     def __init__(self, server: ChatServer, cancelled: threading.Event) -> None:
         self.server = server
         self.cancelled = cancelled
-        self._connection: http.client.HTTPConnection | None = None
-        # The connection's socket, kept apart: http.client lets go of it once a response that
-        # closes the connection begins, while that response still reads from it.
-        self._socket: socket.socket | None = None
-        self._lock = threading.Lock()
+        self._link = Connection(server.base, server.connect_timeout)
 
     def request(self, method: str, path: str, body: dict | None) -> tuple[int, _Response]:
         """Send one request on a fresh connection; the status and the response to read."""
@@ -431,10 +440,14 @@ class Exchange:
                                 hint="use an https URL (or an SSH tunnel to 127.0.0.1), or unset the key")
             headers["Authorization"] = f"Bearer {key}"
         payload = None if body is None else json.dumps(body).encode("utf-8")
-        connection = self._connect()
+        try:
+            connection = self._link.open()
+        except OSError as exc:
+            raise self._failure(exc, connecting=True) from None
+        self.check_cancelled()  # a cancel that came while connecting found no socket to shut
         try:
             connection.request(method, path, body=payload, headers=headers)
-            connection.sock.settimeout(server.read_timeout)
+            self._link.set_wait(server.read_timeout)
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             raise self._failure(exc) from None
@@ -453,40 +466,10 @@ class Exchange:
 
     def abort(self) -> None:
         """End the call in progress now (from another thread): its socket is shut."""
-        with self._lock:
-            sock = self._socket
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
+        self._link.abort()
 
     def close(self) -> None:
-        with self._lock:
-            connection, self._connection, self._socket = self._connection, None, None
-        if connection is not None:
-            connection.close()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        base, server = self.server.base, self.server
-        if base.scheme == "https":
-            connection = http.client.HTTPSConnection(base.hostname, base.port,
-                                                     timeout=server.connect_timeout,
-                                                     context=ssl.create_default_context())
-        else:
-            connection = http.client.HTTPConnection(base.hostname, base.port, timeout=server.connect_timeout)
-        self.close()
-        with self._lock:
-            self._connection = connection
-        try:
-            connection.connect()
-        except OSError as exc:
-            raise self._failure(exc, connecting=True) from None
-        with self._lock:
-            self._socket = connection.sock
-        if self.cancelled.is_set():  # a cancel that came while connecting found no socket to shut
-            raise Cancelled()
-        return connection
+        self._link.close()
 
     def _failure(self, exc: Exception, connecting: bool = False) -> TaskError:
         """The error a network failure means for the artist (or ``Cancelled`` after ``abort``)."""

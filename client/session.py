@@ -153,8 +153,11 @@ def submit(client: BackendClient, request: protocol.Request, label: str = "") ->
     except TransportClosed as exc:  # its message says why, with the backend's last words
         if folder is not None:
             folder.remove()
-        raise JobRefused(f"{exc} — check the backend Python in Atelier's preferences "
-                         "(or ATELIER_PYTHON) and press Doctor") from exc
+        # A remote backend's refusal names the setting to change already; a local process's
+        # last words do not.
+        advice = (" — check the backend Python in Atelier's preferences (or ATELIER_PYTHON) and press "
+                  "Doctor" if isinstance(client.config, BackendConfig) else "")
+        raise JobRefused(f"{exc}{advice}") from exc
     job = Job(request=request, label=label, folder=folder, client=client)
     _jobs[job.id] = job
     return job
@@ -181,7 +184,7 @@ def drain(client: BackendClient, timeout: float = 0.0) -> list[Job]:
             job.stage = "queued" if event.position else "running"
         elif isinstance(event, protocol.ProgressEvent):
             job.step, job.total = event.step, event.total
-            job.stage = event.stage or job.stage
+            job.stage = event.stage or "running"  # a step without a stage name: the job runs
         elif isinstance(event, protocol.ResultEvent):
             _receive(job, event)
         elif isinstance(event, protocol.ErrorEvent):

@@ -22,11 +22,8 @@ tested).
 
 from __future__ import annotations
 
-import collections
 import os
-import queue
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import core
 from ..core import colors, ideas_prompt, palette_prompt, protocol, provenance
@@ -35,8 +32,8 @@ from ..core import schema as json_schema
 from ..core.chat_answer import best_of_two
 from ..core.errors import TaskError
 from ..core.schema import DocumentError, parse_json
+from .job_transport import Job, JobTransport, LatestLines
 from .openai_chat import ChatServer, Exchange
-from .transport import TransportClosed
 
 ENGINE = "openai-compatible"
 MODEL_ENV = "ATELIER_TEXT_SERVER_MODEL"
@@ -64,9 +61,7 @@ def serves(request: protocol.Request) -> bool:
 
 
 @dataclass
-class _Job:
-    request: protocol.Request
-    cancelled: threading.Event = field(default_factory=threading.Event)
+class _Job(Job):
     exchange: Exchange | None = None
 
 
@@ -79,101 +74,56 @@ class _Answer:
     problems: list[str]
 
 
-class TextServerTransport:
+class TextServerTransport(JobTransport):
     """Protocol lines in, protocol lines out; one worker thread per job, none for the rest."""
 
-    LOG_LINES = 50
+    THREAD_NAME = "atelier-text"
 
     def __init__(self, config: TextServerConfig) -> None:
+        super().__init__()
         self.config = config
-        self.lines: queue.Queue = queue.Queue()
-        self._jobs: dict[str, _Job] = {}
-        self._lock = threading.Lock()
-        self._running = False
-        self._log: collections.deque[str] = collections.deque(maxlen=self.LOG_LINES)
         self._server: ChatServer | None = None
 
-    # ------------------------------------------------------------------ Transport
-
     def start(self) -> None:
-        self.lines = queue.Queue()
-        self._running = True
-        self._emit(protocol.HelloEvent(backend_version=core.__version__, capabilities=["palette", "ideas"],
-                                       pid=os.getpid()))
+        super().start()
+        self.emit(protocol.HelloEvent(backend_version=core.__version__, capabilities=["palette", "ideas"],
+                                      pid=os.getpid()))
 
-    def send(self, line: str) -> None:
-        if not self._running:
-            raise TransportClosed("the text server connection is closed")
-        try:
-            request = protocol.decode_request(line)
-        except protocol.ProtocolError as exc:
-            self._emit(protocol.ErrorEvent(id=exc.request_id, code=exc.code, message=exc.message,
-                                           hint=exc.hint))
-            return
-        if isinstance(request, protocol.CancelRequest):
-            self._cancel(request)
-        elif isinstance(request, protocol.PingRequest):
-            self._emit(protocol.PongEvent(id=request.id))
+    def closed_message(self) -> str:
+        return "the text server connection is closed"
+
+    def take(self, request: protocol.Request) -> None:
+        if isinstance(request, protocol.PingRequest):
+            self.emit(protocol.PongEvent(id=request.id))
         elif isinstance(request, (protocol.UnloadRequest, protocol.ShutdownRequest)):
             pass  # nothing is loaded here: the server holds its own models
         elif not serves(request):
             asked = (f"a palette from {request.source!r}" if isinstance(request, protocol.PaletteRequest)
                      else f"{request.type!r}")
-            self._emit(protocol.ErrorEvent(
+            self.emit(protocol.ErrorEvent(
                 id=request.id, code="bad_request",
                 message=f"the text server answers palettes from a prompt and scene ideas, not {asked}",
                 hint="this request goes to Atelier's backend"))
         else:
-            self._begin(request)
+            self.begin(_Job(request))
 
-    def alive(self) -> bool:
-        return self._running
+    def cancel_job(self, job: _Job) -> None:
+        self.end_job(job)
 
-    def wait_exit(self, timeout: float) -> int | None:
-        return None if self._running else 0
-
-    def log_tail(self, count: int = 20) -> str:
-        return "\n".join(list(self._log)[-count:])
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close: every job's call is ended now (its thread reports nothing any more)."""
-        self._running = False
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.cancelled.set()
-            if job.exchange is not None:
-                job.exchange.abort()
-
-    # ------------------------------------------------------------------ jobs
-
-    def _begin(self, request: protocol.Request) -> None:
-        with self._lock:
-            if request.id in self._jobs:
-                self._emit(protocol.ErrorEvent(id=request.id, code="bad_request",
-                                               message=f"a job with id {request.id!r} is already running"))
-                return
-            job = self._jobs[request.id] = _Job(request)
-        threading.Thread(target=self._run, args=(job, self.lines), name=f"atelier-text-{request.id}",
-                         daemon=True).start()
-
-    def _cancel(self, request: protocol.CancelRequest) -> None:
-        with self._lock:
-            job = self._jobs.get(request.job)
-        if job is None:
-            self._emit(protocol.ErrorEvent(id=request.id, code="bad_request",
-                                           message=f"no job {request.job!r} is running"))
-            return
+    def end_job(self, job: _Job) -> None:
+        """The job's call ends now (its socket is shut)."""
         job.cancelled.set()
         if job.exchange is not None:
             job.exchange.abort()
 
-    def _run(self, job: _Job, lines: queue.Queue) -> None:
+    def run_job(self, job: _Job, lines: LatestLines) -> None:
         """The worker: ask, check, answer; every way out ends the job with one event."""
         request = job.request
 
         def emit(event: protocol.Event) -> None:
-            if not job.cancelled.is_set() or isinstance(event, protocol.ErrorEvent):
+            if isinstance(event, protocol.ProgressEvent) and not job.cancelled.is_set():
+                lines.put_latest(request.id, protocol.encode(event))  # Blender shows the latest
+            elif not job.cancelled.is_set() or isinstance(event, protocol.ErrorEvent):
                 lines.put(protocol.encode(event))
 
         emit(protocol.AcceptedEvent(id=request.id, position=0))
@@ -200,13 +150,9 @@ class TextServerTransport:
         finally:
             if job.exchange is not None:
                 job.exchange.close()
-            with self._lock:
-                self._jobs.pop(request.id, None)
+            self.finished(job)
         if self._running or isinstance(event, protocol.ErrorEvent):
             lines.put(protocol.encode(event))
-
-    def _emit(self, event: protocol.Event) -> None:
-        self.lines.put(protocol.encode(event))
 
 
 class _Asker:

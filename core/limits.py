@@ -3,7 +3,9 @@
 Sizes and steps are set per machine: ``ATELIER_MAX_SIZE`` (pixels per side, default 2048) and
 ``ATELIER_MAX_STEPS`` (default 150) override the defaults; ``serve --max-size/--max-steps`` set
 them for one server. ``ATELIER_MAX_UPSCALE_SIZE`` (default 4096) caps the side of an upscaled
-image, which is made tile by tile and so may be larger than one generation. The prompt cap is
+image, which is made tile by tile and so may be larger than one generation.
+``ATELIER_MAX_PROJECT_FACES`` (default 1,000,000) caps the faces of the meshes one projection
+paints (modifiers applied): Blender refuses more before it renders anything. The prompt cap is
 the same everywhere, so Blender refuses what the backend would.
 """
 
@@ -11,12 +13,21 @@ from __future__ import annotations
 
 import os
 
+from .protocol import MAX_LINE_BYTES
+
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 150
 DEFAULT_MAX_UPSCALE_SIZE = 4096
+DEFAULT_MAX_PROJECT_FACES = 1_000_000
 MIN_SIZE = 64
 # The most characters of a prompt a text model reads (palettes and scene ideas alike).
 MAX_PROMPT_CHARS = 1000
+# Over HTTP (PROTOCOL.md, "Over HTTP"): the server refuses more and the client sends and reads no
+# more. The request part and each event line are one protocol line.
+HTTP_MAX_REQUEST_PART_BYTES = MAX_LINE_BYTES
+HTTP_MAX_EVENT_LINE_BYTES = MAX_LINE_BYTES
+HTTP_MAX_FILE_BYTES = 64 * 2**20  # one uploaded input file or one downloaded result file
+HTTP_MAX_UPLOAD_BYTES = 200 * 2**20  # one job's whole upload: the request and all its files
 
 
 def max_size() -> int:
@@ -32,6 +43,11 @@ def max_steps() -> int:
 def max_upscale_size() -> int:
     """Largest width or height an upscaled image may have."""
     return _positive_int("ATELIER_MAX_UPSCALE_SIZE", DEFAULT_MAX_UPSCALE_SIZE)
+
+
+def max_project_faces() -> int:
+    """Most faces (all meshes together, modifiers applied) one projection may paint."""
+    return _positive_int("ATELIER_MAX_PROJECT_FACES", DEFAULT_MAX_PROJECT_FACES)
 
 
 def prompt_length_problem(prompt: str) -> str:

@@ -32,7 +32,7 @@ ERROR_CODES = (
     "cancelled",  # a cancel request stopped the job
     "invalid_output",  # the model's answer failed validation, also after a retry
     "internal",  # a bug: the message says what broke
-    "backend_exited",  # client side only: the backend process ended mid-job
+    "backend_exited",  # the backend process ended mid-job (client side), or a remote replica did (HTTP)
 )
 
 SEAMLESS_MODES = ("off", "x", "y", "xy")

@@ -4,6 +4,7 @@ from ..registration import modules_factory
 from . import (
     backend_control,
     bake,
+    batch,
     doctor,
     export_material,
     ideas,
@@ -13,12 +14,14 @@ from . import (
     model_folders,
     models,
     palette,
+    project,
     refine,
+    restyle,
     texture,
     texture_history,
     upscale,
 )
 
 register, unregister = modules_factory(
-    (backend_control, doctor, texture, live_preview, texture_history, maps, refine, inpaint, upscale,
-     export_material, bake, palette, ideas, models, model_folders))
+    (backend_control, doctor, texture, batch, live_preview, texture_history, maps, refine, inpaint, upscale,
+     project, restyle, export_material, bake, palette, ideas, models, model_folders))

@@ -270,10 +270,7 @@ class BackendJobOperator:
         return {"FINISHED"}
 
     def _report_error(self, context: bpy.types.Context, message: str) -> None:
-        state = _session(context)
-        state.last_error = message
-        state.last_error_operator = self.bl_idname
-        self.report({"ERROR"}, message)
+        report_error(self, context, message)
 
     def _show_progress(self, context: bpy.types.Context, job: session.Job) -> None:
         state = _session(context)
@@ -283,18 +280,10 @@ class BackendJobOperator:
         if context.workspace is not None:
             context.workspace.status_text_set(
                 f"Atelier: {job.label} — {state.stage}{steps}   (Esc to cancel)")
-        _redraw_sidebars(context)
+        redraw_sidebars(context)
 
     def _stop_modal(self, context: bpy.types.Context) -> None:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        state = _session(context)
-        state.running = False
-        state.progress = 0.0
-        _redraw_sidebars(context)
+        stop_modal(self, context)
 
     @staticmethod
     def _print_progress(job: session.Job) -> None:
@@ -307,7 +296,32 @@ def _session(context: bpy.types.Context):
     return context.window_manager.atelier
 
 
-def _redraw_sidebars(context: bpy.types.Context) -> None:
+session_state = _session  # for other job operators (the batch queue)
+
+
+def report_error(operator: bpy.types.Operator, context: bpy.types.Context, message: str) -> None:
+    """Report ``message`` as ``operator``'s error and keep it for the panels until it succeeds."""
+    state = _session(context)
+    state.last_error = message
+    state.last_error_operator = operator.bl_idname
+    operator.report({"ERROR"}, message)
+
+
+def stop_modal(operator, context: bpy.types.Context) -> None:
+    """End ``operator``'s modal run: its timer (``operator._timer``), the status bar, the bar."""
+    if operator._timer is not None:
+        context.window_manager.event_timer_remove(operator._timer)
+        operator._timer = None
+    if context.workspace is not None:
+        context.workspace.status_text_set(None)
+    state = _session(context)
+    state.running = False
+    state.progress = 0.0
+    redraw_sidebars(context)
+
+
+def redraw_sidebars(context: bpy.types.Context) -> None:
+    """Redraw the 3D views' sidebars, where the Atelier tab shows the job."""
     screen = context.screen
     if screen is None:
         return

@@ -5,9 +5,7 @@ import os
 import bpy
 
 from ..apply import bake
-
-# Blender 4.5 warns about '//' paths unless a property declares it supports them; 4.2 lacks the flag.
-_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+from ..properties.fields import BLEND_RELATIVE
 
 MAP_ITEMS = [(role, spec.label, spec.description) for role, spec in bake.MAPS.items()]
 
@@ -21,7 +19,7 @@ class ATELIER_OT_bake_material(bpy.types.Operator):
 
     directory: bpy.props.StringProperty(
         name="Folder", description="Where the PNGs go ('//' is the .blend's folder)",
-        subtype="DIR_PATH", default="//textures", options=_RELATIVE)
+        subtype="DIR_PATH", default="//textures", options=BLEND_RELATIVE)
     size: bpy.props.IntProperty(name="Size", description="Width and height of each map in pixels",
                                 default=1024, min=bake.MIN_SIZE, max=bake.MAX_SIZE)
     samples: bpy.props.IntProperty(name="Samples", description="Cycles samples per pixel",

@@ -1,5 +1,10 @@
 """``atelier.backend_doctor``: check the backend through the same client and protocol as every
-job (a ``doctor`` request), and keep the report in the preferences (``doctor_report``)."""
+job (a ``doctor`` request), and keep the report in the preferences (``doctor_report``).
+
+A remote backend is checked on the way: the connection's hello proves it reachable, an Atelier
+backend of this protocol version and the token accepted (any of these failing is the report's
+reason); the server then runs its own doctor, and a ``models`` request lists what its cache
+holds. The report starts with what was found about the server."""
 
 from __future__ import annotations
 
@@ -7,14 +12,17 @@ import bpy
 
 from .. import preferences
 from ..client import session
+from ..client.remote_http import one_line
 from ..client.session import ApplyError
 from ..core import protocol
+from ..core.results import DoctorResult, ModelsResult
 from .backend_operator import BackendJobOperator
 
 DOCTOR_TIMEOUT = 300.0  # seconds; the first run imports torch and builds two tiny models
 RUNNING_REPORT = "Doctor is running…"
 FAILED = "Doctor failed"
 REASON_LINES = 2  # the report's last lines: what broke and the hint
+MAX_TASKS_SHOWN = 30  # of a remote backend's capabilities (Atelier has a dozen tasks)
 
 
 class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
@@ -24,6 +32,7 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
     bl_label = "Doctor"
     bl_options = set()  # changes no scene data: no undo step
     timeout = DOCTOR_TIMEOUT
+    _doctor: DoctorResult | None = None  # a remote backend's doctor result, while its models are listed
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -32,19 +41,32 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
 
     def make_request(self, context: bpy.types.Context, request_id: str) -> protocol.Request:
         _set_report(RUNNING_REPORT)
+        self._doctor = None
         # The Texture Model preference (a folder or an id; the built-in engine needs no GPU).
         texture_model = preferences.resolved_model("texture")
         return protocol.DoctorRequest(id=request_id, device=preferences.resolved_device(),
                                       texture_model="" if texture_model == "builtin" else texture_model)
 
+    def follow_up(self, context: bpy.types.Context, result) -> protocol.Request | None:
+        """A remote backend's doctor is followed by the list of models its cache holds."""
+        if not isinstance(result, DoctorResult) or not preferences.uses_remote():
+            return None
+        self._doctor = result
+        return protocol.ModelsRequest(id=session.new_request_id())
+
     def apply_result(self, context: bpy.types.Context, result) -> str:
-        """``result`` is a ``core.results.DoctorResult``: ``ok`` and the report's text."""
-        report = result.report.strip()
+        """``result`` is a ``core.results.DoctorResult`` (``ok`` and the report's text), or for a
+        remote backend the ``ModelsResult`` that followed it."""
+        server = ""
+        if isinstance(result, ModelsResult):
+            server = remote_summary(self._client, result)
+            result = self._doctor
+        report = f"{server}\n{result.report.strip()}".strip()
         if result.ok:
             _set_report(f"{report}\nBackend OK".strip())
             redraw_preferences(context)
             return "Backend OK"
-        lines = report.splitlines()[-REASON_LINES:] or ["the backend sent no report"]
+        lines = result.report.strip().splitlines()[-REASON_LINES:] or ["the backend sent no report"]
         reason = "; ".join(line.removeprefix("doctor: BROKEN: ") for line in lines)
         message = f"{FAILED}: {reason}"
         _set_report(f"{report}\n{message}".strip())
@@ -59,6 +81,21 @@ class ATELIER_OT_backend_doctor(BackendJobOperator, bpy.types.Operator):
             _set_report(message)
         redraw_preferences(context)
         super()._report_error(context, message)
+
+
+def remote_summary(client, models: ModelsResult) -> str:
+    """What the connection found about a remote backend, and the models its cache holds."""
+    hello = client.hello  # the connection queues it only once all three checks passed
+    lines = [f"remote backend: {client.config.shown_url}: reachable, token accepted, protocol "
+             f"{protocol.PROTOCOL_VERSION} as this Atelier"]
+    if hello is not None:  # the server's own words: shown as short printable text only
+        tasks = one_line(", ".join(str(task) for task in hello.capabilities[:MAX_TASKS_SHOWN]), 200)
+        version = one_line(str(hello.backend_version), 40)
+        lines.append(f"remote backend version {version}; tasks: {tasks}")
+    cached = [one_line(str(row.id), 200) for row in models.models if row.revisions][:MAX_TASKS_SHOWN]
+    lines.append(f"models in the server's cache: {', '.join(cached) if cached else 'none'} (models in "
+                 "its --model-dir folders are not listed)")
+    return "\n".join(lines)
 
 
 def _report() -> str:

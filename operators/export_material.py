@@ -6,9 +6,7 @@ import bpy
 
 from ..apply import material_export, material_maps
 from ..client.session import ApplyError
-
-# Blender 4.5 warns about '//' paths unless a property declares it supports them; 4.2 lacks the flag.
-_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+from ..properties.fields import BLEND_RELATIVE
 
 
 class ATELIER_OT_export_material(bpy.types.Operator):
@@ -23,7 +21,7 @@ class ATELIER_OT_export_material(bpy.types.Operator):
         name="Material", description="Material to export (empty = the active object's active material)")
     directory: bpy.props.StringProperty(
         name="Folder", description="Where the PNGs go ('//' is the .blend's folder)",
-        subtype="DIR_PATH", default="//textures", options=_RELATIVE)
+        subtype="DIR_PATH", default="//textures", options=BLEND_RELATIVE)
     orm: bpy.props.BoolProperty(
         name="ORM Image", description="Also pack AO, roughness and metallic into one glTF-style "
                                       "image (R, G, B)", default=True)

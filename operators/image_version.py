@@ -73,6 +73,29 @@ def refused(exc: Exception) -> JobRefused:
     return JobRefused(str(exc))
 
 
+def request_fields(operator: bpy.types.Operator, request_id: str, args: StyledArgs, task: str) -> dict:
+    """The fields every request of a diffusion texture model has, from the operator's ``seed``
+    and ``model`` (else the preference) and the styled ``args``; ``ApplyError`` saying what to
+    change for a seed out of range, no model, or the built-in engine (which cannot ``task``)."""
+    seed = operator.seed
+    if not -1 <= seed <= protocol.SEED_MAX:
+        raise ApplyError(f"seed {seed} is out of range; use -1 for a random seed "
+                         f"or 0..{protocol.SEED_MAX}")
+    model = getattr(operator, "model", "").strip() or preferences.resolved_model("texture")
+    if not model:
+        raise ApplyError("no texture model is set; set one in Atelier's preferences or "
+                         "ATELIER_TEXTURE_MODEL")
+    if model == preferences.BUILTIN:
+        raise ApplyError(f"the built-in engine cannot {task}; set a diffusion texture model in "
+                         "Atelier's preferences, or name one in model")
+    # -1 becomes a concrete seed here, so the history can make it again.
+    return dict(id=request_id, prompt=args.prompt, negative_prompt=args.negative_prompt,
+                seed=seed if seed >= 0 else protocol.random_seed(), style=args.style, model=model,
+                steps=args.defaults.get("steps"), guidance=args.defaults.get("guidance"),
+                device=preferences.resolved_device(), allow_network=preferences.allow_network(),
+                output_dir=preferences.user_folder("jobs"))  # the session makes the job's folder
+
+
 class ImageVersionOperator(BackendJobOperator):
     """Mixin (before ``bpy.types.Operator``): a backend job that makes a new version of a picture."""
 
@@ -128,23 +151,7 @@ class ImageVersionOperator(BackendJobOperator):
 
     def common_fields(self, request_id: str, args: StyledArgs) -> dict:
         """The request fields every image edit has (the image is added by ``send_picture``)."""
-        seed = self.seed
-        if not -1 <= seed <= protocol.SEED_MAX:
-            raise ApplyError(f"seed {seed} is out of range; use -1 for a random seed "
-                             f"or 0..{protocol.SEED_MAX}")
-        model = getattr(self, "model", "").strip() or preferences.resolved_model("texture")
-        if not model:
-            raise ApplyError("no texture model is set; set one in Atelier's preferences or "
-                             "ATELIER_TEXTURE_MODEL")
-        if model == preferences.BUILTIN:
-            raise ApplyError("the built-in engine cannot make new versions of pictures; set a diffusion "
-                             "texture model in Atelier's preferences, or name one in model")
-        # -1 becomes a concrete seed here, so the history can make it again.
-        return dict(id=request_id, prompt=args.prompt, negative_prompt=args.negative_prompt,
-                    seed=seed if seed >= 0 else protocol.random_seed(), style=args.style, model=model,
-                    steps=args.defaults.get("steps"), guidance=args.defaults.get("guidance"),
-                    device=preferences.resolved_device(), allow_network=preferences.allow_network(),
-                    output_dir=preferences.user_folder("jobs"))  # the session makes the job's folder
+        return request_fields(self, request_id, args, "make new versions of pictures")
 
     def input_folder(self) -> Path:
         """This job's folder for the files it sends (made on first use)."""

@@ -114,13 +114,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         self._check_prompt()
         styled = styled_args(self)
         self._check_numbers()
-        for axis in ("width", "height"):
-            value = getattr(self, axis)
-            # The multiple every model family accepts; the backend refuses a size out of its limits.
-            if value >= limits.MIN_SIZE and value % SIZE_MULTIPLE:
-                lower = value // SIZE_MULTIPLE * SIZE_MULTIPLE
-                raise JobRefused(f"{axis} {value} is not a multiple of {SIZE_MULTIPLE}; "
-                                 f"use {lower} or {lower + SIZE_MULTIPLE}")
+        check_size(self.width, self.height)
         model = self._model()
         if not model:
             raise JobRefused("no texture model is set; set one in Atelier's preferences, "
@@ -136,15 +130,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         self._parameters_sent = self._parameters(styled, self._resolved_seed(), model)
         self._maps = maps.wanted_roles(self)
         self._maps_model = maps.maps_model(self) if self._maps else ""
-        p = self._parameters_sent
-        # The history keeps the artist's words; the model gets them with the style's.
-        return protocol.TextureRequest(
-            id=request_id, prompt=styled.prompt, negative_prompt=styled.negative_prompt,
-            width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
-            seed=p.seed, seamless=p.seamless.lower(), style=p.style, model=model,
-            device=preferences.resolved_device(), allow_network=preferences.allow_network(),
-            output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
-        )
+        return texture_request(request_id, styled, self._parameters_sent)
 
     def follow_up(self, context: bpy.types.Context, result) -> protocol.Request | None:
         """Maps from a model run in the backend, on the texture just made, before either is applied."""
@@ -213,13 +199,43 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         return self.seed if self.seed >= 0 else protocol.random_seed()
 
     def _parameters(self, styled: StyledArgs, seed: int, model: str) -> apply_texture.TextureParameters:
-        """What the history records: the artist's prompts, the style's name, and the settings
-        sent (a style's default where the call did not pass one)."""
-        return apply_texture.TextureParameters(
-            prompt=self.prompt.strip(), negative_prompt=self.negative_prompt.strip(),
-            width=self.width, height=self.height, steps=styled.value("steps"),
-            guidance=styled.value("guidance"), seed=seed, seamless=styled.value("seamless"),
-            style=styled.style, model=model)
+        """What the history records of this call (``texture_parameters``)."""
+        return texture_parameters(styled, prompt=self.prompt.strip(), negative_prompt=self.negative_prompt,
+                                  width=self.width, height=self.height, seed=seed, model=model)
+
+
+def check_size(width: int, height: int) -> None:
+    """``JobRefused`` for a side that is not the multiple every model family accepts (the
+    backend refuses a size out of its limits)."""
+    for axis, value in (("width", width), ("height", height)):
+        if value >= limits.MIN_SIZE and value % SIZE_MULTIPLE:
+            lower = value // SIZE_MULTIPLE * SIZE_MULTIPLE
+            raise JobRefused(f"{axis} {value} is not a multiple of {SIZE_MULTIPLE}; "
+                             f"use {lower} or {lower + SIZE_MULTIPLE}")
+
+
+def texture_parameters(styled: StyledArgs, *, prompt: str, negative_prompt: str, width: int, height: int,
+                       seed: int, model: str) -> apply_texture.TextureParameters:
+    """What the history records of a texture: the artist's prompts, the style's name, and the
+    settings sent (a style's default where the call did not pass one)."""
+    return apply_texture.TextureParameters(
+        prompt=prompt, negative_prompt=negative_prompt.strip(), width=width, height=height,
+        steps=styled.value("steps"), guidance=styled.value("guidance"), seed=seed,
+        seamless=styled.value("seamless"), style=styled.style, model=model)
+
+
+def texture_request(request_id: str, styled: StyledArgs,
+                    parameters: apply_texture.TextureParameters) -> protocol.TextureRequest:
+    """The backend request for a texture with ``parameters`` (what the history records): the
+    history keeps the artist's words, the model gets them with the style's (``styled``)."""
+    p = parameters
+    return protocol.TextureRequest(
+        id=request_id, prompt=styled.prompt, negative_prompt=styled.negative_prompt,
+        width=p.width, height=p.height, steps=p.steps or None, guidance=p.guidance or None,
+        seed=p.seed, seamless=p.seamless.lower(), style=p.style, model=p.model,
+        device=preferences.resolved_device(), allow_network=preferences.allow_network(),
+        output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
+    )
 
 
 def _object_list(objects) -> str:

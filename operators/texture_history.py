@@ -40,11 +40,34 @@ class ATELIER_OT_texture_history_apply(bpy.types.Operator):
                                    "use Regenerate to make it again")
             return {"CANCELLED"}
         targets = apply_texture.pick_targets(context)
+        reason = projected_refusal(item, material, targets)
+        if reason:
+            self.report({"ERROR"}, reason)
+            return {"CANCELLED"}
         undo: list = []
         for obj in targets:
             apply_texture.assign_material(obj, material, undo)
         self.report({"INFO"}, f"Material {material.name!r} on {len(targets)} object(s)")
         return {"FINISHED"}
+
+
+def projected_refusal(item, material: bpy.types.Material, targets) -> str:
+    """Why a projection's material cannot go on ``targets`` ('' when it can): it was baked into
+    its own meshes' UV layout, through one UV map by name, so it fits only those meshes."""
+    if item.kind != "PROJECT":
+        return ""
+    painted = set(item.targets.split(", "))
+    others = [obj.name for obj in targets if obj.name not in painted]
+    if others:
+        return (f"{material.name!r} was projected onto {item.targets}, baked into their UV layout; it "
+                f"does not fit {others[0]!r}: select {item.targets}, or use Project for the others")
+    uv_nodes = [node.uv_map for node in material.node_tree.nodes if node.bl_idname == "ShaderNodeUVMap"]
+    for obj in targets:
+        missing = [name for name in uv_nodes if name not in obj.data.uv_layers]
+        if missing:
+            return (f"{obj.name!r} has no UV map {missing[0]!r}, which {material.name!r} is baked into; "
+                    "use Project to paint it again")
+    return ""
 
 
 # How an edited entry was made, and the button that makes such a version.
@@ -54,7 +77,11 @@ EDITED = {"REFINE": ("refined", "Refine"), "INPAINT": ("inpainted", "Inpaint"),
 
 def not_regenerable(item) -> str:
     """Why ``item`` cannot be generated again ('' when it can): a refined, inpainted or upscaled
-    version was made from its previous picture, which a prompt alone does not make again."""
+    version was made from its previous picture, and a projection from its mesh's views, which a
+    prompt alone does not make again."""
+    if item is not None and item.kind == "PROJECT":
+        return (f"{item.name!r} was painted onto {item.targets or 'its mesh'} from several views, not "
+                "generated from a prompt alone; use Project in the Project panel again")
     if item is None or item.kind not in EDITED:
         return ""
     made, button = EDITED[item.kind]

@@ -19,6 +19,8 @@ class ATELIER_PT_main(SidebarPanel, bpy.types.Panel):
         client = session.current_client()
         if preferences.backend_problem():
             status = "not set up (built-in engine only)"
+        elif preferences.uses_remote():
+            status = f"remote server at {preferences.remote_config().shown_url}"
         elif client is not None and client.running():
             status = "running"
         else:

@@ -7,10 +7,11 @@ points at them (add the module to the features registered below and one field to
 import bpy
 
 from ..registration import modules_factory
-from . import ideas, maps, models, palette, refine, texture
+from . import batch, ideas, maps, models, palette, project, refine, texture
 
 # maps before texture: a texture history entry holds its maps.
-_register_features, _unregister_features = modules_factory((maps, texture, refine, palette, ideas, models))
+_register_features, _unregister_features = modules_factory(
+    (maps, texture, refine, project, palette, ideas, models, batch))
 
 
 class AtelierSceneSettings(bpy.types.PropertyGroup):
@@ -21,6 +22,7 @@ class AtelierSceneSettings(bpy.types.PropertyGroup):
         type=texture.TextureHistoryItem, description="Every texture Atelier made, newest last")
     history_index: bpy.props.IntProperty(name="History Entry", min=0)
     refine: bpy.props.PointerProperty(type=refine.RefineSettings)
+    project: bpy.props.PointerProperty(type=project.ProjectSettings)
     palette: bpy.props.PointerProperty(type=palette.PaletteSettings)
     palettes: bpy.props.CollectionProperty(
         type=palette.PaletteInfo, description="Names and roles of Atelier's palettes, keyed by palette name")
@@ -42,6 +44,8 @@ class AtelierSessionState(bpy.types.PropertyGroup):
         name="Failed Operator", description="bl_idname of the operator whose job failed last")
     models: bpy.props.CollectionProperty(
         type=models.ModelStatus, description="What the last model list found in the Hugging Face cache")
+    batch_items: bpy.props.CollectionProperty(
+        type=batch.BatchItemState, description="Every item of the last batch and how far it is")
 
 
 def register() -> None:

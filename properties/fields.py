@@ -9,6 +9,9 @@ import bpy
 
 from ..core.protocol import SEED_MAX
 
+# Blender 4.5 warns about '//' paths unless a property declares it supports them; 4.2 lacks the flag.
+BLEND_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+
 
 def bounds(low, high, *, hard: bool) -> dict:
     """``min``/``max`` (hard) or ``soft_min``/``soft_max`` keyword arguments for a bpy property."""

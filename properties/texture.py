@@ -28,6 +28,7 @@ HISTORY_KINDS = [
     ("REFINE", "Refine", "A new version of the previous image by image-to-image"),
     ("INPAINT", "Inpaint", "The previous image with the masked part repainted"),
     ("UPSCALE", "Upscale", "The previous image made larger with added detail"),
+    ("PROJECT", "Project", "Painted onto its mesh from several views and baked into its UV map"),
 ]
 # Sizes every texture model family accepts are multiples of SIZE_MULTIPLE; the arrows step 4 of them.
 SIZE_STEP = 4 * SIZE_MULTIPLE

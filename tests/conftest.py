@@ -102,8 +102,11 @@ def backend_env(tiny_sd_model, addon):
     """The real backend (this venv's Python) with the tiny model on the CPU, set through the
     environment overrides users have for headless runs. One backend serves the whole session
     (as in Blender, where it stays warm); it is stopped at the end."""
+    # One torch thread in the backend as in this process (``one_torch_thread``): sums split over
+    # other thread counts round in another order, and results compared with direct calls must
+    # not depend on which test happened to start the backend.
     overrides = {"ATELIER_PYTHON": sys.executable, "ATELIER_TEXTURE_MODEL": str(tiny_sd_model),
-                 "ATELIER_DEVICE": "cpu"}
+                 "ATELIER_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     yield tiny_sd_model
@@ -222,6 +225,23 @@ def clean_scene(addon, bpy_module):
     return bpy_module.context.scene
 
 
+@pytest.fixture
+def quick_style(addon):
+    """The name of a style in the artist's ``styles.json`` that only sets 2 denoising steps:
+    operators with no steps of their own (inpaint, upscale, projection) take them from a style
+    (the tiny model's own default is 30)."""
+    import json
+
+    path = Path(addon.preferences.styles_file())
+    saved = path.read_bytes() if path.exists() else None
+    path.write_text(json.dumps({"quick": {"prompt": "{prompt}", "defaults": {"steps": 2}}}))
+    yield "quick"
+    if saved is None:
+        path.unlink()
+    else:
+        path.write_bytes(saved)
+
+
 # --------------------------------------------------------------------------- the served backend
 
 # The out-of-memory fault (``fault_backend.py``): this prompt raises OutOfMemoryError at the
@@ -311,3 +331,42 @@ def texture_request(tiny_sd, tmp_path):
 
     return make
 
+
+# --------------------------------------------------------------------------- the Ray Serve backend
+
+
+@pytest.fixture(scope="session")
+def ray_backend(tiny_sd, tiny_text_model, tmp_path_factory):
+    """One ``python -m backend ray-serve`` application for the whole session (Ray starts slowly):
+    a local Ray on loopback, two CPU worker replicas, the tiny SD model as the default texture
+    model, its folder and the tiny text model's as the server's model folders, and a second
+    user's token. Yields
+    ``ray_server.RayServeProcess`` (``url``, ``token``, ``other_tokens``, ``pid``, ``log()``)."""
+    import secrets
+
+    from ray_server import start_ray_serve
+
+    server = start_ray_serve(tmp_path_factory.mktemp("ray-serve"), secrets.token_urlsafe(24),
+                             env={"ATELIER_TEXTURE_MODEL": str(tiny_sd), "ATELIER_DEVICE": "cpu"},
+                             replicas=2, max_replicas=2,
+                             model_dirs=(tiny_sd.parent, tiny_text_model.parent),
+                             other_tokens=(secrets.token_urlsafe(24),))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet(tmp_path_factory) -> Path:
+    """A tiny random-weight depth ControlNet folder for the tiny SD pipeline (``tiny_pipelines``)."""
+    from tiny_pipelines import build_tiny_controlnet
+
+    return build_tiny_controlnet(tmp_path_factory.mktemp("models") / "tiny-controlnet")
+
+
+@pytest.fixture(scope="session")
+def tiny_marigold(tmp_path_factory) -> Path:
+    """A maps model folder: tiny random-weight Marigold pipelines in ``normals/``,
+    ``appearance/`` and ``depth/`` (64 px processing, 2 steps), loaded like real weights."""
+    from tiny_pipelines import build_tiny_marigold
+
+    return build_tiny_marigold(tmp_path_factory.mktemp("models") / "tiny-marigold")

@@ -13,7 +13,8 @@ from core.errors import TaskError
 
 TASKS = {"texture": ".texture", "refine": ".refine", "inpaint": ".inpaint", "upscale": ".upscale",
          "palette": ".palette", "ideas": ".ideas", "maps": ".maps", "doctor": ".doctor",
-         "models": ".models", "download": ".download", "delete_model": ".delete_model"}
+         "models": ".models", "download": ".download", "delete_model": ".delete_model",
+         "project": ".project", "restyle": ".restyle"}
 
 
 def available() -> list[str]:

@@ -4,11 +4,9 @@ job deadline (``BackendJobOperator.timeout``) on the UI's modal path."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
-
-TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
+from modal_events import TIMER
 
 
 def _probe_class(addon, timeout):

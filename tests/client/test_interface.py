@@ -100,7 +100,7 @@ def test_environment_overrides_preferences(addon, monkeypatch):
     finally:
         prefs.property_unset("text_model")
         prefs.property_unset("device")
-    with pytest.raises(ValueError, match="'texture' or 'text'"):
+    with pytest.raises(ValueError, match="'texture', 'text' or 'control'"):
         prefs_module.resolved_model("video")
 
 

@@ -11,15 +11,6 @@ import pytest
 _maps_ids = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def tiny_marigold(tmp_path_factory) -> Path:
-    """A maps model folder: tiny random-weight Marigold pipelines in ``normals/``,
-    ``appearance/`` and ``depth/`` (64 px processing, 2 steps), loaded like real weights."""
-    from tiny_pipelines import build_tiny_marigold
-
-    return build_tiny_marigold(tmp_path_factory.mktemp("models") / "tiny-marigold")
-
-
 def make_tiling_texture(width: int = 96, height: int = 64) -> np.ndarray:
     """A colour texture (float32 H x W x 3, 0..1) that tiles both ways: sums of sines whose
     periods divide the size, with different patterns per channel."""

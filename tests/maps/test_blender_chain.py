@@ -4,10 +4,8 @@ starts when the texture job ends, only its result is applied, and one Esc cancel
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
-TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
-ESC = SimpleNamespace(type="ESC", value="PRESS")
+from modal_events import ESC, TIMER
 
 
 def probe_class(addon, tiny_sd, tiny_marigold, jobs_folder):

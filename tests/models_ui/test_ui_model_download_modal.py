@@ -5,13 +5,11 @@ nothing of it left in the cache and the model list as it was."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
+from modal_events import ESC, TIMER
 from standin_models import TINY_ID
 
-TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
-ESC = SimpleNamespace(type="ESC", value="PRESS")
 HELD_FILE = "unet/diffusion_pytorch_model.safetensors"  # the largest: most of the bytes
 
 

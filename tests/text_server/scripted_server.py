@@ -11,6 +11,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from http_reply import reply, served, trickle
+
 MODEL = "scripted-model"
 
 
@@ -33,14 +35,7 @@ def stream(text: str, pieces: int = 4, finish: str | None = "stop"):
 
 
 def body(status: int, payload: str, content_type: str = "application/json"):
-    def answer(handler):
-        data = payload.encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-    return answer
+    return reply(status, payload, content_type)
 
 
 def silent(handler):
@@ -73,12 +68,7 @@ def pings(handler):
     handler.send_response(200)
     handler.send_header("Content-Type", "text/event-stream")
     handler.end_headers()
-    try:
-        while not handler.server.release.wait(0.05):
-            handler.wfile.write(b": ping\n\n")
-            handler.wfile.flush()
-    except OSError:
-        pass  # the client stopped reading: what it should do
+    trickle(handler, b": ping\n\n")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,12 +116,5 @@ class ScriptedServer(ThreadingHTTPServer):
 @contextlib.contextmanager
 def running():
     """A ``ScriptedServer`` serving from a thread until the block ends."""
-    server = ScriptedServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(ScriptedServer()) as server:
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()

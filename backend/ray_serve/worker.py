@@ -1,0 +1,100 @@
+"""The worker deployment: each replica keeps its models warm (``ModelCache``) and runs one job
+at a time through ``backend.server.run_job``, exactly as ``python -m backend serve`` does.
+
+A job's input files arrive as bytes and are written into the replica's own temporary job folder
+(under the server's temporary folder), which is also the job's ``output_dir`` when it has one;
+the result's files go back as bytes and the folder is deleted. Events stream back as they happen.
+Cancelling the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
+until the job has stopped, so it never runs two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from ray import serve
+
+from core import protocol
+
+from ..model_cache import ModelCache
+from ..server import classify_unexpected, event_line, run_job
+
+log = logging.getLogger("atelier.ray_serve")
+
+
+@serve.deployment(name="AtelierWorker", max_ongoing_requests=1, ray_actor_options={"num_cpus": 0})
+class Worker:
+    """One model host; Serve scales the number of replicas between the bounds given."""
+
+    def __init__(self, temp_root: str) -> None:
+        self._cache = ModelCache()
+        self._temp_root = Path(temp_root) / f"worker-{os.getpid()}"
+
+    async def run(self, request: dict, uploads: dict[str, bytes]):
+        """Run one job; yields ``{"line": <event line>}`` items, the result's with ``"files"``
+        holding ``{role, format, data}``. ``request`` was checked by the ingress."""
+        self._temp_root.mkdir(parents=True, exist_ok=True)  # on this node; a temp cleaner may have struck
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self._temp_root))
+        try:
+            names = {str(folder): "the job folder"}
+            for name, data in uploads.items():
+                path = folder / f"input-{name}"
+                path.write_bytes(data)
+                request[name] = str(path)
+                names[str(path)] = name  # error messages name the field, not the server's path
+            uploads.clear()
+            kind = protocol.REQUEST_TYPES[request["type"]]
+            if "output_dir" in {f.name for f in dataclasses.fields(kind)}:
+                request["output_dir"] = str(folder / "out")
+            async for item in self._events(protocol.decode_request(json.dumps(request)), names):
+                yield item
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _events(self, request: protocol.Request, names: dict[str, str]):
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+
+        def emit(event: protocol.Event | None) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        def work() -> None:
+            try:
+                code, message, hint = run_job(request, self._cache, emit, cancel)
+            except Exception as exc:  # run_job reports failures itself; this is the last guard
+                code, message, hint = classify_unexpected(exc)
+            if code is not None:
+                emit(protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint))
+            emit(None)
+
+        thread = threading.Thread(target=work, name=f"atelier-job-{request.id}", daemon=True)
+        thread.start()
+        try:
+            while (event := await queue.get()) is not None:
+                yield _item(event, names)
+        except asyncio.CancelledError:
+            cancel.set()  # the job stops at its next step; the replica waits for it
+            await asyncio.to_thread(thread.join)
+            raise
+
+
+def _item(event: protocol.Event, names: dict[str, str]) -> dict:
+    """An event for the ingress, encoded as the stdio server encodes it; an error's text names
+    input files by their field; a result carries its files' bytes."""
+    if isinstance(event, protocol.ErrorEvent):
+        for path in sorted(names, key=len, reverse=True):  # a file before the folder holding it
+            event.message = event.message.replace(path, names[path])
+            event.hint = event.hint.replace(path, names[path])
+    if not isinstance(event, protocol.ResultEvent):
+        return {"line": event_line(event)}
+    files = [{"role": f.role, "format": f.format, "data": Path(f.path).read_bytes()} for f in event.files]
+    return {"line": event_line(event), "files": files}
