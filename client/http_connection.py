@@ -10,6 +10,7 @@ the answer's headers and whatever body is read before ``disarm()``): a timer end
 they pass and ``timed_out`` says so, however slowly a server drips its bytes. ``abort()`` (a cancel,
 a transport stopping) shuts the socket at once, also one still connecting; a read then returns
 nothing, so callers ask ``aborted`` before taking an empty read for the end of an answer.
+``unreachable_reason`` words a failure to connect the same way for every caller.
 """
 
 from __future__ import annotations
@@ -170,3 +171,15 @@ def resolve(host: str, port: int, seconds: float) -> list:
     if "error" in found:
         raise found["error"]
     return found["addresses"]
+
+
+def unreachable_reason(exc: Exception, host: str | None, connect_wait: float, connecting: bool) -> str | None:
+    """Why no connection could be made, in words ("the host 'gpu' is unknown", ...), or None when
+    ``exc`` is not one of those failures (``connecting``: it happened while connecting)."""
+    if isinstance(exc, socket.gaierror):
+        return f"the host {host!r} is unknown"
+    if isinstance(exc, ConnectionRefusedError):
+        return "nothing listens there (connection refused)"
+    if isinstance(exc, TimeoutError) and connecting:
+        return f"no connection within {connect_wait:g} s"
+    return None

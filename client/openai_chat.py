@@ -32,7 +32,6 @@ import http.client
 import ipaddress
 import json
 import os
-import socket
 import ssl
 import threading
 import time
@@ -42,7 +41,7 @@ from dataclasses import dataclass
 from ..core.chat_answer import TEMPERATURE, TOP_P
 from ..core.errors import Cancelled, TaskError
 from ..core.schema import MAX_JSON_CHARS, DocumentError, parse_json
-from .http_connection import Connection
+from .http_connection import Connection, unreachable_reason
 
 KEY_ENV = "ATELIER_TEXT_SERVER_KEY"
 URL_ENV = "ATELIER_TEXT_SERVER_URL"
@@ -482,15 +481,9 @@ class Exchange:
             return TaskError("bad_request", f"the certificate of the text server at {url} cannot be "
                                             f"verified: {exc.verify_message}",
                              hint="use a certificate your system trusts, or plain http on 127.0.0.1")
-        if isinstance(exc, socket.gaierror):
-            return TaskError("model_missing", f"cannot reach the text server at {url}: the host "
-                                              f"{self.server.base.hostname!r} is unknown", hint=hint)
-        if isinstance(exc, ConnectionRefusedError):
-            return TaskError("model_missing", f"cannot reach the text server at {url}: nothing listens "
-                                              "there (connection refused)", hint=hint)
-        if isinstance(exc, TimeoutError) and connecting:
-            return TaskError("model_missing", f"cannot reach the text server at {url}: no connection "
-                                              f"within {self.server.connect_timeout:g} s", hint=hint)
+        reason = unreachable_reason(exc, self.server.base.hostname, self.server.connect_timeout, connecting)
+        if reason:
+            return TaskError("model_missing", f"cannot reach the text server at {url}: {reason}", hint=hint)
         if isinstance(exc, TimeoutError):
             return TaskError("invalid_output", f"the text server at {url} sent nothing for "
                                                f"{self.server.read_timeout:g} s, so Atelier stopped "

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 import urllib.parse
 
 from ..core.errors import TaskError
-from .http_connection import Connection
+from .http_connection import Connection, unreachable_reason
 from .openai_chat import json_object
 
 MAX_ERROR_BYTES = 4096  # of an error body: enough for the server's message
@@ -95,16 +94,10 @@ class Call:
                              hint="give the server a certificate this computer trusts (or point "
                                   "SSL_CERT_FILE at its CA before starting Blender), or reach it "
                                   "through an SSH tunnel to 127.0.0.1")
-        if isinstance(exc, socket.gaierror):
-            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: the host "
-                                               f"{_split(self.config.url).hostname!r} is unknown",
+        reason = unreachable_reason(exc, _split(self.config.url).hostname, wait, connecting)
+        if reason:
+            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: {reason}",
                              hint=_SETTINGS_HINT)
-        if isinstance(exc, ConnectionRefusedError):
-            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: nothing "
-                                               "listens there (connection refused)", hint=_SETTINGS_HINT)
-        if isinstance(exc, TimeoutError) and connecting:
-            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: no connection "
-                                               f"within {wait:g} s", hint=_SETTINGS_HINT)
         if isinstance(exc, TimeoutError):
             return TaskError("backend_exited", f"the remote backend at {url} sent nothing for {wait:g} s, "
                                                "so Atelier stopped waiting",
