@@ -23,6 +23,7 @@ from core.families import Family
 
 from .image_input import DEEP_GREY, opened, read_pixels
 from .models import texture_model_setting
+from .output_files import write_file
 from .task_context import JobContext, TaskOutput
 from .tasks import texture
 
@@ -280,8 +281,9 @@ def write_picture(pixels: np.ndarray, path: Path, record: dict) -> None:
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 a row
     text = texture.PNG_PROVENANCE_KEY.encode("latin-1") + b"\0\0\0\0\0" + json.dumps(
         record, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    path.write_bytes(_PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-                     + _chunk(b"iTXt", text) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b""))
+    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+    write_file(path, _PNG_SIGNATURE + header + _chunk(b"iTXt", text) + _chunk(b"IDAT", zlib.compress(raw, 6))
+               + _chunk(b"IEND", b""))
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -33,6 +33,7 @@ ERROR_CODES = (
     "invalid_output",  # the model's answer failed validation, also after a retry
     "internal",  # a bug: the message says what broke
     "backend_exited",  # the backend process ended mid-job (client side), or a remote replica did (HTTP)
+    "write_failed",  # a result file could not be written (disk full, file-size limit, folder not writable)
 )
 
 SEAMLESS_MODES = ("off", "x", "y", "xy")

@@ -370,3 +370,32 @@ def tiny_marigold(tmp_path_factory) -> Path:
     from tiny_pipelines import build_tiny_marigold
 
     return build_tiny_marigold(tmp_path_factory.mktemp("models") / "tiny-marigold")
+
+
+# --------------------------------------------------------------------------- faults through Blender
+
+
+@pytest.fixture
+def fault_armed_backend(backend_env, addon, monkeypatch, tmp_path):
+    """Blender's own backend, started through ``fault_backend.py`` (``fault_points.fault_python``).
+    ``arm(point)`` makes the next backend Blender starts stop at ``point`` (``fault_points.POINTS``)
+    and returns its pause file for ``fault_points.wait_paused`` / ``resume``. The session's backend
+    is stopped before arming and after the test, so no other test meets a faulty one."""
+    from fault_backend import FAULT_PAUSE_AT, FAULT_PAUSE_FILE
+    from fault_points import fault_python, pause_environment
+
+    session = addon.client.session
+    monkeypatch.setenv("ATELIER_PYTHON", fault_python(tmp_path))
+    pause_files = itertools.count()
+
+    def arm(point: str) -> Path:
+        session.shutdown()
+        pause_file = tmp_path / f"pause-{next(pause_files)}"
+        for name, value in pause_environment(point, pause_file).items():
+            monkeypatch.setenv(name, value)
+        return pause_file
+
+    yield arm
+    session.shutdown()
+    for name in (FAULT_PAUSE_AT, FAULT_PAUSE_FILE):
+        monkeypatch.delenv(name, raising=False)

@@ -6,15 +6,24 @@ variables the test sets; none of this ships with the extension.
 - ``FAULT_OOM_PROMPT``: a texture job whose prompt equals this value raises torch's
   ``OutOfMemoryError`` at its first denoising step (where a real GPU would run out), so the
   out-of-memory path is tested without filling a device.
+- ``FAULT_PAUSE_AT`` + ``FAULT_PAUSE_FILE``: the backend stops at one point of a job, writes
+  ``"<pid> <point>"`` to the pause file and waits until ``<pause file>.resume`` exists (a test
+  kills it there, or changes the world and lets it go on). Points (``fault_points.py``):
+  ``load`` (a model is being built, after it was found), ``step:K`` (denoising step K was
+  reported), ``write:N`` (half of the job's N-th file is on disk), ``result`` (the result
+  event was sent, before the next job). The point is reached once per backend process.
 """
 
 import os
 import runpy
 import sys
+import threading
+import time
 from pathlib import Path
 
 FAULT_OOM_PROMPT = "FAULT_OOM_PROMPT"
-
+FAULT_PAUSE_AT = "FAULT_PAUSE_AT"
+FAULT_PAUSE_FILE = "FAULT_PAUSE_FILE"
 
 
 def _arm_out_of_memory(prompt: str) -> None:
@@ -42,9 +51,89 @@ def _arm_out_of_memory(prompt: str) -> None:
     backend.tasks.get_runner = get_runner
 
 
+class _Pause:
+    """Stops the backend once, at the named point, until the test resumes (or kills) it."""
+
+    def __init__(self, point: str, pause_file: Path) -> None:
+        self.point, self.pause_file = point, pause_file
+        self._reached = threading.Lock()
+        self._done = False
+
+    def __call__(self, point: str) -> None:
+        if point != self.point or self._done:
+            return
+        with self._reached:
+            if self._done:
+                return
+            self._done = True
+        partial = self.pause_file.with_name(self.pause_file.name + ".partial")
+        partial.write_text(f"{os.getpid()} {point}")
+        partial.replace(self.pause_file)  # whole, or not there
+        resume = self.pause_file.with_name(self.pause_file.name + ".resume")
+        while not resume.exists():
+            time.sleep(0.005)
+
+
+def _arm_pause(point: str, pause_file: Path) -> None:
+    import backend.model_cache
+    import backend.output_files
+    import backend.server
+    import backend.task_context
+
+    pause = _Pause(point, pause_file)
+
+    get_or_load = backend.model_cache.ModelCache.get_or_load
+
+    def loading(self, key, locate, build):
+        def paused_build(located):
+            pause("load")
+            return build(located)
+
+        return get_or_load(self, key, locate, paused_build)
+
+    backend.model_cache.ModelCache.get_or_load = loading
+
+    progress = backend.task_context.JobContext.progress
+
+    def stepping(self, step, total, stage=""):
+        progress(self, step, total, stage)
+        pause(f"step:{step}")
+
+    backend.task_context.JobContext.progress = stepping
+
+    write_file = backend.output_files.write_file
+    written = iter(range(1, 1 << 30))
+
+    def writing(path, data):
+        number = next(written)
+        if point == f"write:{number}":
+            with open(path, "xb") as handle:
+                handle.write(data[: len(data) // 2])
+            pause(point)
+            path.unlink()  # resumed: the real write makes the file anew
+        write_file(path, data)
+
+    for module in list(sys.modules.values()):  # every module that imported it by name
+        if getattr(module, "write_file", None) is write_file:
+            module.write_file = writing
+    backend.output_files.write_file = writing
+
+    run_job = backend.server.run_job
+
+    def running(request, cache, emit, cancel):
+        outcome = run_job(request, cache, emit, cancel)
+        if outcome[0] is None:
+            pause("result")
+        return outcome
+
+    backend.server.run_job = running
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the extension folder
     if os.environ.get(FAULT_OOM_PROMPT):
         _arm_out_of_memory(os.environ[FAULT_OOM_PROMPT])
+    if os.environ.get(FAULT_PAUSE_AT):
+        _arm_pause(os.environ[FAULT_PAUSE_AT], Path(os.environ[FAULT_PAUSE_FILE]))
     sys.argv = ["python -m backend", *sys.argv[1:]]
     runpy.run_module("backend", run_name="__main__", alter_sys=True)

@@ -21,6 +21,7 @@ from core.families import FAMILIES, Family
 from core.schema import short  # a value echoed in a message: at most 40 characters
 
 from ..models import LocatedModel, texture_model_setting
+from ..output_files import write_file
 from ..task_context import JobContext, TaskOutput, output_root
 from ..tiny_autoencoder import decoding_with, tiny_autoencoder
 
@@ -248,16 +249,20 @@ def check_model_index(folder: Path) -> None:
 def write_png(image, path: Path, record: dict, compress_level: int = PNG_COMPRESS_LEVEL) -> None:
     """Save ``image`` with the provenance record as a PNG text chunk (``compress_level``: zlib's
     0..9, all lossless; bench/profile_texture.py compares them)."""
+    import io
+
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text(PNG_PROVENANCE_KEY, json.dumps(record, ensure_ascii=False, sort_keys=True))
-    image.save(path, format="PNG", pnginfo=info, compress_level=compress_level)
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG", pnginfo=info, compress_level=compress_level)
+    write_file(path, encoded.getvalue())
 
 
 def write_rgba(image, path: Path) -> None:
     """Save ``image`` as raw 8-bit RGBA bytes, top row first (``width * height * 4`` bytes)."""
-    path.write_bytes(image.convert("RGBA").tobytes())
+    write_file(path, image.convert("RGBA").tobytes())
 
 
 def scheduler_record(pipe) -> dict:
