@@ -83,7 +83,10 @@ def add_uv_maps(context: bpy.types.Context, objects, undo: list) -> list[str]:
 
 def _remove_uv_map(mesh: bpy.types.Mesh) -> None:
     # Looked up again: edit mode rebuilds the mesh's layers, so an older reference is stale.
-    layer = mesh.uv_layers.get(UV_MAP_NAME)
+    try:
+        layer = mesh.uv_layers.get(UV_MAP_NAME)
+    except ReferenceError:  # the mesh is gone (deleted, or another file was loaded): nothing to undo
+        return
     if layer is not None:
         mesh.uv_layers.remove(layer)
 

@@ -337,8 +337,9 @@ def main() -> int:
         server.serve(sys.stdin.buffer)
     except KeyboardInterrupt:
         server.stop()
-    sys.stderr.flush()
-    out.flush()
+    for stream in (sys.stderr, out):
+        with contextlib.suppress(OSError, ValueError):  # the client may be gone: nobody reads
+            stream.flush()
     # Skip interpreter teardown: a job thread still inside a library call must not keep the
     # process (and its GPU memory) alive after the client has gone.
     os._exit(0)

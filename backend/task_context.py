@@ -22,6 +22,7 @@ from core.schema import short  # a value echoed in a message: at most 40 charact
 
 from .model_cache import ModelCache
 from .models import LocatedModel, locate
+from .output_files import WRITE_HINT
 
 # Library versions recorded in every provenance record (only those installed).
 _VERSIONED = ("torch", "diffusers", "transformers", "numpy", "safetensors", "xgrammar", "coloraide")
@@ -111,23 +112,30 @@ class JobContext:
         """This job's own folder under the request's ``output_dir`` (created on first call).
 
         Files are written here and nowhere else; the folder name comes from the request id,
-        reduced to safe characters, so no id can point outside ``output_dir``.
+        reduced to safe characters, so no id can point outside ``output_dir``. A folder that
+        cannot be made here (``output_dir`` deleted or made read-only since the job began) is
+        ``write_failed``, like a file that cannot be written.
         """
         if self._job_dir is not None:
             return self._job_dir
         raw = getattr(self.request, "output_dir", "")
-        root = output_root(raw)
         try:
-            name = re.sub(r"[^A-Za-z0-9._-]", "_", self.request.id).lstrip(".") or "job"
-            folder = root / name
+            root = output_root(raw)
+        except TaskError as exc:
+            # Every task that writes checked this folder before its work began (``output_root``):
+            # it was deleted or made read-only since, so the request was fine and the write failed.
+            raise TaskError("write_failed", exc.message, hint=WRITE_HINT) from None
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", self.request.id).lstrip(".") or "job"
+        folder = root / name
+        try:
             suffix = 1
             while folder.exists():
                 suffix += 1
                 folder = root / f"{name}-{suffix}"
             folder.mkdir()
         except OSError as exc:
-            raise TaskError("bad_request", f"cannot create the job folder in {raw!r}: {exc.strerror}",
-                            hint="choose a folder you can write to") from None
+            raise TaskError("write_failed", f"cannot create the job folder {folder}: {exc.strerror or exc}",
+                            hint=WRITE_HINT) from None
         if folder.resolve().parent != root:
             raise TaskError("bad_request", f"job folder {folder} would lie outside {root}",
                             hint="use a plain request id")

@@ -168,16 +168,17 @@ def profile_backend(model: Path, tiny: Path, folder: Path, args) -> tuple[dict, 
     image.load()
     record = texture_output.metadata
     writes = {}
-    for name, write in (
-            ("PNG encode+write (level 6, Pillow's default)",
-             lambda: texture.write_png(image, folder / "level6.png", record, compress_level=6)),
-            (f"PNG encode+write (level {texture.PNG_COMPRESS_LEVEL}, Atelier)",
-             lambda: texture.write_png(image, folder / "chosen.png", record)),
-            ("raw RGBA write", lambda: texture.write_rgba(image, folder / "raw.rgba"))):
+    for name, path, write in (
+            ("PNG encode+write (level 6, Pillow's default)", folder / "level6.png",
+             lambda path: texture.write_png(image, path, record, compress_level=6)),
+            (f"PNG encode+write (level {texture.PNG_COMPRESS_LEVEL}, Atelier)", folder / "chosen.png",
+             lambda path: texture.write_png(image, path, record)),
+            ("raw RGBA write", folder / "raw.rgba", lambda path: texture.write_rgba(image, path))):
         times = []
         for _ in range(args.repeats + 1):
+            path.unlink(missing_ok=True)  # the writer makes a new file, as a job does
             started = time.perf_counter()
-            write()
+            write(path)
             times.append((time.perf_counter() - started) * 1000)
         writes[name] = statistics.median(times[1:])
     writes["_png_kib"] = {level: (folder / f"{name}.png").stat().st_size / 1024
@@ -208,6 +209,7 @@ def png_levels(folder: Path, repeats: int) -> list[dict]:
                 path = folder / f"levels-{size}-{kind}-{level}.png"
                 times = []
                 for _ in range(repeats):
+                    path.unlink(missing_ok=True)  # the writer makes a new file, as a job does
                     started = time.perf_counter()
                     texture.write_png(image, path, {}, compress_level=level)
                     times.append((time.perf_counter() - started) * 1000)

@@ -4,6 +4,14 @@ The client makes ``<jobs>/<request id>/`` itself (new, never an existing one), s
 request's ``output_dir``, reads result files only from inside it (``core.results.inside``) and
 in the end removes that folder and nothing else. A result naming any other path is refused, so
 a backend can never make Blender read or delete a file the client did not make.
+
+A Blender that crashes cannot remove its folders, so each one holds a lock file (``LOCK_NAME``)
+that the Blender which made it keeps locked while it lives (``fcntl.flock`` on POSIX,
+``msvcrt.locking`` on Windows; the system drops the lock when the process ends, however it
+ends). The first job of every Blender session sweeps the jobs folder (``sweep``): a folder whose
+lock file can be locked belongs to a session that no longer runs, and is removed. A folder with
+no lock file (not made here, or made by an older Atelier), a link, a file, or a folder whose lock
+is held (a live Blender's) is never touched.
 """
 
 from __future__ import annotations
@@ -16,8 +24,18 @@ from pathlib import Path
 
 from ..core import protocol
 
+if os.name == "nt":
+    import msvcrt
+else:
+    import fcntl
+
 # What the protocol accepts as an id, and only characters a folder name can hold as they are.
 _SAFE_ID = re.compile(rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{protocol.MAX_ID_CHARS - 1}}}$")
+# Held locked in every job folder while the session that made it runs. No request id (so no
+# file the backend names after its job) starts with a dot, so it never meets a backend's file.
+LOCK_NAME = ".atelier-job-lock"
+
+_swept: set[Path] = set()  # jobs folders this session has swept (once each, at its first job)
 
 
 class JobFolderError(Exception):
@@ -27,9 +45,10 @@ class JobFolderError(Exception):
 class JobFolder:
     """A folder this client made for one job; ``remove`` deletes it (once) and nothing else."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock: _Lock | None = None) -> None:
         self.path = path
         self._device_inode = _identity(path)
+        self._lock = lock  # says "a live session owns this folder" until the folder goes
 
     def __repr__(self) -> str:
         return f"JobFolder({str(self.path)!r})"
@@ -42,13 +61,17 @@ class JobFolder:
         """Delete the folder and what lies inside it. Only the very folder made here: a folder
         swapped in under the same name (or a link) is left alone. Safe to call twice."""
         made, self._device_inode = self._device_inode, None
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()  # first: Windows deletes no file that is open
         if made is None or _identity(self.path) != made:
             return
         shutil.rmtree(self.path, ignore_errors=True)  # never follows links inside it
 
 
 def create(root: str | Path, request_id: str) -> JobFolder:
-    """Make ``<root>/<request_id>/`` for a new job (the root is created when missing)."""
+    """Make ``<root>/<request_id>/`` for a new job (the root is created when missing), locked
+    as this session's; the first call for a root sweeps the folders crashed sessions left."""
     if not _SAFE_ID.match(request_id):
         raise JobFolderError(f"request id {request_id!r} cannot name a job folder; "
                              "use letters, digits, '-', '_' and '.'")
@@ -57,15 +80,115 @@ def create(root: str | Path, request_id: str) -> JobFolder:
         raise JobFolderError(f"the jobs folder {str(root)!r} is not an absolute path")
     try:
         base.mkdir(parents=True, exist_ok=True)
-        path = base.resolve() / request_id
+        base = base.resolve()
+        if base not in _swept:
+            _swept.add(base)
+            sweep(base)
+        path = base / request_id
         os.mkdir(path, 0o700)  # exclusive: an existing folder (or file, or link) is an error
+        lock = _Lock.claim(path / LOCK_NAME)
     except FileExistsError:
         raise JobFolderError(f"a job folder {str(base / request_id)!r} already exists; "
                              "run the job again (it gets a new id)") from None
     except OSError as exc:
         raise JobFolderError(f"cannot make a job folder in {str(base)!r}: {exc.strerror}; "
                              "check that Atelier's user folder can be written") from None
-    return JobFolder(path)
+    if lock is None:  # another Blender's sweep took it for a dead session's as it was made
+        raise JobFolderError(f"the job folder {str(path)!r} was removed as it was made; "
+                             "run the job again (it gets a new id)")
+    return JobFolder(path, lock)
+
+
+def sweep(root: str | Path) -> list[Path]:
+    """Remove the job folders in ``root`` whose session no longer runs (Blender crashed or was
+    killed before it could remove them); returns them. Only folders holding ``LOCK_NAME``, as
+    ``create`` makes them, and only when nothing holds that lock."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        if not _SAFE_ID.match(entry.name) or not entry.is_dir(follow_symlinks=False):
+            continue
+        folder = Path(entry.path)
+        made = _identity(folder)
+        lock = _Lock.take_over(folder / LOCK_NAME)
+        if lock is None:
+            continue  # a live session's, or not a folder ``create`` made
+        if _identity(folder) == made:
+            # Held while removing, so a ``create`` racing for this name cannot take it as its
+            # own; Windows deletes no open file, so the lock file itself goes once released.
+            shutil.rmtree(folder, ignore_errors=True)
+            lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        lock.release()
+    return removed
+
+
+class _Lock:
+    """An open lock file, locked: the sign that the session which made its folder still runs."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "r+b", buffering=0)  # closed (and unlocked) with this object
+
+    @classmethod
+    def claim(cls, path: Path) -> _Lock | None:
+        """Create ``path`` and lock it; None when a sweep removed it before it was locked."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NO_FOLLOW, 0o600)
+        lock = cls(fd)
+        if lock._locked() and lock._is(path):
+            return lock
+        lock.release()
+        return None
+
+    @classmethod
+    def take_over(cls, path: Path) -> _Lock | None:
+        """Lock the existing regular file ``path``; None when it is missing, is something else,
+        or another process holds its lock."""
+        try:
+            fd = os.open(path, os.O_RDWR | _NO_FOLLOW)
+        except OSError:
+            return None
+        lock = cls(fd)
+        if stat.S_ISREG(os.fstat(fd).st_mode) and lock._locked() and lock._is(path):
+            return lock
+        lock.release()
+        return None
+
+    def release(self) -> None:
+        if self._file.closed:
+            return
+        if os.name == "nt":
+            try:
+                msvcrt.locking(self._file.fileno(), msvcrt.LK_UNLCK, 1)
+            except OSError:
+                pass  # not locked: closing is all there is to do
+        self._file.close()
+
+    def _locked(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
+        try:
+            if os.name == "nt":
+                msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _is(self, path: Path) -> bool:
+        """Whether ``path`` still names the file held open (a sweep may have removed it)."""
+        try:
+            named = os.lstat(path)
+        except OSError:
+            return False
+        held = os.fstat(self._file.fileno())
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link put in place of the lock file is not opened
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

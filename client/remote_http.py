@@ -9,7 +9,9 @@ socket, so a call blocked on a silent server ends at once. ``check(response)`` t
 that is not a success into a ``TaskError`` whose message names the server and whose hint says
 what to change: 401 (the token), 404, 400 and 413 (the server's own message), 503 (no replica
 free), a redirect (the host it points to), an HTML page (the URL is some web site);
-``file_length`` refuses a result file's answer that is no file or does not say its size.
+``file_length`` refuses a result file's answer that is no file or does not say its size. A failure
+that another try may not meet (the server unreachable, the connection reset or cut short, a gateway
+that lost the server) is a ``ConnectionLost``, so a caller that can ask again knows it may.
 ``read_bounded`` reads a body up to a size. Nothing here touches bpy or runs on Blender's main thread.
 """
 
@@ -30,6 +32,16 @@ CHUNK_BYTES = 64 * 1024
 CANCELLED_HERE = "the job was cancelled here before the remote backend confirmed it"
 _SETTINGS_HINT = ("check Remote URL (or ATELIER_BACKEND_URL) and that `python -m backend ray-serve` "
                   "runs there; press Doctor in Atelier's preferences")
+_GATEWAY_STATUSES = (502, 503, 504)  # a proxy or Serve's router between has lost the server for now
+
+
+class ConnectionLost(TaskError):
+    """A failure another try may not meet: the server could not be reached, or the connection
+    broke or was cut short. ``reason`` says what happened in a few words."""
+
+    def __init__(self, code: str, message: str, hint: str = "", reason: str = "") -> None:
+        super().__init__(code, message, hint=hint)
+        self.reason = reason or message
 
 
 class Call:
@@ -96,24 +108,24 @@ class Call:
                                   "through an SSH tunnel to 127.0.0.1")
         reason = unreachable_reason(exc, _split(self.config.url).hostname, wait, connecting)
         if reason:
-            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: {reason}",
-                             hint=_SETTINGS_HINT)
+            return ConnectionLost("backend_exited", f"cannot reach the remote backend at {url}: {reason}",
+                                  hint=_SETTINGS_HINT, reason=reason)
         if isinstance(exc, TimeoutError):
             return TaskError("backend_exited", f"the remote backend at {url} sent nothing for {wait:g} s, "
                                                "so Atelier stopped waiting",
                              hint="the server may be overloaded, or the URL may not be an Atelier "
                                   "backend; " + _SETTINGS_HINT)
+        if isinstance(exc, ssl.SSLEOFError) and not connecting:  # TLS cut off without its goodbye
+            return _broke(url, exc)
         if isinstance(exc, ssl.SSLError):
             return TaskError("backend_exited", f"no secure connection to the remote backend at {url}: "
                                                f"{exc.reason or exc}",
                              hint="check that the server speaks https at this address (or http, and "
                                   "change the URL)")
         if connecting:
-            return TaskError("backend_exited", f"cannot reach the remote backend at {url}: {exc}",
-                             hint=_SETTINGS_HINT)
-        return TaskError("backend_exited", f"the connection to the remote backend at {url} broke: "
-                                           f"{exc or type(exc).__name__}",
-                         hint="look at the server's log, and try again")
+            return ConnectionLost("backend_exited", f"cannot reach the remote backend at {url}: {exc}",
+                                  hint=_SETTINGS_HINT, reason=str(exc))
+        return _broke(url, exc)
 
     def read(self, step, wait: float):
         """``step()`` (a read of the response), with network failures said plainly; an empty
@@ -125,6 +137,13 @@ class Call:
         if not data and self.link.aborted:
             raise self.failure(ConnectionAbortedError("aborted"), wait)
         return data
+
+
+def _broke(url: str, exc: Exception) -> ConnectionLost:
+    said = str(exc) or type(exc).__name__
+    return ConnectionLost("backend_exited", f"the connection to the remote backend at {url} broke: {said}",
+                          hint="look at the server's log, and try again",
+                          reason=f"the connection broke: {said}")
 
 
 def read_bounded(call: Call, response: http.client.HTTPResponse, limit: int, what: str, *,
@@ -190,8 +209,12 @@ def check(call: Call, response: http.client.HTTPResponse, what: str) -> None:
         raise TaskError("bad_request", f"{where} refused {what} as too large{detail}",
                         hint=said[1] or "use smaller input images")
     if status == 503:
-        raise TaskError("backend_exited", f"{where} has no replica free to take the job{detail}",
-                        hint=said[1] or "try again in a moment, or start the server with more replicas")
+        raise ConnectionLost("backend_exited", f"{where} has no replica free to take the job{detail}",
+                             hint=said[1] or "try again in a moment, or start the server with more replicas",
+                             reason=f"HTTP 503{': ' + said[0] if said[0] else ''}")
+    if status in _GATEWAY_STATUSES:
+        raise ConnectionLost("backend_exited", f"{where} failed{detail}",
+                             hint=said[1] or "look at the server's log", reason=f"HTTP {status}")
     if 400 <= status < 500:
         raise TaskError("bad_request", f"{where} refused {what}{detail}",
                         hint=said[1] or "check the settings of the call")

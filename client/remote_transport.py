@@ -14,10 +14,15 @@ Blender has not read the one before). On the result it downloads each file by ro
 ``output_dir`` (the job folder the client made; never a path the server names) and queues the
 result with the local paths, or the error, as the job's last line; then the server is told to
 forget the job (``DELETE /v1/jobs/{job}``; one that may still run there is cancelled first), each
-such call bounded by the connect timeout. A cancel posts ``/v1/jobs/{job}/cancel`` (once; during
-the upload, once the server's job id is known); the server's ``cancelled`` error ends the job, and
-when the server cannot be told or does not end the stream in time, the job ends here. ``stop``
-ends every call at once and lets no new one start.
+such call bounded by the connect timeout. A connection lost on the way (reset, cut short, the
+server out of reach for a moment) loses nothing: the events are asked for again and the server
+replays them from the first, so those already queued are skipped (``accepted`` stays one line); a
+result file is fetched again from its start. The tries are few and short (``RECONNECT_DELAYS``);
+past them the job ends with an error saying the connection was lost and the job may still run there.
+A cancel posts ``/v1/jobs/{job}/cancel`` (once; during the upload, once the server's job id is
+known); the server's ``cancelled`` error ends the job, and when the server cannot be told or does
+not end the stream in time, the job ends here. ``stop`` ends every call at once and lets no new one
+start.
 
 Every failure ends its job with one ``error`` line whose message names the server and whose hint
 says what to change (``remote_http``). An answer that is not the protocol (a web page, another
@@ -47,6 +52,7 @@ from .job_transport import Job, JobTransport, LatestLines
 from .remote_http import (
     CANCELLED_HERE,
     Call,
+    ConnectionLost,
     check,
     content_type,
     file_length,
@@ -67,6 +73,10 @@ UPLOAD_BYTES_PER_SECOND = 128 * 1024
 # A server that took a cancel ends the job's stream within this (a diffusion step, a model
 # load's end); after it the job ends here anyway, and the server is told to forget it.
 CANCEL_SECONDS = 15.0
+# A job's events or a result file whose connection was lost (reset, cut short, the server out of
+# reach) are asked for again after each of these pauses; a try that brings news of the job starts
+# the window anew. After the last one the job ends with an error that says so.
+RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0)
 # The server's job ids: secrets.token_urlsafe(32). They go into URL paths, so nothing else is taken.
 _SERVER_JOB = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _FORMAT = re.compile(r"^[a-z0-9]{1,8}$")  # a result file's format names its extension
@@ -83,6 +93,7 @@ class _Job(Job):
     finished: bool = False  # its last event (result or error) came from the server
     ended: bool = False  # its last line is queued
     accepted: bool = False  # its ``accepted`` line is queued
+    events_read: int = 0  # event lines read from its stream (a stream made again replays them)
 
 
 class RemoteTransport(JobTransport):
@@ -291,7 +302,25 @@ class RemoteTransport(JobTransport):
     def _follow(self, job: _Job, lines: LatestLines) -> protocol.Event:
         """Read the job's events as they come and queue them (its latest progress only, while
         Blender has not read the one before); returns its result (files fetched) or error, for
-        the caller to queue last."""
+        the caller to queue last. A connection lost before the last event is made again: the
+        server replays the job's events from the first, and those already read are skipped."""
+        tries = 0
+        while True:
+            read_before = job.events_read
+            try:
+                return self._stream_events(job, lines)
+            except ConnectionLost as lost:
+                if job.events_read > read_before:
+                    tries = 0  # the connection came back and the job went on: a new window
+                if tries == len(RECONNECT_DELAYS):
+                    left = "the job may still run on the server, which forgets it after its time-to-live"
+                    raise self._lost_mid_job(lost, "mid-job", left) from None
+                self._pause_before_retry(job, lost, tries, "its events")
+                tries += 1
+
+    def _stream_events(self, job: _Job, lines: LatestLines) -> protocol.Event:
+        """One connection to the job's events, from the first; raises ``ConnectionLost`` when it
+        ends before the job's last event."""
         wait = self.config.silence_seconds
         with self._calling(job, self.config.answer_seconds) as call:
             response = call.send("GET", f"/jobs/{job.server_job}/events",
@@ -303,20 +332,49 @@ class RemoteTransport(JobTransport):
             call.settle()  # the stream lasts as long as the job; a cancelled one's is bounded
             if job.cancel_sent:
                 call.link.arm(CANCEL_SECONDS)
+            read = 0  # event lines of this connection; the first ``job.events_read`` were queued before
             while True:
                 raw = call.read(lambda: response.readline(protocol.MAX_LINE_BYTES + 1), wait)
                 if len(raw) > protocol.MAX_LINE_BYTES:
                     raise TaskError("invalid_output", f"the remote backend at {call.url} sent an event "
                                                       f"longer than {protocol.MAX_LINE_BYTES:,} bytes",
                                     hint="nothing was applied; run it again")
-                if not raw:
+                if not raw and (response.chunked or response.length == 0):  # the server's own end
                     raise TaskError("backend_exited", f"the remote backend at {call.url} ended the job's "
                                                       "events before its result",
                                     hint="look at the server's log; the next job may work")
+                if not raw.endswith(b"\n"):  # the connection closed early, maybe within a line
+                    raise ConnectionLost("backend_exited", f"the connection to the remote backend at "
+                                                           f"{call.url} closed before the job's result",
+                                         reason="the connection closed before the job's result")
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                final = self._forward(job, text, lines) if text.strip() else None
+                if not text.strip():
+                    continue
+                read += 1
+                if read <= job.events_read:
+                    continue  # replayed: this event was queued before the connection was lost
+                job.events_read = read
+                final = self._forward(job, text, lines)
                 if final is not None:
                     return final
+
+    def _pause_before_retry(self, job: _Job, lost: ConnectionLost, tries: int, what: str) -> None:
+        """Log the lost connection and wait the retry's delay (a cancel cuts it short: the next
+        try then ends the job, or reads the server's ``cancelled``)."""
+        delay = RECONNECT_DELAYS[tries]
+        self._log.append(f"{job.request.type} {job.request.id}: {lost.reason}; asking for {what} again "
+                         f"in {delay:g} s")
+        job.cancelled.wait(delay)
+
+    def _lost_mid_job(self, lost: ConnectionLost, when: str, left: str) -> TaskError:
+        """The error that ends a job whose connection did not come back within the retry window."""
+        return TaskError("backend_exited", f"the connection to the remote backend at {self.config.shown_url} "
+                                           f"was lost {when} and {len(RECONNECT_DELAYS)} tries to make it "
+                                           f"again failed over {sum(RECONNECT_DELAYS):g} s (last: "
+                                           f"{lost.reason}); {left}",
+                         hint="check that the server still runs and that this computer reaches it (network, "
+                              "VPN, SSH tunnel); press Doctor in Atelier's preferences, then run the job "
+                              "again")
 
     def _forward(self, job: _Job, text: str, lines: LatestLines) -> protocol.Event | None:
         """Queue one event line of ``job``; its result (files fetched into the job folder) or
@@ -370,6 +428,18 @@ class RemoteTransport(JobTransport):
         return fetched
 
     def _download(self, job: _Job, role: str, path: Path) -> None:
+        """One result file, whole; a connection lost on the way (or a file cut short) is asked
+        for again, from its start, within the retry window."""
+        for tries in range(len(RECONNECT_DELAYS) + 1):
+            try:
+                return self._download_once(job, role, path)
+            except ConnectionLost as lost:
+                if tries == len(RECONNECT_DELAYS):
+                    raise self._lost_mid_job(lost, f"while fetching the job's {role} file",
+                                             "nothing was applied") from None
+                self._pause_before_retry(job, lost, tries, f"the {role} file")
+
+    def _download_once(self, job: _Job, role: str, path: Path) -> None:
         """One result file, whole: the size it announces, no more and no less."""
         wait = self.config.answer_seconds
         what = f"the job's {role} file"
@@ -389,9 +459,10 @@ class RemoteTransport(JobTransport):
                     read_bounded(call, response, size, what, wait=wait, sink=sink)
                     received = sink.tell()
                 if received != size:
-                    raise TaskError("invalid_output", f"{what} from the remote backend at {call.url} "
-                                                      f"ended after {received:,} of {size:,} bytes",
-                                    hint="nothing was applied; the connection broke off; run it again")
+                    cut = f"{what} ended after {received:,} of {size:,} bytes"
+                    raise ConnectionLost("invalid_output", f"{cut} from the remote backend at {call.url}",
+                                         hint="nothing was applied; the connection broke off; run it again",
+                                         reason=cut)
             except BaseException:
                 path.unlink(missing_ok=True)  # the part of it that came is no file to apply
                 raise

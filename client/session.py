@@ -8,8 +8,9 @@ A request that names an ``output_dir`` gets a folder of its own: ``submit`` make
 ``<output_dir>/<id>/`` (``job_folder``) and sends that instead. A result is parsed once, as it
 arrives (``core.results.parse_result``): ``job.result`` is typed, and a malformed result, or one
 naming a file outside the job's folder, ends the job with an ``invalid_output`` error at once.
-The folder is removed when the job fails or is cancelled, and after a result once ``release``
-says it was applied (or is not wanted).
+The folder is removed when the job fails or is cancelled, after a result once ``release``
+says it was applied (or is not wanted), and at ``shutdown`` (Blender quitting); the folders a
+crashed Blender left go at the next session's first job (``job_folder.sweep``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from .. import preferences
 from ..client import session
 
 IDLE_CHECK_INTERVAL = 30.0  # seconds between idle checks; unloading is not urgent
+LOAD_REASON = "another file was loaded"
 
 
 class ATELIER_OT_cancel_job(bpy.types.Operator):
@@ -55,10 +56,55 @@ class ATELIER_OT_free_memory(bpy.types.Operator):
 # ---------------------------------------------------------------------- handlers
 
 
+# The running job's (operator, label) when a file load began, for the loaded file's panel.
+_running_at_load: tuple[str, str] | None = None
+
+
+@bpy.app.handlers.persistent
+def _note_the_running_job(*_args) -> None:
+    """A file is about to load: note whose job runs, since Blender ends its operator during the
+    load, and with it what the panels show."""
+    global _running_at_load
+    state = _job_state()
+    running = bool(session.active_jobs()) and state is not None and state.running
+    _running_at_load = (state.job_operator, state.job_label) if running else None
+
+
 @bpy.app.handlers.persistent
 def _cancel_jobs_on_load(*_args) -> None:
-    """A result must never land in a different file than the one it was made for."""
-    session.abandon_all()
+    """A file was loaded: a result must never land in a different file than the one it was made
+    for, so every job ends, and the panel of the operator whose job it was says why (the
+    operator itself ends without a word). After the load, not before: a file that cannot be
+    read leaves the open one, and its jobs, as they were."""
+    global _running_at_load
+    ended, _running_at_load = _running_at_load, None
+    session.abandon_all(LOAD_REASON)
+    state = _job_state()
+    if ended is None or state is None:
+        return
+    operator, label = ended
+    state.last_error = (f"{label or 'the Atelier job'}: cancelled because {LOAD_REASON}; "
+                        "nothing of it was applied")
+    state.last_error_operator = operator
+    print(f"Atelier: {state.last_error}", flush=True)
+
+
+@bpy.app.handlers.persistent
+def _keep_jobs_after_a_failed_load(*_args) -> None:
+    """The file could not be read: the open one stays, and so do its jobs."""
+    global _running_at_load
+    _running_at_load = None
+
+
+# Blender's handlers for a load: before it, after it, after it failed (4.2 may lack the last).
+_LOAD_HANDLERS = (("load_pre", _note_the_running_job), ("load_post", _cancel_jobs_on_load),
+                  ("load_post_fail", _keep_jobs_after_a_failed_load))
+
+
+def _job_state():
+    """The session's job state (``WindowManager.atelier``), if a window manager exists."""
+    wm = bpy.context.window_manager
+    return getattr(wm, "atelier", None) if wm is not None else None
 
 
 def _unload_idle_models() -> float:
@@ -72,7 +118,9 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 
 def register() -> None:
     _register_classes()
-    bpy.app.handlers.load_pre.append(_cancel_jobs_on_load)
+    for name, handler in _LOAD_HANDLERS:
+        if hasattr(bpy.app.handlers, name):
+            getattr(bpy.app.handlers, name).append(handler)
     bpy.app.timers.register(_unload_idle_models, first_interval=IDLE_CHECK_INTERVAL, persistent=True)
     atexit.register(session.shutdown)
 
@@ -82,8 +130,9 @@ def unregister() -> None:
     # bpy 4.5 hangs at exit while a timer is registered, so every timer goes here.
     if bpy.app.timers.is_registered(_unload_idle_models):
         bpy.app.timers.unregister(_unload_idle_models)
-    if _cancel_jobs_on_load in bpy.app.handlers.load_pre:
-        bpy.app.handlers.load_pre.remove(_cancel_jobs_on_load)
+    for name, handler in _LOAD_HANDLERS:
+        if handler in getattr(bpy.app.handlers, name, ()):
+            getattr(bpy.app.handlers, name).remove(handler)
     # Ends every job, Doctor included (it is a backend job), and stops the backend process.
     session.shutdown()
     _unregister_classes()

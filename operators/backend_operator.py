@@ -173,8 +173,10 @@ class BackendJobOperator:
         """Blender ends the modal operator (window closed, file loaded): stop the job too."""
         if self._job is not None and not self._job.done:
             session.cancel(self._client, self._job)
-        self.release_request(context)
-        self._stop_modal(context)
+        try:
+            self.release_request(context)
+        finally:  # whatever freeing the request met, the modal run and its status bar end
+            self._stop_modal(context)
 
     # ----------------------------------------------------------- steps
 

@@ -11,9 +11,16 @@ variables the test sets; none of this ships with the extension.
   kills it there, or changes the world and lets it go on). Points (``fault_points.py``):
   ``load`` (a model is being built, after it was found), ``step:K`` (denoising step K was
   reported), ``write:N`` (half of the job's N-th file is on disk), ``result`` (the result
-  event was sent, before the next job). The point is reached once per backend process.
+  event was sent, before the next job). The point is reached once per backend process, or
+  ``FAULT_PAUSE_TIMES`` times: resumed from any pause but the last, the backend removes the
+  pause and resume files before it goes on, so the test waits for the next pause as for the first.
+- ``FAULT_UNPRIVILEGED=1``: the backend drops root's power to ignore file permissions
+  (``CAP_DAC_OVERRIDE``, ``CAP_DAC_READ_SEARCH``, ``CAP_FOWNER``) before anything else runs, so a
+  folder made read-only stops its writes even where the tests run as root (CI); for any other
+  user it changes nothing (it holds none of them). Linux only.
 """
 
+import ctypes
 import os
 import runpy
 import sys
@@ -24,6 +31,38 @@ from pathlib import Path
 FAULT_OOM_PROMPT = "FAULT_OOM_PROMPT"
 FAULT_PAUSE_AT = "FAULT_PAUSE_AT"
 FAULT_PAUSE_FILE = "FAULT_PAUSE_FILE"
+FAULT_PAUSE_TIMES = "FAULT_PAUSE_TIMES"
+FAULT_UNPRIVILEGED = "FAULT_UNPRIVILEGED"
+# Linux capability numbers (linux/capability.h) of the powers that override file permissions.
+PERMISSION_OVERRIDES = {"CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3}
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_permission_overrides() -> None:
+    """Remove the permission-override capabilities from this process for good (effective,
+    permitted and inheritable sets). Threads inherit them from the one that starts them, so
+    this runs before any other thread exists."""
+    if os.geteuid() != 0:
+        return  # an ordinary user holds none of them: permissions already apply
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = _CapHeader(_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    mask = ~sum(1 << bit for bit in PERMISSION_OVERRIDES.values()) & 0xFFFFFFFF
+    data[0].effective &= mask
+    data[0].permitted &= mask
+    data[0].inheritable &= mask
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def _arm_out_of_memory(prompt: str) -> None:
@@ -52,35 +91,40 @@ def _arm_out_of_memory(prompt: str) -> None:
 
 
 class _Pause:
-    """Stops the backend once, at the named point, until the test resumes (or kills) it."""
+    """Stops the backend ``times`` times at the named point, each time until the test resumes
+    (or kills) it."""
 
-    def __init__(self, point: str, pause_file: Path) -> None:
+    def __init__(self, point: str, pause_file: Path, times: int = 1) -> None:
         self.point, self.pause_file = point, pause_file
         self._reached = threading.Lock()
-        self._done = False
+        self._left = times
 
     def __call__(self, point: str) -> None:
-        if point != self.point or self._done:
+        if point != self.point:
             return
         with self._reached:
-            if self._done:
+            if self._left == 0:
                 return
-            self._done = True
+            self._left -= 1
+            again = self._left > 0
         partial = self.pause_file.with_name(self.pause_file.name + ".partial")
         partial.write_text(f"{os.getpid()} {point}")
         partial.replace(self.pause_file)  # whole, or not there
         resume = self.pause_file.with_name(self.pause_file.name + ".resume")
         while not resume.exists():
             time.sleep(0.005)
+        if again:  # gone before the job goes on, so the next pause is the next file there
+            self.pause_file.unlink()
+            resume.unlink()
 
 
-def _arm_pause(point: str, pause_file: Path) -> None:
+def _arm_pause(point: str, pause_file: Path, times: int) -> None:
     import backend.model_cache
     import backend.output_files
     import backend.server
     import backend.task_context
 
-    pause = _Pause(point, pause_file)
+    pause = _Pause(point, pause_file, times)
 
     get_or_load = backend.model_cache.ModelCache.get_or_load
 
@@ -131,9 +175,12 @@ def _arm_pause(point: str, pause_file: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the extension folder
+    if os.environ.get(FAULT_UNPRIVILEGED) == "1":
+        _drop_permission_overrides()
     if os.environ.get(FAULT_OOM_PROMPT):
         _arm_out_of_memory(os.environ[FAULT_OOM_PROMPT])
     if os.environ.get(FAULT_PAUSE_AT):
-        _arm_pause(os.environ[FAULT_PAUSE_AT], Path(os.environ[FAULT_PAUSE_FILE]))
+        _arm_pause(os.environ[FAULT_PAUSE_AT], Path(os.environ[FAULT_PAUSE_FILE]),
+                   int(os.environ.get(FAULT_PAUSE_TIMES, "1")))
     sys.argv = ["python -m backend", *sys.argv[1:]]
     runpy.run_module("backend", run_name="__main__", alter_sys=True)

@@ -5,6 +5,7 @@ folder, a link pointing out of it, a real image inside it, or a payload of the w
 """
 
 import os
+import shutil
 import time
 
 import pytest
@@ -135,7 +136,7 @@ def test_job_folders_are_new_and_removal_touches_nothing_else(addon, tmp_path):
 
     # A folder swapped in under the same name is not the one made: it stays.
     swapped = job_folder.create(tmp_path / "jobs", "swap")
-    swapped.path.rmdir()
+    shutil.rmtree(swapped.path)  # with its lock file
     swapped.path.symlink_to(tmp_path, target_is_directory=True)
     swapped.remove()
     assert keep.read_text() == "mine" and swapped.path.is_symlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -25,12 +26,22 @@ def test_hello_comes_before_any_model_library_loads(start_backend):
     assert server.next_event() == {"type": "pong", "id": "p"}
 
 
+def damage_unseen(model: Path) -> None:
+    """Spoil the UNet weights' header without changing their size or modification time: a
+    warm model's files still look unchanged, but loading them again would be refused."""
+    weights = model / "unet" / "diffusion_pytorch_model.safetensors"
+    stamp = weights.stat()
+    with open(weights, "r+b") as handle:
+        handle.write(b"\xff" * 8)  # the header's length: far beyond the file
+    os.utime(weights, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+
+
 def test_second_job_reuses_the_loaded_model(backend, texture_request, tiny_sd, tmp_path):
     model = shutil.copytree(tiny_sd, tmp_path / "model")
     first = backend.request(texture_request(model=str(model)))
     assert first["type"] == "result", first
-    model.rename(tmp_path / "moved-away")
-    # The folder is gone: the job can only succeed with the model still loaded.
+    damage_unseen(model)
+    # Loading the model again would fail: the job can only succeed with the model still loaded.
     second = backend.request(texture_request(model=str(model)))
     assert second["type"] == "result", second
     assert second["metadata"]["model_source"] == str(model.resolve())
@@ -41,8 +52,8 @@ def test_a_missing_model_leaves_the_loaded_one_warm(backend, texture_request, ti
     assert backend.request(texture_request(model=str(model)))["type"] == "result"
     misspelt = backend.request(texture_request(model=str(tmp_path / "modle")))
     assert misspelt["type"] == "error" and misspelt["code"] == "model_missing", misspelt
-    model.rename(tmp_path / "moved-away")
-    # The folder is gone: the job can only succeed with the model still loaded.
+    damage_unseen(model)
+    # Loading the model again would fail: the job can only succeed with the model still loaded.
     again = backend.request(texture_request(model=str(model)))
     assert again["type"] == "result", again
 
