@@ -189,8 +189,11 @@ def store_view_image(result: str, camera: bpy.types.Object, picture: Path, creat
                      storage: str = "PACK") -> bpy.types.Image:
     """Load a view's picture into an Image datablock "<result> <camera name>" (``view_image_name``),
     packed or saved per ``storage`` like a generated texture (``texture.load_image``), so it
-    outlives the work files."""
-    return load_image(picture, view_image_name(result, camera.name), storage, created)
+    outlives the work files. It becomes the view camera's background image (hidden until the
+    artist turns it on): that user keeps it in a saved file, and deleting the views frees it."""
+    image = load_image(picture, view_image_name(result, camera.name), storage, created)
+    camera.data.background_images.new().image = image
+    return image
 
 
 def view_image_name(result: str, camera_name: str) -> str:

@@ -9,7 +9,8 @@ loaded from pickle weights must not answer a request that refuses them.
 A warm model answers only while its files are as they were when it loaded (``model_files``):
 a folder deleted, or a weights file replaced or cut short, since then drops the entry, and the
 model is found and loaded again from what is there now, so the job fails with ``model_missing``
-or ``model_invalid`` naming the folder or file instead of running on weights that are gone.
+or ``model_invalid`` naming the folder or file instead of running on weights that are gone. A
+hub id whose newer revision was downloaded meanwhile is loaded again from the new snapshot.
 """
 
 from __future__ import annotations

@@ -31,30 +31,52 @@ def model_folder(located: LocatedModel) -> Path | None:
 
 def model_files(folder: Path) -> list[Path]:
     """The config and weight files under ``folder``, in a stable order (hidden folders such as
-    ``.git`` or ``.cache`` are skipped: they are no part of the model)."""
+    ``.git`` or ``.cache`` are skipped: they are no part of the model). Linked folders are
+    followed, as the libraries that load the model follow them (a ``unet`` that links to
+    another model's), each real folder once, so a link back up cannot loop."""
     found = []
-    for parent, folders, names in os.walk(folder):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
+    seen = {os.path.realpath(folder)}
+    for parent, folders, names in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(folders):
+            real = os.path.realpath(os.path.join(parent, name))
+            if not name.startswith(".") and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        folders[:] = kept
         found += [Path(parent, name) for name in sorted(names) if name.endswith(MODEL_FILE_SUFFIXES)]
     return found
 
 
 def fingerprint(located: LocatedModel) -> tuple | None:
-    """Path, size and modification time of every model file of ``located`` (None when it has no
-    folder yet). A deleted folder gives an empty fingerprint; a file that vanished halfway
-    through the walk is recorded as such."""
+    """Path, size, inode, modification and change time of every model file of ``located`` (None
+    when it has no folder yet). The inode tells a file replaced by another, the change time a
+    file rewritten in place, even when the copy kept size and modification time (``cp -p``).
+    A deleted folder gives an empty fingerprint; a file that vanished halfway through the walk
+    is recorded as such. A hub snapshot also records the commit its id now points to (its
+    ``refs/main`` file): a newer revision downloaded since it loaded changes the fingerprint,
+    so the id is found and loaded again, from the new snapshot."""
     folder = model_folder(located)
     if folder is None:
         return None
-    stamps = []
+    stamps = [] if located.is_local else [("refs/main", hub_ref(folder))]
     for path in model_files(folder):
         try:
             status = path.stat()  # follows a hub snapshot's links to the blobs they name
         except OSError:
-            stamps.append((str(path), None, None))
+            stamps.append((str(path), None))
             continue
-        stamps.append((str(path), status.st_size, status.st_mtime_ns))
+        stamps.append((str(path), status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns))
     return tuple(stamps)
+
+
+def hub_ref(snapshot: Path) -> str | None:
+    """The commit the hub id of ``snapshot`` (``.../models--x--y/snapshots/<hash>``) points to in
+    the local cache now, as ``from_pretrained`` resolves it; None when the cache holds no ref."""
+    try:
+        return (snapshot.parent.parent / "refs" / "main").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def check_weights(located: LocatedModel, model: str) -> None:

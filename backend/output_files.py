@@ -3,7 +3,9 @@
 Every file a task writes into its job folder goes through ``write_file``: a full disk, a
 file-size limit or a folder that stopped being writable becomes a ``write_failed`` error naming
 the file and the system's reason (not an ``internal`` bug report), and a partly written file is
-removed so nothing half-made is ever read.
+removed so nothing half-made is ever read. A file that is already there is no fault of the
+disk: each job writes each of its files once into a folder of its own, so a clash of names is
+a bug in Atelier, reported as ``internal`` (the existing file is left as it was).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from core.errors import TaskError
 
 WRITE_HINT = ("free space on the drive that holds Atelier's jobs folder, or make that folder "
               "writable; nothing was applied, and the next job can run")
+BUG_HINT = "this is a bug in Atelier's backend; nothing was applied, and the next job can run"
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -24,6 +27,9 @@ def write_file(path: Path, data: bytes) -> None:
         with open(path, "xb") as handle:  # a job writes each of its files once
             created = True
             handle.write(data)
+    except FileExistsError:
+        raise TaskError("internal", f"the result file {path} already exists: two files of one job "
+                        "were given the same name", hint=BUG_HINT) from None
     except OSError as exc:
         if created:
             with contextlib.suppress(OSError):

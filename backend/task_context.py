@@ -112,19 +112,17 @@ class JobContext:
         """This job's own folder under the request's ``output_dir`` (created on first call).
 
         Files are written here and nowhere else; the folder name comes from the request id,
-        reduced to safe characters, so no id can point outside ``output_dir``. A folder that
-        cannot be made here (``output_dir`` deleted or made read-only since the job began) is
-        ``write_failed``, like a file that cannot be written.
+        reduced to safe characters, so no id can point outside ``output_dir``. Every task that
+        writes checked ``output_dir`` before its work began (``output_root``, which creates it);
+        one deleted or made read-only since is ``write_failed``, like a file that cannot be
+        written, and is not made again: the client that removed it has given the job up.
         """
         if self._job_dir is not None:
             return self._job_dir
-        raw = getattr(self.request, "output_dir", "")
-        try:
-            root = output_root(raw)
-        except TaskError as exc:
-            # Every task that writes checked this folder before its work began (``output_root``):
-            # it was deleted or made read-only since, so the request was fine and the write failed.
-            raise TaskError("write_failed", exc.message, hint=WRITE_HINT) from None
+        root = output_path(getattr(self.request, "output_dir", "")).resolve()
+        if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+            raise TaskError("write_failed", f"the output folder {root} was removed or cannot be written",
+                            hint=WRITE_HINT)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", self.request.id).lstrip(".") or "job"
         folder = root / name
         try:
@@ -169,6 +167,22 @@ def output_root(raw: str) -> Path:
     """The request's ``output_dir``, absolute, created and writable, or a ``bad_request`` saying
     what to change. Tasks that write files call it before loading a model, so a bad folder
     fails at once instead of after all the work."""
+    root = output_path(raw)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        root = root.resolve()
+    except OSError as exc:
+        raise TaskError("bad_request", f"cannot create output_dir {raw!r}: {exc.strerror}",
+                        hint="choose a folder you can write to") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise TaskError("bad_request", f"output_dir {raw!r} is not writable",
+                        hint="choose a folder you can write to")
+    return root
+
+
+def output_path(raw: str) -> Path:
+    """The request's ``output_dir`` as an absolute path (not looked at on disk), or a
+    ``bad_request`` saying what to change."""
     if not raw:
         raise TaskError("bad_request", "output_dir is empty",
                         hint="name an absolute folder where the backend may write results")
@@ -183,15 +197,6 @@ def output_root(raw: str) -> Path:
     if not root.is_absolute():
         raise TaskError("bad_request", f"output_dir {raw!r} is not an absolute path",
                         hint="send an absolute folder path")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        root = root.resolve()
-    except OSError as exc:
-        raise TaskError("bad_request", f"cannot create output_dir {raw!r}: {exc.strerror}",
-                        hint="choose a folder you can write to") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise TaskError("bad_request", f"output_dir {raw!r} is not writable",
-                        hint="choose a folder you can write to")
     return root
 
 

@@ -8,9 +8,12 @@ result was sent. There the backend is SIGKILLed, and the job is drained as the U
 drains it (``client.session.drain``) until it ends. For each kill:
 
 - a job that was under way must end with the backend's error: the time from the kill to that
-  error is recorded (p50, p95, max);
+  error is recorded (p50, p95, max); a job that ended before the kill (an error before its
+  point: none expected) is counted apart and never timed;
 - a job whose result was sent before the kill must keep it (the result is there to apply);
-- the killed process is gone, nothing is left in Atelier's jobs folder;
+- the killed process was reaped by Blender's client, its parent (no zombie left): once the
+  job's error came, or, killed after its result, once the next job started a fresh backend;
+  nothing is left in Atelier's jobs folder;
 - the next ``atelier.generate_texture`` call (no fault) finishes on a fresh backend: "survived".
 
 Each kill costs two backend starts (the killed one, then the next job's). Run from the
@@ -41,19 +44,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the fault launcher's helpers (test-only, never shipped)
 
 from fault_backend import FAULT_PAUSE_AT, FAULT_PAUSE_FILE  # noqa: E402 (paths go on first)
-from fault_points import alive, fault_python, pause_environment, wait_paused  # noqa: E402
+from fault_points import fault_python, pause_environment, wait_paused, wait_reaped  # noqa: E402
 
 SIZE = 64
 LIMIT_S = 150.0  # a job that neither ends nor pauses by then is a failure of the run
 
 
 def draw_points(kills: int, seed: int, steps: int) -> list[str]:
-    """``kills`` kill points, each a sort drawn then its step drawn (a texture writes one file)."""
+    """``kills`` kill points, each a sort drawn then its step drawn, one of 1 .. ``steps`` - 1: after
+    the last the job is no longer mid-denoise (a texture writes one file)."""
     rng = random.Random(seed)
     points = []
     for _ in range(kills):
         sort = rng.choice(("load", "step", "write", "result"))
-        points.append({"step": f"step:{rng.randint(1, steps)}", "write": "write:1"}.get(sort, sort))
+        points.append({"step": f"step:{rng.randint(1, steps - 1)}", "write": "write:1"}.get(sort, sort))
     return points
 
 
@@ -84,28 +88,35 @@ def kill_once(bpy, atelier, point: str, pause_file: Path, model: Path, steps: in
                                       output_dir=preferences.user_folder("jobs"))
     job = session.submit(client, request, label="killed")
     deadline = time.monotonic() + LIMIT_S
-    pid = killed_at = None
+    pid = killed_at = ended_before = None
     while not job.done or pid is None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the job neither ended nor reached {point} in {LIMIT_S:.0f} s")
+        if pid is None and job.error is not None:  # it failed before its point: nothing to time
+            ended_before = True
+            break
         if pid is None and pause_file.exists():
             pid = wait_paused(pause_file)
             del os.environ[FAULT_PAUSE_AT]  # the fresh backend after this one runs without it
+            ended_before = job.done  # after its result: the point comes once the result is sent
             killed_at = time.monotonic()
             os.kill(pid, signal.SIGKILL)
         if not job.done:
             session.drain(client, timeout=0.005)
     ended_at = time.monotonic()
-    row = {"point": point, "pid": pid, "code": job.error.code if job.error else "result"}
+    row = {"point": point, "pid": pid, "code": job.error.code if job.error else "result",
+           "ended": "before the kill" if ended_before else "after the kill"}
+    if job.error is not None:
+        row["message"] = job.error.message
     if job.result is not None:
         session.release(job.id)  # the result was whole: a job applies it here (not needed to time)
-    else:
+    elif pid is None:  # never killed: the armed backend goes, the next job starts a clean one
+        os.environ.pop(FAULT_PAUSE_AT, None)
+        session.shutdown()
+    elif not ended_before:
         row["detect_s"] = ended_at - killed_at
-        row["message"] = job.error.message
-    deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    row["gone"] = not alive(pid)
+    if pid is not None and job.error is not None:
+        row["reaped"] = wait_reaped(pid)  # the client noticed the death: it has waited for it
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.mesh.primitive_cube_add()
     try:
@@ -113,21 +124,26 @@ def kill_once(bpy, atelier, point: str, pause_file: Path, model: Path, steps: in
                                                         seed=2, maps=set()) == {"FINISHED"}
     except RuntimeError as exc:
         row["next"], row["next_error"] = False, str(exc)
+    if pid is not None and "reaped" not in row:  # died after its last answer: the next job noticed
+        row["reaped"] = wait_reaped(pid)
     row["jobs_folder_empty"] = os.listdir(preferences.user_folder("jobs")) == []
     return row
 
 
 def summary(rows: list[dict]) -> dict:
     """The figures: detection times of the kills that ended a job under way, results kept,
-    survivals, and outcomes other than those two (none expected)."""
+    jobs that failed before their point (never timed), survivals, and outcomes other than
+    those (none expected)."""
     times = [row["detect_s"] for row in rows if "detect_s" in row]
+    before = [row for row in rows if row["code"] != "result" and row["ended"] == "before the kill"]
     figures = {
         "kills": len(rows),
         "jobs_ended_by_the_kill": len(times),
         "results_kept": sum(1 for row in rows if row["code"] == "result"),
-        "wrong_outcome": sum(1 for row in rows
-                             if row["code"] != ("result" if row["point"] == "result" else "backend_exited")),
-        "killed_process_gone": sum(row["gone"] for row in rows),
+        "ended_before_the_kill": len(before),
+        "wrong_outcome": sum(1 for row in rows if row not in before and row["code"] != (
+            "result" if row["point"] == "result" else "backend_exited")),
+        "killed_process_reaped": sum(row.get("reaped", False) for row in rows),
         "jobs_folder_empty": sum(row["jobs_folder_empty"] for row in rows),
         "survived": sum(row["next"] for row in rows),
     }
@@ -164,7 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
             pause_file = work / f"pause-{number}"
             row = kill_once(bpy, atelier, point, pause_file, model, args.steps)
             rows.append(row)
-            detect = f"{row['detect_s'] * 1000:7.1f} ms to the error" if "detect_s" in row else "result kept"
+            detect = (f"{row['detect_s'] * 1000:7.1f} ms to the error" if "detect_s" in row
+                      else "result kept" if row["code"] == "result"
+                      else f"ended before the kill ({row['code']}: {row.get('message', '')})")
             print(f"kill {number:3}/{args.kills} at {point:8}: {detect}; next job "
                   f"{'survived' if row['next'] else 'FAILED: ' + row.get('next_error', '')}", flush=True)
         atelier.client.session.shutdown()
@@ -172,12 +190,13 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     figures = summary(rows)
     print(f"\nseed {args.seed}: {figures['kills']} kills, {figures['jobs_ended_by_the_kill']} ended a job "
-          f"under way, {figures['results_kept']} after its result (kept)")
+          f"under way, {figures['results_kept']} after its result (kept), {figures['ended_before_the_kill']} "
+          f"failed before the kill")
     if "detect_p50_ms" in figures:
         print(f"kill to the job's error: p50 {figures['detect_p50_ms']} ms, "
               f"p95 {figures['detect_p95_ms']} ms, max {figures['detect_max_ms']} ms")
-    print(f"survived {figures['survived']}/{figures['kills']}; killed process gone "
-          f"{figures['killed_process_gone']}/{figures['kills']}; jobs folder empty "
+    print(f"survived {figures['survived']}/{figures['kills']}; killed process reaped "
+          f"{figures['killed_process_reaped']}/{figures['kills']}; jobs folder empty "
           f"{figures['jobs_folder_empty']}/{figures['kills']}; wrong outcomes {figures['wrong_outcome']}")
     report = {"seed": args.seed, "steps": args.steps, "figures": figures, "rows": rows}
     if args.json:

@@ -44,16 +44,20 @@ def crash_once(folder: Path, user: Path, model: Path) -> float:
     """Seconds from Blender's SIGKILL until its backend is gone."""
     session = start("stay", folder, user, model)
     report = session.wait_report()
+    killed_at = time.monotonic()
     os.kill(session.process.pid, signal.SIGKILL)
+    seconds_until_gone(report["backend_pid"], GONE_WITHIN)
+    seconds = time.monotonic() - killed_at
     session.process.wait()
-    return seconds_until_gone(report["backend_pid"], GONE_WITHIN)
+    return seconds
 
 
 def quit_once(folder: Path, user: Path, model: Path) -> float:
     """Seconds from the quit to the end of Blender's process; the backend is gone by then."""
     session = start("quit", folder, user, model)
     report = session.wait_report()
-    quit_from = time.monotonic()  # the session quits as soon as it has printed its report
+    quit_from = time.monotonic()
+    session.quit()  # the session waits for this word to quit
     assert session.process.wait(timeout=GONE_WITHIN) == 0, session.log()
     seconds = time.monotonic() - quit_from
     seconds_until_gone(report["backend_pid"], 1.0)

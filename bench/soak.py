@@ -11,12 +11,16 @@ Two parts, each runnable alone:
   extension and a private user folder, runs ``--warmup`` then ``--blender`` operator calls as an
   artist would, in rotation: ``generate_texture`` on a cube, the same with classic maps, a
   palette from a picture applied to the cube, and ``project_texture`` from the scene camera
-  (one view). After each call its results are removed as an artist would (the cube's
-  materials, the palette, the view collection, the history entries) and unused data purged.
+  (one view). After each call its results are deleted by name as an artist would (the cube's
+  materials with the images they show, the palette, the projection's view collection with its
+  cameras and view images, the history entries). Nothing is purged: a datablock Atelier leaves
+  behind without users stays and is counted.
 
-For each process the figures are read after the warm-up and at the end: resident memory
-(``VmRSS``), open files (``/proc/<pid>/fd``), threads (``/proc/<pid>/task``), and for Blender
-the number of datablocks of each kind. Run from the repository root:
+For each process the figures are read before the warm-up, after it and at the end: its pid,
+resident memory (``VmRSS``), open files (``/proc/<pid>/fd``), threads (``/proc/<pid>/task``),
+and for Blender the number of datablocks of each kind. What holds steady is judged from the
+reading after the warm-up to the end; Blender's backend starts with the first call, so it has no
+reading before the warm-up. Run from the repository root:
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/soak.py [--warmup 50] [--served 500] [--blender 200]
         [--only served|blender] [--json out.json]
@@ -54,16 +58,19 @@ BLENDER_KINDS = ("texture", "texture_maps", "palette", "project")
 
 
 def process_figures(pid: int) -> dict:
-    """Resident memory (MB), open files and threads of the process ``pid``, from /proc."""
+    """The pid (a process replaced mid-run shows as another pid), resident memory (MB), open
+    files and threads of the process ``pid``, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
     rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-    return {"rss_mb": round(rss_kb / 1024, 1), "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    return {"pid": pid, "rss_mb": round(rss_kb / 1024, 1), "fds": len(os.listdir(f"/proc/{pid}/fd")),
             "threads": len(os.listdir(f"/proc/{pid}/task"))}
 
 
 def soak_phases(run, kinds: tuple[str, ...], warmup: int, jobs: int, figures) -> dict:
-    """``run(kind)`` ``warmup`` times, ``figures()``, ``jobs`` more times, ``figures()`` again;
-    both readings, the wall times and the median milliseconds of each kind after the warm-up."""
+    """``figures()``, ``run(kind)`` ``warmup`` times, ``figures()``, ``jobs`` more times,
+    ``figures()`` again; the three readings, the wall times and the median milliseconds of each
+    kind after the warm-up."""
+    start = figures()
     started = time.perf_counter()
     for index in range(warmup):
         run(kinds[index % len(kinds)])
@@ -75,23 +82,25 @@ def soak_phases(run, kinds: tuple[str, ...], warmup: int, jobs: int, figures) ->
         run(kind)
         times[kind].append(time.perf_counter() - job_started)
     end, seconds = figures(), time.perf_counter() - timed
-    return {"after_warmup": after_warmup, "end": end, "warmup": warmup, "jobs": jobs, "kinds": list(kinds),
+    return {"start": start, "after_warmup": after_warmup, "end": end, "warmup": warmup, "jobs": jobs,
+            "kinds": list(kinds),
             "warmup_seconds": round(timed - started, 1), "seconds": round(seconds, 1),
             "jobs_per_second": round(jobs / seconds, 2) if jobs else None,
             "median_ms": {kind: round(1000 * statistics.median(t), 1) for kind, t in times.items() if t}}
 
 
 def by_process(phases: dict, processes: tuple[str, ...]) -> dict:
-    """``soak_phases``'s figures with the two readings regrouped by process, with their growth."""
-    before, after = phases.pop("after_warmup"), phases.pop("end")
-    return {**phases, **{process: {"after_warmup": before[process], "end": after[process],
-                                   "growth": growth(before[process], after[process])}
+    """``soak_phases``'s figures with the three readings regrouped by process, with the growth
+    from the warm-up to the end (a process not yet running at the start reads ``None`` there)."""
+    start, before, after = phases.pop("start"), phases.pop("after_warmup"), phases.pop("end")
+    return {**phases, **{process: {"start": start[process], "after_warmup": before[process],
+                                   "end": after[process], "growth": growth(before[process], after[process])}
                          for process in processes}}
 
 
 def growth(before: dict, after: dict) -> dict:
-    """``after`` minus ``before`` for every figure both have."""
-    return {name: round(after[name] - before[name], 1) for name in before if name in after}
+    """``after`` minus ``before`` for every figure both have (not the pid: it is the same or not)."""
+    return {name: round(after[name] - before[name], 1) for name in before if name in after and name != "pid"}
 
 
 # ---------------------------------------------------------------------- inputs
@@ -252,30 +261,40 @@ class BlenderSoak:
         self.remove_results(prompt)
 
     def remove_results(self, prompt: str) -> None:
-        """What an artist deletes to undo the call's work, then File > Clean Up > Purge Unused."""
+        """What an artist deletes, by name, to undo the call's work: the cube's materials and
+        the images they show, the projection's view collection (named after the result) with its
+        cameras and their "<result> View N" images, the palette and the history entries.
+        Nothing is purged, so a datablock Atelier leaves without users stays and is counted."""
         bpy, scene = self.bpy, self.bpy.context.scene
         for material in {slot.material for slot in self.cube.material_slots} - {None}:
+            nodes = material.node_tree.nodes if material.node_tree else ()
+            shown = {node.image for node in nodes if node.type == "TEX_IMAGE"}
             bpy.data.materials.remove(material)
+            for image in shown - {None}:
+                bpy.data.images.remove(image)
         self.cube.data.materials.clear()
-        views = bpy.data.collections.get(prompt)  # a projection's view cameras
+        views = bpy.data.collections.get(prompt)
         if views is not None:
             for obj in list(views.objects):
+                camera, picture = obj.data, self.atelier.apply.project_views.view_image_name(prompt, obj.name)
+                bpy.data.images.remove(bpy.data.images[picture])
                 bpy.data.objects.remove(obj)
+                bpy.data.cameras.remove(camera)  # the data a deleted object leaves behind
             bpy.data.collections.remove(views)
         palette = scene.atelier.palette.palette
         if palette is not None:
             scene.atelier.palettes.remove(scene.atelier.palettes.find(palette.name))
             bpy.data.palettes.remove(palette)
         scene.atelier.history.clear()
-        bpy.data.orphans_purge(do_local_ids=True, do_linked_ids=True, do_recursive=True)
 
     def figures(self) -> dict:
-        """Blender's own figures (memory after a garbage collection), its datablocks, the backend's."""
+        """Blender's own figures (memory after a garbage collection), its datablocks, and the
+        figures of the backend it talks to now (``None`` before it started)."""
         gc.collect()
         backend = self.atelier.client.session.current_client()
         return {"blender": process_figures(os.getpid()),
                 "datablocks": {name: len(getattr(self.bpy.data, name)) for name in DATABLOCKS},
-                "backend": process_figures(backend.hello.pid)}
+                "backend": None if backend is None else process_figures(backend.hello.pid)}
 
 
 def soak_blender(model: Path, control_model: Path, work: Path, warmup: int, jobs: int) -> dict:
@@ -310,11 +329,13 @@ def soak_blender(model: Path, control_model: Path, work: Path, warmup: int, jobs
 def print_table(title: str, part: dict, processes: tuple[str, ...]) -> None:
     print(f"{title}: {part['warmup']} warm-up + {part['jobs']} jobs in {part['seconds']} s "
           f"({part['jobs_per_second']} jobs/s), kinds {', '.join(part['kinds'])}")
-    print(f"  {'':<22}{'after warm-up':>14}{'end':>10}{'growth':>10}")
+    print(f"  {'':<22}{'start':>10}{'after warm-up':>14}{'end':>10}{'growth':>10}")
     for process in processes:
-        for name, value in part[process]["after_warmup"].items():
-            print(f"  {process + ' ' + name:<22}{value:>14}{part[process]['end'][name]:>10}"
-                  f"{part[process]['growth'][name]:>10}")
+        figures = part[process]
+        for name, value in figures["after_warmup"].items():
+            start = "-" if figures["start"] is None else figures["start"][name]
+            print(f"  {process + ' ' + name:<22}{start:>10}{value:>14}{figures['end'][name]:>10}"
+                  f"{figures['growth'].get(name, ''):>10}")
     print("  median ms per job: " + ", ".join(f"{kind} {ms}" for kind, ms in part["median_ms"].items()))
     print(f"  files left in the job folders: {len(part['files_left'])}")
 

@@ -119,6 +119,13 @@ class BackendClient:
         self.last_activity = time.monotonic()
         return True
 
+    def forget(self, request_id: str) -> None:
+        """Job ``request_id`` ended on the client's side (cancelled while the backend was gone):
+        it is never sent again to a fresh backend, and nothing more is awaited for it."""
+        self._in_flight.discard(request_id)
+        self._unheard.pop(request_id, None)
+        self._sent_again.discard(request_id)
+
     # ------------------------------------------------------------------ events
 
     def poll(self, timeout: float = 0.0) -> list[protocol.Event]:
@@ -269,6 +276,7 @@ class BackendClient:
         return sent
 
     def _forget_in_flight(self) -> None:
+        """Forget every request in flight: none of them is awaited or sent again."""
         self._in_flight.clear()
         self._unheard.clear()
         self._sent_again.clear()

@@ -8,18 +8,22 @@ a backend can never make Blender read or delete a file the client did not make.
 A Blender that crashes cannot remove its folders, so each one holds a lock file (``LOCK_NAME``)
 that the Blender which made it keeps locked while it lives (``fcntl.flock`` on POSIX,
 ``msvcrt.locking`` on Windows; the system drops the lock when the process ends, however it
-ends). The first job of every Blender session sweeps the jobs folder (``sweep``): a folder whose
-lock file can be locked belongs to a session that no longer runs, and is removed. A folder with
-no lock file (not made here, or made by an older Atelier), a link, a file, or a folder whose lock
-is held (a live Blender's) is never touched.
+ends). The first job of every Blender session sweeps the jobs folder (``sweep``, on a thread of
+its own so Blender's main thread never waits for it): a folder whose lock file can be locked
+belongs to a session that no longer runs, and is removed. A folder with no lock file (not made
+here, or made by an older Atelier), a link, a file, or a folder whose lock is held (a live
+Blender's) is never touched. On a file system that cannot lock at all (NFS without its lock
+daemon) a folder is made without a lock: it works, and no sweep ever removes it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import stat
+import threading
 from pathlib import Path
 
 from ..core import protocol
@@ -35,7 +39,14 @@ _SAFE_ID = re.compile(rf"^[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{protocol.MAX_ID_CHARS 
 # file the backend names after its job) starts with a dot, so it never meets a backend's file.
 LOCK_NAME = ".atelier-job-lock"
 
-_swept: set[Path] = set()  # jobs folders this session has swept (once each, at its first job)
+# The sweep of each jobs folder this session has begun (once each, at its first job).
+_sweeps: dict[Path, threading.Thread] = {}
+# Held by ``create`` from making a folder until its lock is taken, and by ``sweep`` while it takes
+# a folder's lock: this session's own sweep never takes a folder whose lock is not yet held.
+_making = threading.Lock()
+# What the system says when another process holds a lock (Windows: EACCES, or EDEADLOCK once its
+# retries run out); any other error means that locks do not work there at all.
+_HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES} | ({errno.EDEADLOCK} if os.name == "nt" else set())
 
 
 class JobFolderError(Exception):
@@ -71,32 +82,67 @@ class JobFolder:
 
 def create(root: str | Path, request_id: str) -> JobFolder:
     """Make ``<root>/<request_id>/`` for a new job (the root is created when missing), locked
-    as this session's; the first call for a root sweeps the folders crashed sessions left."""
+    as this session's; the first call for a root starts the sweep of the folders crashed
+    sessions left (``sweep_of`` returns it)."""
     if not _SAFE_ID.match(request_id):
         raise JobFolderError(f"request id {request_id!r} cannot name a job folder; "
                              "use letters, digits, '-', '_' and '.'")
     base = Path(root).expanduser()
     if not base.is_absolute():
         raise JobFolderError(f"the jobs folder {str(root)!r} is not an absolute path")
+    path = base / request_id
     try:
         base.mkdir(parents=True, exist_ok=True)
         base = base.resolve()
-        if base not in _swept:
-            _swept.add(base)
-            sweep(base)
         path = base / request_id
-        os.mkdir(path, 0o700)  # exclusive: an existing folder (or file, or link) is an error
-        lock = _Lock.claim(path / LOCK_NAME)
+        _start_sweep(base)
+        with _making:
+            os.mkdir(path, 0o700)  # exclusive: an existing folder (or file, or link) is an error
+            try:
+                lock = _Lock.claim(path / LOCK_NAME)
+            except OSError:
+                _remove_empty(path)  # no lock file in it, so no sweep would ever remove it
+                raise
     except FileExistsError:
-        raise JobFolderError(f"a job folder {str(base / request_id)!r} already exists; "
+        raise JobFolderError(f"a job folder {str(path)!r} already exists; "
                              "run the job again (it gets a new id)") from None
     except OSError as exc:
-        raise JobFolderError(f"cannot make a job folder in {str(base)!r}: {exc.strerror}; "
-                             "check that Atelier's user folder can be written") from None
+        reason = "too many open files" if exc.errno == errno.EMFILE else exc.strerror
+        advice = ("close other programs or raise the limit of open files (ulimit -n)"
+                  if exc.errno == errno.EMFILE else "check that Atelier's user folder can be written")
+        raise JobFolderError(f"cannot make a job folder in {str(base)!r}: {reason}; {advice}") from None
     if lock is None:  # another Blender's sweep took it for a dead session's as it was made
         raise JobFolderError(f"the job folder {str(path)!r} was removed as it was made; "
                              "run the job again (it gets a new id)")
     return JobFolder(path, lock)
+
+
+def sweep_of(root: str | Path) -> threading.Thread | None:
+    """The sweep this session started for the jobs folder ``root`` (``join`` waits for it to
+    end), or None when no job has been made there yet."""
+    return _sweeps.get(Path(root).expanduser().resolve())
+
+
+def _start_sweep(base: Path) -> None:
+    """Sweep ``base`` on a daemon thread, once per session: removing a crashed session's
+    folders can take long, and live folders are locked, so nothing waits for it."""
+    if base in _sweeps:
+        return
+    thread = threading.Thread(target=sweep, args=(base,), name=f"atelier-sweep {base}", daemon=True)
+    _sweeps[base] = thread
+    thread.start()
+
+
+def _remove_empty(path: Path) -> None:
+    """Remove the folder just made at ``path`` (empty, or holding only an unlocked lock file)."""
+    try:
+        os.unlink(path / LOCK_NAME)
+    except OSError:
+        pass  # never created
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass  # the reason it could not be locked is the one to report
 
 
 def sweep(root: str | Path) -> list[Path]:
@@ -113,18 +159,40 @@ def sweep(root: str | Path) -> list[Path]:
             continue
         folder = Path(entry.path)
         made = _identity(folder)
-        lock = _Lock.take_over(folder / LOCK_NAME)
+        with _making:
+            lock = _Lock.take_over(folder / LOCK_NAME)
         if lock is None:
             continue  # a live session's, or not a folder ``create`` made
         if _identity(folder) == made:
             # Held while removing, so a ``create`` racing for this name cannot take it as its
             # own; Windows deletes no open file, so the lock file itself goes once released.
+            # The lock file goes last: a sweep cut short (Blender quit during it) leaves a
+            # folder the next one still knows for a dead session's.
+            _remove_all_but_lock(folder)
             shutil.rmtree(folder, ignore_errors=True)
             lock.release()
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
         lock.release()
     return removed
+
+
+def _remove_all_but_lock(folder: Path) -> None:
+    """Remove what ``folder`` holds but its lock file (links are removed, never followed)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == LOCK_NAME:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass  # the rmtree after it tries once more
 
 
 class _Lock:
@@ -135,10 +203,11 @@ class _Lock:
 
     @classmethod
     def claim(cls, path: Path) -> _Lock | None:
-        """Create ``path`` and lock it; None when a sweep removed it before it was locked."""
+        """Create ``path`` and lock it; None when a sweep removed it before it was locked. Where
+        the file system cannot lock, the file is held open unlocked (no sweep takes it)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NO_FOLLOW, 0o600)
         lock = cls(fd)
-        if lock._locked() and lock._is(path):
+        if lock._locked() is not False and lock._is(path):
             return lock
         lock.release()
         return None
@@ -152,12 +221,13 @@ class _Lock:
         except OSError:
             return None
         lock = cls(fd)
-        if stat.S_ISREG(os.fstat(fd).st_mode) and lock._locked() and lock._is(path):
+        if stat.S_ISREG(os.fstat(fd).st_mode) and lock._locked() is True and lock._is(path):
             return lock
         lock.release()
         return None
 
     def release(self) -> None:
+        """Unlock and close the lock file (its folder may then be swept); safe to call twice."""
         if self._file.closed:
             return
         if os.name == "nt":
@@ -167,15 +237,16 @@ class _Lock:
                 pass  # not locked: closing is all there is to do
         self._file.close()
 
-    def _locked(self) -> bool:
-        """Take the lock without waiting; False when another process holds it."""
+    def _locked(self) -> bool | None:
+        """Take the lock without waiting: True when taken, False when another process (or
+        another open file here) holds it, None when this file system cannot lock (ENOLCK)."""
         try:
             if os.name == "nt":
                 msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)
             else:
                 fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
+        except OSError as exc:
+            return False if exc.errno in _HELD else None
         return True
 
     def _is(self, path: Path) -> bool:

@@ -281,7 +281,10 @@ def cancel(client: BackendClient | None, job: Job) -> None:
     client = job.client or client
     if client is None or not client.send_if_running(
             protocol.CancelRequest(id=new_request_id(), job=job.id)):
-        # Nothing to tell: the backend is gone, so the job ends here.
+        # Nothing to tell: the backend is gone, so the job ends here, and a fresh backend must
+        # never get it (one that died before reading it would have it sent again).
+        if client is not None:
+            client.forget(job.id)
         job.error = protocol.ErrorEvent(id=job.id, code="cancelled", message="cancelled")
         _jobs.pop(job.id, None)
         _remove_folder(job)
@@ -294,12 +297,6 @@ def abandon(job: Job, reason: str) -> None:
         job.error = protocol.ErrorEvent(id=job.id, code="cancelled", message=reason)
         _orphan(job)
     _jobs.pop(job.id, None)
-
-
-def abandon_all(reason: str = "another file was loaded") -> None:
-    """End every job so no result is ever applied (``load_pre``)."""
-    for job in list(_jobs.values()):
-        abandon(job, reason)
 
 
 def unload(client: BackendClient | None = None) -> bool:

@@ -12,7 +12,7 @@ from .. import preferences
 from ..client import session
 
 IDLE_CHECK_INTERVAL = 30.0  # seconds between idle checks; unloading is not urgent
-LOAD_REASON = "another file was loaded"
+LOAD_REASON = "a file was loaded"  # another one, or the same one again
 
 
 class ATELIER_OT_cancel_job(bpy.types.Operator):
@@ -56,29 +56,37 @@ class ATELIER_OT_free_memory(bpy.types.Operator):
 # ---------------------------------------------------------------------- handlers
 
 
-# The running job's (operator, label) when a file load began, for the loaded file's panel.
+# What a file load began with: the jobs running then, which end once the file is loaded, and the
+# running job's (operator, label), for the loaded file's panel.
+_jobs_at_load: list[session.Job] = []
 _running_at_load: tuple[str, str] | None = None
 
 
 @bpy.app.handlers.persistent
-def _note_the_running_job(*_args) -> None:
-    """A file is about to load: note whose job runs, since Blender ends its operator during the
-    load, and with it what the panels show."""
-    global _running_at_load
+def _note_the_running_jobs(*_args) -> None:
+    """A file is about to load: note the jobs running now, which belong to the file being
+    closed, and whose job runs, since Blender ends its operator during the load, and with it
+    what the panels show."""
+    global _jobs_at_load, _running_at_load
+    _jobs_at_load = session.active_jobs()
     state = _job_state()
-    running = bool(session.active_jobs()) and state is not None and state.running
+    running = bool(_jobs_at_load) and state is not None and state.running
     _running_at_load = (state.job_operator, state.job_label) if running else None
 
 
 @bpy.app.handlers.persistent
 def _cancel_jobs_on_load(*_args) -> None:
     """A file was loaded: a result must never land in a different file than the one it was made
-    for, so every job ends, and the panel of the operator whose job it was says why (the
-    operator itself ends without a word). After the load, not before: a file that cannot be
-    read leaves the open one, and its jobs, as they were."""
-    global _running_at_load
-    ended, _running_at_load = _running_at_load, None
-    session.abandon_all(LOAD_REASON)
+    for, so every job noted before the load ends, and the panel of the operator whose job it was
+    says why (the operator itself ends without a word). Only those: a job started during the
+    load (by another add-on's ``load_post`` handler that ran first, or the file's own scripts)
+    is the loaded file's. After the load, not before: a file that cannot be read leaves the open
+    one, and its jobs, as they were."""
+    global _jobs_at_load, _running_at_load
+    ended_jobs, ended = _jobs_at_load, _running_at_load
+    _jobs_at_load, _running_at_load = [], None
+    for job in ended_jobs:
+        session.abandon(job, LOAD_REASON)
     state = _job_state()
     if ended is None or state is None:
         return
@@ -92,12 +100,12 @@ def _cancel_jobs_on_load(*_args) -> None:
 @bpy.app.handlers.persistent
 def _keep_jobs_after_a_failed_load(*_args) -> None:
     """The file could not be read: the open one stays, and so do its jobs."""
-    global _running_at_load
-    _running_at_load = None
+    global _jobs_at_load, _running_at_load
+    _jobs_at_load, _running_at_load = [], None
 
 
 # Blender's handlers for a load: before it, after it, after it failed (4.2 may lack the last).
-_LOAD_HANDLERS = (("load_pre", _note_the_running_job), ("load_post", _cancel_jobs_on_load),
+_LOAD_HANDLERS = (("load_pre", _note_the_running_jobs), ("load_post", _cancel_jobs_on_load),
                   ("load_post_fail", _keep_jobs_after_a_failed_load))
 
 

@@ -110,11 +110,35 @@ def stop() -> None:
     display.detach()
 
 
+# A file load turns the preview off once the file is loaded, as it ends the jobs running
+# (``backend_control``); one that cannot be read leaves the preview on, as it leaves the jobs.
+# Its datablocks come off before the load, while the file they are in is still open: after it,
+# the names the preview remembers would find the loaded file's own datablocks and objects (the
+# same file reopened holds the same object names), which the preview must never touch.
+
+
+@bpy.app.handlers.persistent
+def take_off_before_load(*_args) -> None:
+    """``load_pre``: the preview's material and Image off the file being closed (the pixels and
+    the object stay noted, for a load that fails)."""
+    if _live.on:
+        display.hide_for_save()
+
+
 @bpy.app.handlers.persistent
 def stop_on_load(*_args) -> None:
-    """``load_pre``: the preview belongs to the file being closed; its data goes with it."""
+    """``load_post``: the preview belonged to the file closed: its jobs end, nothing of it stays
+    (Blender has removed its timer). Before ``drop_stale_preview``, which would otherwise put it
+    on the loaded file's object of the same name."""
     if _live.on:
         stop()
+
+
+@bpy.app.handlers.persistent
+def show_after_failed_load(*_args) -> None:
+    """``load_post_fail``: the open file stays, and the preview back on it (its timer was kept)."""
+    if _live.on:
+        display.show_after_save()
 
 
 # ---------------------------------------------------------------------- sending
@@ -290,23 +314,26 @@ class ATELIER_OT_live_preview(bpy.types.Operator):
 
 classes = (ATELIER_OT_live_preview,)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
-_HANDLERS = ((bpy.app.handlers.load_pre, stop_on_load), (bpy.app.handlers.save_pre, display.hide_for_save),
-             (bpy.app.handlers.save_post, display.show_after_save),
-             (bpy.app.handlers.undo_post, display.drop_stale_preview),
-             (bpy.app.handlers.redo_post, display.drop_stale_preview),
-             (bpy.app.handlers.load_post, display.drop_stale_preview))
+# Appended in this order, so ``stop_on_load`` runs before ``drop_stale_preview`` at ``load_post``.
+# ``load_post_fail`` may be missing (4.2): a failed load then leaves the preview off its object
+# until the next image.
+_HANDLERS = (("load_pre", take_off_before_load), ("load_post", stop_on_load),
+             ("load_post_fail", show_after_failed_load), ("save_pre", display.hide_for_save),
+             ("save_post", display.show_after_save), ("undo_post", display.drop_stale_preview),
+             ("redo_post", display.drop_stale_preview), ("load_post", display.drop_stale_preview))
 
 
 def register() -> None:
     _register_classes()
-    for handlers, handler in _HANDLERS:
-        handlers.append(handler)
+    for name, handler in _HANDLERS:
+        if hasattr(bpy.app.handlers, name):
+            getattr(bpy.app.handlers, name).append(handler)
 
 
 def unregister() -> None:
     stop()  # the timer too: bpy 4.5 hangs at exit while one is registered
-    for handlers, handler in _HANDLERS:
-        if handler in handlers:
-            handlers.remove(handler)
+    for name, handler in _HANDLERS:
+        if handler in getattr(bpy.app.handlers, name, ()):
+            getattr(bpy.app.handlers, name).remove(handler)
     _unregister_classes()
 

@@ -7,8 +7,6 @@ backend ``maps`` job (asynchronous in the UI, blocking in ``blender -b``).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import bpy
@@ -57,7 +55,10 @@ def classic_maps(context: bpy.types.Context, materials, roles, seamless: str,
     from ..apply import classic_maps as classic  # numpy filters, loaded on first use
 
     picture = material_maps.check_material(materials[0])
-    folder = Path(tempfile.mkdtemp(prefix="maps-", dir=preferences.user_folder("jobs")))
+    try:
+        folder = picture_file.input_folder("maps", session.new_request_id())
+    except JobRefused as exc:
+        raise ApplyError(str(exc)) from None
     try:
         files, record = classic.derive_files(picture, roles, seamless, folder)
         return material_maps.apply_maps(context, materials, files, record, map_options,
@@ -65,7 +66,7 @@ def classic_maps(context: bpy.types.Context, materials, roles, seamless: str,
     except (MapError, OSError) as exc:
         raise ApplyError(str(exc)) from None
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        picture_file.release(folder)
 
 
 def maps_request(request_id: str, image_path: str, roles, seamless: str, model: str) -> protocol.MapsRequest:

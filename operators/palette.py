@@ -22,6 +22,7 @@ from ..core.colors import MAX_COLORS, MIN_COLORS
 from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
+from . import picture_file
 from .backend_operator import BackendJobOperator
 from .style_args import styled_args
 
@@ -97,7 +98,7 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
                              "texture model is 'builtin'; set one, or use source 'PROMPT'")
         output_dir = preferences.user_folder("jobs")
         self._image_title = ""
-        image = self._image_file(output_dir, request_id) if self.source == "IMAGE" else ""
+        image = self._image_file(request_id) if self.source == "IMAGE" else ""
         self._seed_sent = self._seed()
         # A style words the picture PROMPT_IMAGE paints (``_check_inputs`` refuses it elsewhere).
         styled = styled_args(self)
@@ -153,8 +154,9 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
     def _base_hex(self) -> str:
         return apply_palette.to_hex(self.base_color)
 
-    def _image_file(self, folder: str, request_id: str) -> str:
-        """A file the backend can read: the datablock's own file, else a temporary copy."""
+    def _image_file(self, request_id: str) -> str:
+        """A file the backend can read: the datablock's own file, else a temporary copy in a
+        folder of its own (``picture_file.input_folder``)."""
         image = bpy.data.images.get(self.image)
         if image is None:
             path = bpy.path.abspath(self.image)
@@ -170,15 +172,13 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
         if tuple(image.size) == (0, 0):
             raise JobRefused(f"image {image.name!r} has no pixels (its file may be missing); "
                              "reload it or pick another image")
-        self._input_copy = _save_copy(image, os.path.join(folder, f"palette-input-{request_id}.png"))
-        return self._input_copy
+        self._input_folder = picture_file.input_folder("palette-input", request_id)
+        return _save_copy(image, str(self._input_folder / "picture.png"))
 
     def release_request(self, context) -> None:
         """Delete the temporary copy of an Image datablock: it was only for the backend to read."""
-        path = getattr(self, "_input_copy", "")
-        self._input_copy = ""
-        if path and os.path.isfile(path):
-            os.remove(path)
+        picture_file.release(getattr(self, "_input_folder", None))
+        self._input_folder = None
 
     def _show(self, context, palette) -> None:
         context.scene.atelier.palette.palette = palette

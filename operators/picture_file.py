@@ -5,13 +5,13 @@ Its own file goes as it is when the backend can read it and it shows what Blende
 a packed picture goes as its packed bytes; anything else (edited in Blender, OpenEXR, made
 in Blender) as a PNG copy: 16-bit when the picture holds more than 8 bits, with the alpha
 channel when the job needs it. Copies live in a folder of their own under Atelier's jobs
-folder, removed by ``release`` when the job ends.
+folder, removed by ``release`` when the job ends; made and locked like a job's own folder
+(``client.job_folder``), so the folders of a Blender that crashed go at the next session's
+first job.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import bpy
@@ -19,6 +19,8 @@ import numpy as np
 
 from .. import preferences
 from ..apply.map_images import display_rgb, pixels, write_png
+from ..client import job_folder
+from ..client.session import JobRefused
 
 # Picture files the backend reads as they are (Blender's ``Image.file_format``, with the suffix
 # a copy of the packed bytes gets); any other picture (OpenEXR, Radiance HDR, ...) goes as a PNG.
@@ -38,15 +40,26 @@ def is_deep(picture: bpy.types.Image) -> bool:
     return picture.is_float
 
 
+# The input folders made here and not yet released, by path (what callers hold).
+_made: dict[Path, job_folder.JobFolder] = {}
+
+
 def input_folder(prefix: str, request_id: str) -> Path:
-    """A new folder for one job's input files, under Atelier's jobs folder."""
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{request_id}-", dir=preferences.user_folder("jobs")))
+    """A new folder ``<prefix>-<request_id>`` for one job's input files, under Atelier's jobs
+    folder (``job_folder.create``); ``JobRefused`` with the reason when it cannot be made."""
+    try:
+        folder = job_folder.create(preferences.user_folder("jobs"), f"{prefix}-{request_id}")
+    except job_folder.JobFolderError as exc:
+        raise JobRefused(str(exc)) from None
+    _made[folder.path] = folder
+    return folder.path
 
 
 def release(folder: Path | None) -> None:
-    """Remove a folder ``input_folder`` made (nothing for None)."""
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+    """Remove a folder ``input_folder`` made (nothing for None, or for one already released)."""
+    made = _made.pop(folder, None) if folder is not None else None
+    if made is not None:
+        made.remove()
 
 
 def own_file(picture: bpy.types.Image) -> Path | None:

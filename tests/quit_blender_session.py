@@ -8,15 +8,18 @@ as an extension, starts jobs the way the operators' asynchronous path does (``se
 nothing waits): a slow texture job that runs, and a second texture job and a maps job (with
 ``--maps-model``) queued behind it. Once the first one runs (``--until step``: denoising has
 begun; ``paused``: a fault-armed backend stands at its pause point, ``FAULT_PAUSE_FILE``) it
-prints ``ATELIER-SESSION <json>``: the backend's pid, the jobs folder and the jobs' folders. Then:
+prints ``ATELIER-SESSION <json>``: the backend's pid, the jobs folder, the jobs' folders and the
+folders of input files it made as the operators make them (``picture_file.input_folder``: a maps,
+an image edit, a projection and a palette job's), removed when it ends. Then:
 
-- ``quit``: ``bpy.ops.wm.quit_blender()`` (under the bpy module it only asks Blender's event loop,
-  which never runs, to quit), then the script ends;
+- ``quit``: once a line arrives on its stdin (so the quit starts when the caller says),
+  ``bpy.ops.wm.quit_blender()`` (under the bpy module it only asks Blender's event loop, which
+  never runs, to quit), then the script ends;
 - ``exit``: the script ends, so the interpreter exits (``atexit``: ``session.shutdown``);
 - ``stay``: waits until its stdin closes, then ends like ``exit`` (a test kills it meanwhile to
   play a crash, or keeps it as a second Blender that is still running);
 - ``one-job``: starts no jobs but one small texture job, waits for it and applies it (a new
-  session's first job), prints ``ATELIER-SESSION``, then ends.
+  session's first job), waits for the sweep it started, prints ``ATELIER-SESSION``, then ends.
 """
 
 import argparse
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test help
 from blender_helpers import drain_until, install_checkout, mesh_object, slow_texture_request  # noqa: E402
 
 REPO_MODULE = "atelier_quit"  # one name for every session, so they share Atelier's jobs folder
+INPUT_PREFIXES = ("maps-input", "edit-input", "project", "palette-input")  # as the operators name them
 
 
 def start_jobs(atelier, scratch: Path, maps_model: str, until: str) -> dict:
@@ -56,8 +60,12 @@ def start_jobs(atelier, scratch: Path, maps_model: str, until: str) -> dict:
         return started and all(job.stage != "starting backend" for job in jobs)
 
     drain_until(session, client, lambda: under_way() or any(job.done for job in jobs), what="the jobs")
+    inputs = [atelier.operators.picture_file.input_folder(prefix, running.id) for prefix in INPUT_PREFIXES]
+    for folder in inputs:
+        (folder / "picture.png").write_bytes(b"png")
     return {"backend_pid": client._transport.pid, "jobs_folder": jobs_folder,
             "job_folders": [str(job.folder.path) for job in jobs],
+            "input_folders": [str(folder) for folder in inputs],
             "stages": [job.stage for job in jobs], "ended": [job.id for job in jobs if job.done]}
 
 
@@ -66,8 +74,9 @@ def one_job(atelier) -> dict:
     mesh_object(bpy)
     sweep_from = time.monotonic()
     outcome = bpy.ops.atelier.generate_texture(prompt="next session", width=64, height=64, steps=1, seed=1)
-    return {"outcome": sorted(outcome), "seconds": time.monotonic() - sweep_from,
-            "jobs_folder": atelier.preferences.user_folder("jobs"),
+    jobs_folder = atelier.preferences.user_folder("jobs")
+    atelier.client.job_folder.sweep_of(jobs_folder).join()  # it runs on a thread of its own
+    return {"outcome": sorted(outcome), "seconds": time.monotonic() - sweep_from, "jobs_folder": jobs_folder,
             "backend_pid": atelier.client.session.current_client()._transport.pid}
 
 
@@ -85,9 +94,12 @@ def main() -> None:
         report = start_jobs(atelier, args.scratch, args.maps_model, args.until)
     print("ATELIER-SESSION " + json.dumps(report), flush=True)
     if args.how == "quit":
+        sys.stdin.readline()
         bpy.ops.wm.quit_blender()
     elif args.how == "stay":
         sys.stdin.read()
+    for folder in report.get("input_folders", ()):  # as the operators release them when a job ends
+        atelier.operators.picture_file.release(Path(folder))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ at a time through ``backend.server.run_job``, exactly as ``python -m backend ser
 A job's input files arrive as bytes and are written into the replica's own temporary job folder
 (under the server's temporary folder), which is also the job's ``output_dir`` when it has one;
 the result's files go back as bytes and the folder is deleted. Events stream back as they happen.
+Every file goes through ``output_files.write_file``: a full disk on the replica's node, for an
+upload or a result, ends the job with ``write_failed`` whose hint speaks of the server's disk.
 Cancelling the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
 until the job has stopped, so it never runs two.
 """
@@ -23,11 +25,16 @@ from pathlib import Path
 from ray import serve
 
 from core import protocol
+from core.errors import TaskError
 
 from ..model_cache import ModelCache
+from ..output_files import write_file
 from ..server import classify_unexpected, event_line, run_job
 
 log = logging.getLogger("atelier.ray_serve")
+# The user of a remote backend cannot free space on the server, only its administrator can.
+SERVER_WRITE_HINT = ("the server's disk is full or its temporary folder not writable: ask its "
+                     "administrator to free space there, then run the job again")
 
 
 @serve.deployment(name="AtelierWorker", max_ongoing_requests=1, ray_actor_options={"num_cpus": 0})
@@ -47,9 +54,14 @@ class Worker:
             names = {str(folder): "the job folder"}
             for name, data in uploads.items():
                 path = folder / f"input-{name}"
-                path.write_bytes(data)
-                request[name] = str(path)
                 names[str(path)] = name  # error messages name the field, not the server's path
+                try:
+                    write_file(path, data)
+                except TaskError as exc:
+                    yield _item(protocol.ErrorEvent(id=request["id"], code=exc.code, message=exc.message,
+                                                    hint=exc.hint), names)
+                    return
+                request[name] = str(path)
             uploads.clear()
             kind = protocol.REQUEST_TYPES[request["type"]]
             if "output_dir" in {f.name for f in dataclasses.fields(kind)}:
@@ -91,6 +103,8 @@ def _item(event: protocol.Event, names: dict[str, str]) -> dict:
     """An event for the ingress, encoded as the stdio server encodes it; an error's text names
     input files by their field; a result carries its files' bytes."""
     if isinstance(event, protocol.ErrorEvent):
+        if event.code == "write_failed":
+            event.hint = SERVER_WRITE_HINT
         for path in sorted(names, key=len, reverse=True):  # a file before the folder holding it
             event.message = event.message.replace(path, names[path])
             event.hint = event.hint.replace(path, names[path])

@@ -4,7 +4,9 @@ The real backend is stopped after the first denoising step of a job (``fault_poi
 test then takes away what writing needs, and lets it go on: a file-size limit (as on a full
 disk, the write fails part way), then, on the next job, a read-only output folder. Each job
 must end ``write_failed`` naming the file or folder and the system's reason, and leave no file
-behind; the same backend process must serve the job after them once the fault is gone. The
+behind; the same backend process must serve the job after them once the fault is gone. Two
+more cases: the output folder removed mid-job (not made again), and a job folder that stops
+being writable between a job's first and second file (the first stays for the client). The
 backend runs without root's power to ignore permissions (``FAULT_UNPRIVILEGED``), so a
 read-only folder stops it under root too.
 """
@@ -12,6 +14,7 @@ read-only folder stops it under root too.
 from __future__ import annotations
 
 import resource
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,7 +89,7 @@ def test_writes_stopped_mid_job_fail_cleanly_and_the_backend_goes_on(start_backe
     finally:
         output.chmod(0o700)
     assert error["type"] == "error" and error["code"] == "write_failed", error
-    assert str(output) in error["message"] and "not writable" in error["message"], error
+    assert f"the output folder {output} was removed or cannot be written" in error["message"], error
     assert "writable" in error["hint"], error
     assert files_under(output) == []
 
@@ -94,3 +97,53 @@ def test_writes_stopped_mid_job_fail_cleanly_and_the_backend_goes_on(start_backe
     assert final["type"] == "result", final
     assert jobs.backend.proc.pid == jobs.pid and jobs.backend.proc.poll() is None
     assert all(Path(file["path"]).stat().st_size > FILE_SIZE_LIMIT for file in final["files"]), final
+
+
+def test_an_output_folder_removed_mid_job_fails_and_is_not_made_again(start_backend, job_request, tmp_path):
+    """The client removed the output folder while the job ran (it gave the job up): the job
+    ends ``write_failed`` naming the folder, which stays gone, and the backend goes on."""
+    pause_file, output = tmp_path / "paused", tmp_path / "out"
+    backend = start_backend(env=pause_environment("step:1", pause_file), faults=True)
+    request = job_request("texture")
+    backend.send(request)
+    assert wait_paused(pause_file) == backend.proc.pid
+    shutil.rmtree(output)
+    resume(pause_file)
+    error = backend.events_for(request["id"])[-1]
+    assert error["type"] == "error" and error["code"] == "write_failed", error
+    assert f"the output folder {output} was removed or cannot be written" in error["message"], error
+    assert not output.exists(), "the removed output folder was made again"
+
+    final = backend.request(job_request("texture"))  # a new job checks (and makes) it again
+    assert final["type"] == "result", final
+    assert backend.proc.poll() is None
+
+
+def test_a_job_folder_made_read_only_after_its_first_file_fails_on_the_second(start_backend, job_request,
+                                                                              tmp_path):
+    """Two maps: the first is written whole, then the job's own folder stops being writable.
+    The job ends ``write_failed`` naming the second file; the first stays in the job folder for
+    the client, which removes the folder of a failed job; the backend goes on."""
+    pause_file = tmp_path / "paused"
+    backend = start_backend(env={**pause_environment("write:2", pause_file), FAULT_UNPRIVILEGED: "1"},
+                            faults=True)
+    request = job_request("maps-classic", maps=["normal", "height"])
+    folder = tmp_path / "out" / request["id"]
+    backend.send(request)
+    assert wait_paused(pause_file) == backend.proc.pid
+    assert permission_overrides(backend.proc.pid) == 0, "the backend still ignores file permissions"
+    (folder / "height.png").unlink()  # the half written by the pause; the real write comes next
+    folder.chmod(0o500)
+    try:
+        resume(pause_file)
+        error = backend.events_for(request["id"])[-1]
+    finally:
+        folder.chmod(0o700)
+    assert error["type"] == "error" and error["code"] == "write_failed", error
+    assert f"cannot write {folder / 'height.png'}: Permission denied" in error["message"], error
+    assert "writable" in error["hint"], error
+    assert files_under(folder) == [folder / "normal.png"], "only the first, whole file is left"
+
+    final = backend.request(job_request("maps-classic"))
+    assert final["type"] == "result", final
+    assert backend.proc.poll() is None

@@ -173,12 +173,21 @@ def jobs_folder_listing(addon) -> set[str]:
     return set(os.listdir(addon.preferences.user_folder("jobs")))
 
 
+def late_tick(probe, context) -> set[str]:
+    """A timer tick delivered to ``probe`` after Blender ended it (``cancel``), as a timer event
+    already queued could be: it must end without applying anything."""
+    outcome = probe.modal(context, TIMER)
+    assert outcome != {"FINISHED"}, probe.reports
+    return outcome
+
+
 def run_and_load(bpy, addon, probe, pause: Path, path: Path | None, ticks_until=None) -> tuple[list, int]:
     """Start ``probe``, wait until the backend stands at its pause point (and tick until
     ``ticks_until()`` when given), load ``path`` (the same file or another; None: revert), let
-    the backend go on, and drain until it is done with every job the load ended. Checks on the
-    way: the jobs ended as cancelled by the load, the panel says so, the file stays as loaded,
-    nothing is left in the jobs folder. Returns the ended jobs and the backend's pid."""
+    the backend go on, and drain until it is done with every job the load ended, the ended
+    operator getting late timer ticks meanwhile. Checks on the way: the jobs ended as cancelled
+    by the load, the panel says so, the file stays as loaded, nothing is left in the jobs
+    folder. Returns the ended jobs and the backend's pid."""
     session = addon.client.session
     before = jobs_folder_listing(addon)
     start(probe, bpy.context)
@@ -192,11 +201,17 @@ def run_and_load(bpy, addon, probe, pause: Path, path: Path | None, ticks_until=
     assert all(job.cancelled for job in jobs)
     assert not session.active_jobs() and not state.running
     assert state.last_error_operator == probe.bl_idname
-    assert "cancelled because another file was loaded; nothing of it was applied" in state.last_error
+    assert "cancelled because a file was loaded; nothing of it was applied" in state.last_error
     loaded = file_state(bpy)
+    late_tick(probe, bpy.context)
     resume(pause)
-    drain_until(session, lambda: all(job.folder is None or job.folder.removed for job in jobs),
-                what="the backend's last word on the jobs the load ended")
+
+    def answered() -> bool:
+        late_tick(probe, bpy.context)  # each drains, as the operator's own timer does
+        return all(job.folder is None or job.folder.removed for job in jobs)
+
+    drain_until(session, answered, what="the backend's last word on the jobs the load ended")
+    late_tick(probe, bpy.context)
     assert file_state(bpy) == loaded  # the backend's answers came; nothing of them was applied
     assert jobs_folder_listing(addon) == before
     return jobs, pid

@@ -42,6 +42,11 @@ class BlenderSession:
                 time.sleep(0.05)
         return self.report
 
+    def quit(self) -> None:
+        """Tell a ``quit`` session to quit now (it waits for this line once it has reported)."""
+        self.process.stdin.write(b"quit\n")
+        self.process.stdin.flush()
+
     def log(self) -> str:
         return self.output.read_text(errors="replace")[-3000:]
 

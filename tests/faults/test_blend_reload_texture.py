@@ -23,7 +23,7 @@ def test_the_file_reloaded_under_a_texture_job_with_maps(bpy_module, addon, clea
     if point == "write:1":  # half the picture written: its result is sent after the load
         jobs, pid = run_and_load(bpy, addon, probe, fault_armed_backend(point), work)
         assert [(job.request.type, job.error.message) for job in jobs] == [
-            ("texture", "another file was loaded")]
+            ("texture", "a file was loaded")]
         assert probe._texture_result is None  # no maps job followed
         assert bpy.context.window_manager.atelier.last_error.startswith("texture 'slate': cancelled")
     else:  # the texture's result taken, its maps job sent: the load comes before the maps begin

@@ -16,8 +16,8 @@ from killed_jobs import (
     SEED,
     STOPPED,
     WHAT_TO_DO,
-    check_killed,
     check_nothing_left,
+    check_reaped,
     draw,
     kill_paused,
     private_tmp,
@@ -67,5 +67,5 @@ def test_batch_killed(bpy_module, addon, clean_scene, fault_armed_backend, monke
         assert kind == {"ERROR"} and f"{failed[0].object}: {STOPPED}" in message, case
     else:  # killed between a result and the next job: nothing lost, the rest ran on a fresh backend
         assert point == "result" and outcome == {"FINISHED"}, case
-    check_killed(pid)
+    check_reaped(pid)
     check_nothing_left(addon.preferences.user_folder("jobs"), backend_tmp)

@@ -1,14 +1,17 @@
 """``atelier.project_texture`` (three views, a tiny depth ControlNet) with its backend SIGKILLed
-mid-chain (``killed_jobs``): on the UI's modal path while view 2's picture is written, and
-blocking at a drawn point. The run's cameras, hidden views collection, view pictures, new UV
-map and work files all go; the next projection works."""
+(``killed_jobs``): mid-chain, on the UI's modal path while view 2's picture is written and
+blocking while a drawn later view's picture is written: the run's cameras, hidden views
+collection, view pictures, new UV map and work files all go, and the next projection works.
+Killed after view 1's result (the backend dies right after it), nothing is lost: view 1's
+answer stands, the next view, which the dead backend never read, goes to a fresh backend, and
+the projection finishes."""
 
 from __future__ import annotations
 
 import pytest
 from blend_jobs import operator_probe, start, tick
 from blender_helpers import mesh_object
-from killed_jobs import SEED, draw, killed_blocking, killed_modal
+from killed_jobs import SEED, check_reaped, draw, killed_blocking, killed_modal
 
 VIEWS = 3
 
@@ -33,27 +36,31 @@ def test_modal_projection_killed_in_view_2(bpy_module, addon, fault_armed_backen
     operator = addon.operators.project.ATELIER_OT_project_texture
     point = "write:2"  # each view writes one picture: half of view 2's is on disk
     probe = operator_probe(bpy, operator, **projection)
-    outcome, case = killed_modal(bpy, addon, fault_armed_backend, monkeypatch, tmp_path, point, probe)
+    outcome, case, pid = killed_modal(bpy, addon, fault_armed_backend, monkeypatch, tmp_path, point, probe)
     assert outcome == {"CANCELLED"} and probe._job.label == "projection 'granite' view 2", case
     assert not projected(bpy), case
     probe = operator_probe(bpy, operator, **projection)
     start(probe, bpy.context)
     assert tick(probe, bpy.context) == {"FINISHED"}, probe.reports
     assert projected(bpy), case
+    check_reaped(pid)
 
 
-BLOCKING_POINT = draw("project_texture", steps=2, files=VIEWS, count=1)
+# A later view's picture half written (each view writes one), and after view 1's result.
+BLOCKING_POINTS = [*draw("project_texture", steps=2, files=VIEWS, points=("write",), first_file=2), "result"]
 
 
-@pytest.mark.parametrize("point", BLOCKING_POINT, ids=[f"seed{SEED}-{p}" for p in BLOCKING_POINT])
+@pytest.mark.parametrize("point", BLOCKING_POINTS, ids=[f"seed{SEED}-{p}" for p in BLOCKING_POINTS])
 def test_blocking_projection_killed(bpy_module, addon, fault_armed_backend, monkeypatch, tmp_path,
                                     projection, point):
     bpy = bpy_module
-    outcome, case = killed_blocking(bpy, addon, fault_armed_backend, monkeypatch, tmp_path, point,
-                                    lambda: bpy.ops.atelier.project_texture(**projection))
-    # Killed after view 1's answer: view 2 went to the dying backend (an error), or to the
-    # fresh one the session started once it had died (the projection goes on).
-    assert projected(bpy) == (outcome == {"FINISHED"}), case
-    if outcome == {"CANCELLED"}:
-        assert bpy.ops.atelier.project_texture(**projection) == {"FINISHED"}, case
+    outcome, case, pid = killed_blocking(bpy, addon, fault_armed_backend, monkeypatch, tmp_path, point,
+                                         lambda: bpy.ops.atelier.project_texture(**projection))
+    if point == "result":  # view 2 went to the fresh backend, which replaced (and reaped) the dead one
         assert projected(bpy), case
+        check_reaped(pid)
+        return
+    assert not projected(bpy), case
+    assert bpy.ops.atelier.project_texture(**projection) == {"FINISHED"}, case
+    assert projected(bpy), case
+    check_reaped(pid)

@@ -28,6 +28,7 @@ def test_quitting_with_jobs_under_way_leaves_no_backend_and_no_files(tiny_sd, ti
                     "--maps-model", str(tiny_marigold))
     report = session.wait_report()
     assert report["stages"] == ["running", "queued", "queued"] and report["ended"] == [], report
+    session.quit()
     assert session.process.wait(timeout=QUIT_WITHIN) == 0, session.log()
     seconds_until_gone(report["backend_pid"], GONE_WITH_BLENDER)
     check_nothing_left(report["jobs_folder"], session.tmp)

@@ -43,6 +43,7 @@ def test_the_first_job_removes_dead_sessions_folders_and_nothing_else(addon, tmp
     dead_session_folder(root, "not an id", job_folder.LOCK_NAME)
 
     new = job_folder.create(root, "new1")  # the first job in this jobs folder sweeps it
+    job_folder.sweep_of(root).join()  # on a thread of its own
     assert not any(folder.exists() for folder in dead)
     assert sorted(os.listdir(root)) == sorted(["live1", "new1", *strangers])
     assert (root / "live1" / job_folder.LOCK_NAME).is_file() and (outside / "keep.txt").read_text() == "mine"

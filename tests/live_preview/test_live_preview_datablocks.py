@@ -161,7 +161,7 @@ def test_a_saved_file_holds_no_preview(bpy_module, live, real_result, tmp_path):
         assert PREVIEW not in data_from.images and PREVIEW not in data_from.materials
         assert "Brick" in data_from.materials
 
-    bpy.ops.wm.open_mainfile(filepath=str(saved))  # load_pre turns the preview off
+    bpy.ops.wm.open_mainfile(filepath=str(saved))  # the load turns the preview off
     assert not live.is_on()
     cube = bpy.data.objects["Cube"]
     assert cube.material_slots[0].link == "DATA" and cube.active_material.name == "Brick"

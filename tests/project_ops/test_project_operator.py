@@ -31,7 +31,8 @@ def image_on(material):
     return texture.image, source.uv_map
 
 
-def test_two_meshes_share_the_views(bpy_module, addon, clean_scene, control_env, quick_style, capfd):
+def test_two_meshes_share_the_views(bpy_module, addon, clean_scene, control_env, quick_style, capfd,
+                                    tmp_path):
     bpy = bpy_module
     near = cube(bpy, "Near")
     far = cube(bpy, "Far", location=(3.0, 0.0, 0.0), uvs=False)
@@ -48,6 +49,13 @@ def test_two_meshes_share_the_views(bpy_module, addon, clean_scene, control_env,
     for camera in cameras:  # each view's picture, named after its camera, kept in the file
         view = next(i for i in bpy.data.images if camera.name in i.name)
         assert tuple(view.size) == (64, 64) and view.packed_file is not None
+        assert [b.image for b in camera.data.background_images] == [view]  # its user in the file
+    views = sorted(i.name for i in bpy.data.images if " View " in i.name)
+    bpy.ops.wm.save_mainfile(filepath=str(tmp_path / "views.blend"))
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "views.blend"))
+    assert sorted(i.name for i in bpy.data.images if " View " in i.name) == views and len(views) == 4
+    near, far = bpy.data.objects["Near"], bpy.data.objects["Far"]
+    collection = bpy.data.collections["weathered bronze"]
 
     # One texture per mesh, each on its own UV map: the artist's, or "Atelier" made for it.
     assert far.data.uv_layers.keys() == ["Atelier"] and near.data.uv_layers.keys() == ["UVMap"]

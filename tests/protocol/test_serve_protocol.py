@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from fault_backend import FAULT_PAUSE_TIMES
+from fault_points import pause_environment, resume, wait_paused
 
 from core import protocol
 
@@ -26,35 +27,47 @@ def test_hello_comes_before_any_model_library_loads(start_backend):
     assert server.next_event() == {"type": "pong", "id": "p"}
 
 
-def damage_unseen(model: Path) -> None:
-    """Spoil the UNet weights' header without changing their size or modification time: a
-    warm model's files still look unchanged, but loading them again would be refused."""
-    weights = model / "unet" / "diffusion_pytorch_model.safetensors"
-    stamp = weights.stat()
-    with open(weights, "r+b") as handle:
-        handle.write(b"\xff" * 8)  # the header's length: far beyond the file
-    os.utime(weights, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+@pytest.fixture
+def counting_loads(start_backend, tmp_path):
+    """A backend that stops at its first model load (resumed at once) and again at a second
+    one: a job that finds the model warm never stops there."""
+    pause_file = tmp_path / "loading"
+    server = start_backend(env={**pause_environment("load", pause_file), FAULT_PAUSE_TIMES: "2"}, faults=True)
+    return server, pause_file
 
 
-def test_second_job_reuses_the_loaded_model(backend, texture_request, tiny_sd, tmp_path):
+def first_load(server, pause_file: Path, request: dict) -> dict:
+    """Run ``request``, the job that loads the model (resumed from its pause); its final event."""
+    server.send(request)
+    assert wait_paused(pause_file) == server.proc.pid
+    resume(pause_file)
+    return server.events_for(request["id"])[-1]
+
+
+def warm(server, pause_file: Path, request: dict) -> dict:
+    """Run ``request``, which must find its model loaded (a load would stop the backend there,
+    and no final event would come); its final event."""
+    final = server.request(request)
+    assert not pause_file.exists(), "the job loaded its model again"
+    return final
+
+
+def test_second_job_reuses_the_loaded_model(counting_loads, texture_request, tiny_sd, tmp_path):
+    server, pause_file = counting_loads
     model = shutil.copytree(tiny_sd, tmp_path / "model")
-    first = backend.request(texture_request(model=str(model)))
-    assert first["type"] == "result", first
-    damage_unseen(model)
-    # Loading the model again would fail: the job can only succeed with the model still loaded.
-    second = backend.request(texture_request(model=str(model)))
+    assert first_load(server, pause_file, texture_request(model=str(model)))["type"] == "result"
+    second = warm(server, pause_file, texture_request(model=str(model)))
     assert second["type"] == "result", second
     assert second["metadata"]["model_source"] == str(model.resolve())
 
 
-def test_a_missing_model_leaves_the_loaded_one_warm(backend, texture_request, tiny_sd, tmp_path):
+def test_a_missing_model_leaves_the_loaded_one_warm(counting_loads, texture_request, tiny_sd, tmp_path):
+    server, pause_file = counting_loads
     model = shutil.copytree(tiny_sd, tmp_path / "model")
-    assert backend.request(texture_request(model=str(model)))["type"] == "result"
-    misspelt = backend.request(texture_request(model=str(tmp_path / "modle")))
+    assert first_load(server, pause_file, texture_request(model=str(model)))["type"] == "result"
+    misspelt = warm(server, pause_file, texture_request(model=str(tmp_path / "modle")))
     assert misspelt["type"] == "error" and misspelt["code"] == "model_missing", misspelt
-    damage_unseen(model)
-    # Loading the model again would fail: the job can only succeed with the model still loaded.
-    again = backend.request(texture_request(model=str(model)))
+    again = warm(server, pause_file, texture_request(model=str(model)))
     assert again["type"] == "result", again
 
 

@@ -1,7 +1,9 @@
 """The soak run at CI size (``bench/soak.py``): after 50 warm-up jobs, 100 more through one
-served backend and 50 operator calls through Blender, with their results removed. Memory may
-grow by at most 20 MB after the warm-up; open files, threads and Blender's datablocks must be
-exactly where they were, and no job may leave a file behind.
+served backend and 50 operator calls through Blender, with their results deleted by name and
+nothing purged. Memory may grow by at most 20 MB after the warm-up; open files, threads and
+Blender's datablocks must be exactly where they were after it, each process must still be the
+same one (the same pid: a backend replaced mid-run would start afresh), and no job may leave a
+file behind.
 
 Each part runs as its own process, as the bench runs it: Blender's figures are those of a
 process that imported ``bpy`` for the soak alone, with Atelier installed in a private user folder.
@@ -31,9 +33,10 @@ def soak(tmp_path: Path, *args: str) -> dict:
 
 
 def assert_steady(part: dict, process: str) -> None:
-    """The process's memory grew by at most ``RSS_GROWTH_MB`` after the warm-up; its open
-    files and threads are exactly as many as then."""
+    """The process read at the end is the one read after the warm-up (its pid); its memory
+    grew by at most ``RSS_GROWTH_MB`` since then; its open files and threads are exactly as many."""
     before, after = part[process]["after_warmup"], part[process]["end"]
+    assert after["pid"] == before["pid"], f"{process} was replaced during the run: {before} -> {after}"
     assert after["rss_mb"] - before["rss_mb"] <= RSS_GROWTH_MB, (process, before, after)
     assert (after["fds"], after["threads"]) == (before["fds"], before["threads"]), (process, before, after)
 
