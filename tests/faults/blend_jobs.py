@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from blender_helpers import mesh_object
 from fault_points import resume, wait_paused
 from modal_events import TIMER
+from scene_state import datablock_state
 
 # The maps tests' scene builders (a material showing a picture), shared rather than copied.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "maps"))
@@ -107,14 +108,8 @@ def file_state(bpy) -> dict:
     """What a job may add to a file, as one comparable value: datablock names, each mesh's UV
     maps, each object's material slots, the texture history."""
     return {
-        "objects": sorted(o.name for o in bpy.data.objects),
-        "collections": sorted(c.name for c in bpy.data.collections),
-        "cameras": sorted(c.name for c in bpy.data.cameras),
-        "materials": sorted(m.name for m in bpy.data.materials),
-        "images": sorted(i.name for i in bpy.data.images if i.name != "Render Result"),
+        **datablock_state(bpy),
         "uv_maps": {m.name: [layer.name for layer in m.uv_layers] for m in bpy.data.meshes},
-        "slots": {o.name: [s.material.name if s.material else None for s in o.material_slots]
-                  for o in bpy.data.objects},
         "history": [item.name for item in bpy.context.scene.atelier.history],
     }
 

@@ -1,6 +1,7 @@
 """What a killed backend leaves the client to say and do: an error that reads well (how the
 process ended, never a progress bar or a routine log line as its reason), and a request the
-dead backend never heard sent once more to a fresh one, so the next job works."""
+dead backend never heard sent once more to a fresh one, so the next job works; but never a
+request whose job was cancelled meanwhile (the fresh backend would start it after all)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,18 @@ def test_it_goes_once_and_a_heard_request_is_never_sent_again(addon, client, tin
     (error,) = events_until(client, lambda event: isinstance(event, protocol.ErrorEvent), timeout=10)
     assert (error.id, error.code) == ("heard", "backend_exited")
     assert not client._in_flight and not client.running()  # no fresh backend: nothing to send again
+
+
+def test_a_job_cancelled_before_the_dead_backend_read_it_is_never_sent_again(addon, client):
+    session, protocol = addon.client.session, addon.core.protocol
+    client.ensure_started()
+    first = client._transport.pid
+    os.kill(first, signal.SIGSTOP)  # it reads nothing more: the request stays in the pipe
+    job = session.submit(client, protocol.PingRequest(id="unread"))
+    os.kill(first, signal.SIGKILL)
+    while client.running():  # nobody has polled yet: the death is not noticed
+        time.sleep(0.01)
+    session.cancel(client, job)
+    assert job.cancelled and job not in session.active_jobs()
+    assert client.poll(timeout=2.0) == []  # no ``backend_exited`` for a job ended here
+    assert not client.running() and not client._in_flight  # no fresh backend was given it

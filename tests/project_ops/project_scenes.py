@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scene_state import datablock_state
+
 
 def project_state(bpy) -> dict:
     """Everything a projection may add or change, as one comparable value: datablock names
@@ -10,17 +12,11 @@ def project_state(bpy) -> dict:
     scene = bpy.context.scene
     active = bpy.context.view_layer.objects.active
     return {
-        "objects": sorted(o.name for o in bpy.data.objects),
-        "collections": sorted(c.name for c in bpy.data.collections),
-        "cameras": sorted(c.name for c in bpy.data.cameras),
-        "materials": sorted(m.name for m in bpy.data.materials),
-        "images": sorted(i.name for i in bpy.data.images if i.name != "Render Result"),
+        **datablock_state(bpy),
         "meshes": sorted(m.name for m in bpy.data.meshes),
         "uv_maps": {m.name: ([layer.name for layer in m.uv_layers],
                              m.uv_layers.active.name if m.uv_layers.active else None)
                     for m in bpy.data.meshes},
-        "slots": {o.name: [s.material.name if s.material else None for s in o.material_slots]
-                  for o in bpy.data.objects},
         "camera": scene.camera.name if scene.camera else None,
         "selected": sorted(o.name for o in bpy.context.selected_objects),
         "active": active.name if active else None,
