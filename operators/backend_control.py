@@ -10,6 +10,7 @@ import bpy
 
 from .. import preferences
 from ..client import session
+from . import app_handlers
 
 IDLE_CHECK_INTERVAL = 30.0  # seconds between idle checks; unloading is not urgent
 LOAD_REASON = "a file was loaded"  # another one, or the same one again
@@ -126,9 +127,7 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 
 def register() -> None:
     _register_classes()
-    for name, handler in _LOAD_HANDLERS:
-        if hasattr(bpy.app.handlers, name):
-            getattr(bpy.app.handlers, name).append(handler)
+    app_handlers.add(_LOAD_HANDLERS)
     bpy.app.timers.register(_unload_idle_models, first_interval=IDLE_CHECK_INTERVAL, persistent=True)
     atexit.register(session.shutdown)
 
@@ -138,9 +137,7 @@ def unregister() -> None:
     # bpy 4.5 hangs at exit while a timer is registered, so every timer goes here.
     if bpy.app.timers.is_registered(_unload_idle_models):
         bpy.app.timers.unregister(_unload_idle_models)
-    for name, handler in _LOAD_HANDLERS:
-        if handler in getattr(bpy.app.handlers, name, ()):
-            getattr(bpy.app.handlers, name).remove(handler)
+    app_handlers.remove(_LOAD_HANDLERS)
     # Ends every job, Doctor included (it is a backend job), and stops the backend process.
     session.shutdown()
     _unregister_classes()

@@ -29,6 +29,7 @@ from ..client.session import ApplyError, JobRefused
 from ..core import limits, protocol
 from ..core.families import SIZE_MULTIPLE
 from ..core.results import PreviewResult
+from . import app_handlers
 from .style_args import styled_args
 
 PREVIEW_SIZE = 256  # pixels on the longer side: quick, and enough to judge a texture
@@ -325,15 +326,11 @@ _HANDLERS = (("load_pre", take_off_before_load), ("load_post", stop_on_load),
 
 def register() -> None:
     _register_classes()
-    for name, handler in _HANDLERS:
-        if hasattr(bpy.app.handlers, name):
-            getattr(bpy.app.handlers, name).append(handler)
+    app_handlers.add(_HANDLERS)
 
 
 def unregister() -> None:
     stop()  # the timer too: bpy 4.5 hangs at exit while one is registered
-    for name, handler in _HANDLERS:
-        if handler in getattr(bpy.app.handlers, name, ()):
-            getattr(bpy.app.handlers, name).remove(handler)
+    app_handlers.remove(_HANDLERS)
     _unregister_classes()
 
