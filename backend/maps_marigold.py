@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from core.maps_models import APPEARANCE_TARGETS, MarigoldPart, parts_for
 from core.normal_space import camera_to_tangent
 from core.pbr_classic import ao_from_height, encode_normals, seamless_axes
 
+from .memory_mode import place
 from .models import LocatedModel
 from .tasks.texture import out_of_memory  # one report for every job that runs out of memory
 
@@ -121,7 +121,7 @@ def load_part(part: MarigoldPart, located: LocatedModel, device: str, dtype) -> 
     allows the network): safetensors only, the pipeline class the part needs, no custom code."""
     import diffusers
 
-    from .tasks.texture import CPU_OFFLOAD_ENV, check_model_index
+    from .tasks.texture import check_model_index
 
     folder, revision = _local_copy(located)
     check_model_index(folder)
@@ -135,10 +135,7 @@ def load_part(part: MarigoldPart, located: LocatedModel, device: str, dtype) -> 
                              f"e.g. `{part.download_command}`") from None
     if part.folder == "appearance":
         appearance_channels(pipe.target_properties, folder)
-    if device.startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV) == "1":
-        pipe.enable_model_cpu_offload(device=device)  # as for textures: one part on the GPU at a time
-    else:
-        pipe.to(device)
+    place(pipe, device)  # as for textures: offloaded part by part when ATELIER_CPU_OFFLOAD=1
     pipe.set_progress_bar_config(disable=True)
     return LoadedPart(pipe, str(folder), revision)
 

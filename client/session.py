@@ -53,6 +53,9 @@ class Job:
     total: int = 0
     stage: str = "starting backend"
     result: results.Result | None = None  # typed on receipt (``core.results.parse_result``)
+    # The finished pixels sent ahead of the result (``early_pixels`` requests): checked on
+    # receipt; one that fails the checks is dropped (the result still decides the job).
+    early: results.EarlyPixels | None = None
     error: protocol.ErrorEvent | None = None
     cancel_requested: bool = False
     folder: job_folder.JobFolder | None = None  # the folder the client made for its files
@@ -186,6 +189,8 @@ def drain(client: BackendClient, timeout: float = 0.0) -> list[Job]:
         elif isinstance(event, protocol.ProgressEvent):
             job.step, job.total = event.step, event.total
             job.stage = event.stage or "running"  # a step without a stage name: the job runs
+        elif isinstance(event, protocol.ImageEvent):
+            _receive_early(job, event)
         elif isinstance(event, protocol.ResultEvent):
             _receive(job, event)
         elif isinstance(event, protocol.ErrorEvent):
@@ -219,6 +224,16 @@ def _receive(job: Job, event: protocol.ResultEvent) -> None:
         return
     if not event.files and job.folder is not None:
         job.folder.remove()  # nothing to read from it
+
+
+def _receive_early(job: Job, event: protocol.ImageEvent) -> None:
+    """Keep the early pixels of a job that asked for them, once checked; drop anything else."""
+    if not getattr(job.request, "early_pixels", False) or job.early is not None:
+        return
+    try:
+        job.early = results.parse_early_pixels(event, job.folder.path if job.folder is not None else None)
+    except results.ResultError:
+        pass  # nothing is shown early; the result is applied as usual, or fails on its own
 
 
 def _remove_folder(job: Job) -> None:

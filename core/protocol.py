@@ -119,6 +119,10 @@ class TextureRequest(Request):
     # Decode with the family's tiny autoencoder (TAESD): much faster, a little softer. When it
     # is not available the full VAE decodes and the result's ``data.notes`` says so.
     tiny_autoencoder: bool = False
+    # Hand-over: send the finished pixels as raw RGBA in an ``image`` event before the PNG with
+    # provenance is encoded, so a client that can show raw pixels puts the material up at once.
+    # The ``result`` (with the PNG) follows as always. Ignored for a preview (already raw).
+    early_pixels: bool = False
 
 
 @dataclass
@@ -377,6 +381,19 @@ class ResultFile:
 
 
 @dataclass
+class ImageEvent(Event):
+    """A texture's finished pixels, sent before its ``result`` when the request asked for
+    ``early_pixels``: one ``base_color`` file of format ``rgba8`` (``width`` x ``height`` x 4
+    bytes, top row first) in the job's folder. Not the end of the job: it may still fail."""
+
+    type: ClassVar[str] = "image"
+    id: str = ""
+    files: list = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+
+
+@dataclass
 class ResultEvent(Event):
     """A job finished. ``metadata`` is the provenance record; ``data`` the task's payload."""
 
@@ -404,7 +421,7 @@ REQUEST_TYPES = {
 }
 EVENT_TYPES = {
     cls.type: cls
-    for cls in (HelloEvent, PongEvent, AcceptedEvent, ProgressEvent, ResultEvent, ErrorEvent)
+    for cls in (HelloEvent, PongEvent, AcceptedEvent, ProgressEvent, ImageEvent, ResultEvent, ErrorEvent)
 }
 
 
@@ -425,7 +442,7 @@ def decode_request(line: str) -> Request:
 def decode_event(line: str) -> Event:
     """Parse one event line (client side)."""
     event = _decode(line, EVENT_TYPES, "event")
-    if isinstance(event, ResultEvent):
+    if isinstance(event, (ImageEvent, ResultEvent)):
         event.files = [f if isinstance(f, ResultFile) else _result_file(f, event.id) for f in event.files]
     return event
 

@@ -257,21 +257,53 @@ def _texture_or_preview(result_id: str, files: dict[str, Path], metadata: Any,
         return _texture(result_id, files, metadata, data)
     provenance = _provenance(metadata)
     settings = _texture_settings(data)
-    width, height, top = settings.width, settings.height, limits.max_size()
-    if not (limits.MIN_SIZE <= width <= top and limits.MIN_SIZE <= height <= top):
-        raise ResultError(f"the preview's size {width}x{height} is outside {limits.MIN_SIZE}..{top} pixels "
-                          "a side; nothing was read")
-    pixels = files["preview"]
+    width, height = settings.width, settings.height
+    pixels = _raw_rgba(files["preview"], width, height, "preview")
+    return PreviewResult(id=result_id, pixels=pixels, width=width, height=height, settings=settings,
+                         provenance=provenance, notes=_notes(data))
+
+
+def _raw_rgba(pixels: Path, width: Any, height: Any, what: str) -> Path:
+    """``pixels`` once its size on disk is exactly ``width`` x ``height`` RGBA bytes and the size
+    is within the limits; else ``ResultError`` (nothing is read)."""
+    top = limits.max_size()
+    if not all(isinstance(side, int) and not isinstance(side, bool) and limits.MIN_SIZE <= side <= top
+               for side in (width, height)):
+        raise ResultError(f"the {what}'s size {_shown(width)}x{_shown(height)} is outside "
+                          f"{limits.MIN_SIZE}..{top} pixels a side; nothing was read")
     try:
         size = os.stat(pixels).st_size
     except OSError as exc:  # removed or made unreadable since the folder check
-        raise ResultError(f"the preview file {str(pixels)!r} cannot be read ({exc.strerror}); "
+        raise ResultError(f"the {what} file {str(pixels)!r} cannot be read ({exc.strerror}); "
                           "nothing was read") from None
     if size != width * height * 4:
-        raise ResultError(f"the preview file holds {size} bytes, not the {width * height * 4} of "
+        raise ResultError(f"the {what} file holds {size} bytes, not the {width * height * 4} of "
                           f"{width}x{height} RGBA pixels; nothing was read")
-    return PreviewResult(id=result_id, pixels=pixels, width=width, height=height, settings=settings,
-                         provenance=provenance, notes=_notes(data))
+    return pixels
+
+
+@dataclass(frozen=True)
+class EarlyPixels:
+    """A texture's finished pixels sent ahead of its result (``early_pixels``): raw 8-bit RGBA,
+    top row first, ``width * height * 4`` bytes in a file inside the job's folder. For showing
+    at once only: the job's result (the PNG with provenance) may still fail."""
+
+    id: str
+    pixels: Path
+    width: int
+    height: int
+
+
+def parse_early_pixels(event: Any, job_folder: str | Path | None) -> EarlyPixels:
+    """The checked pixels of an ``image`` event, or ``ResultError``: one ``base_color`` file of
+    format ``rgba8`` inside ``job_folder`` whose size matches ``width`` x ``height``."""
+    files = _checked_files(event.files, job_folder)
+    formats = {getattr(item, "role", None): getattr(item, "format", None) for item in event.files}
+    if set(files) != {"base_color"} or formats["base_color"] != "rgba8":
+        raise ResultError("an image event must name one base_color file of format 'rgba8'; "
+                          "nothing was read")
+    pixels = _raw_rgba(files["base_color"], event.width, event.height, "early image")
+    return EarlyPixels(id=str(event.id), pixels=pixels, width=event.width, height=event.height)
 
 
 def _texture_settings(data: dict) -> TextureSettings:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from core import limits, protocol
@@ -20,8 +19,10 @@ from core.errors import TaskError, first_line
 from core.families import FAMILIES, Family
 from core.schema import short  # a value echoed in a message: at most 40 characters
 
+from ..memory_mode import CPU_OFFLOAD_ENV
 from ..models import LocatedModel, texture_model_setting
 from ..output_files import write_file
+from ..pipeline_setup import prepare
 from ..task_context import JobContext, TaskOutput, output_root
 from ..tiny_autoencoder import decoding_with, tiny_autoencoder
 
@@ -34,8 +35,6 @@ PREVIEW_FILE = "preview.rgba"
 MAX_GUIDANCE = 50.0
 # Components a model_index.json may name; anything else would mean loading custom code.
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
-# Set to 1 to keep model parts in CPU memory until they compute (needs accelerate; CUDA only).
-CPU_OFFLOAD_ENV = "ATELIER_CPU_OFFLOAD"
 # A size off this grid suits no family, so it is refused before any model loads.
 ANY_FAMILY_MULTIPLE = math.gcd(*(family.size_multiple for family in FAMILIES.values()))
 
@@ -216,12 +215,8 @@ def load_pipeline(located: LocatedModel, device: str, dtype):
                         f"{first_line(exc)}",
                         hint="use a diffusers folder (model_index.json) of SD 1.x/2.x, SDXL or FLUX "
                              "with .safetensors weights") from None
-    if device.startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV) == "1":
-        # Only the component that is computing sits on the GPU; slower, but large models fit.
-        pipe.enable_model_cpu_offload(device=device)
-    else:
-        pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
+    prepare(pipe, device)
     return pipe
 
 
