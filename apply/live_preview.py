@@ -18,12 +18,12 @@ removed, its slot put back as it was first.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import bpy
 import numpy as np
 
 from ..client.session import ApplyError
+from .raw_pixels import fill
 from .texture import build_material, can_hold_material, has_uv_map
 
 PREVIEW_NAME = "Atelier Preview"  # the Image's and the material's name
@@ -57,18 +57,6 @@ class _Preview:
 _preview = _Preview()
 
 
-def read_pixels(path: Path, width: int, height: int) -> np.ndarray:
-    """A raw ``rgba8`` file (8-bit RGBA, top row first) as Blender's flat float pixels, bottom row
-    first. The byte count is checked before anything is read."""
-    expected = width * height * 4
-    size = path.stat().st_size
-    if size != expected:
-        raise ApplyError(f"the preview file {path.name} holds {size} bytes, not {width}x{height}x4; "
-                         "the backend wrote it wrongly, run Doctor")
-    rows = np.frombuffer(path.read_bytes(), dtype=np.uint8).reshape(height, width, 4)
-    return (rows[::-1].astype(np.float32) / 255.0).ravel()  # Blender's first row is the bottom one
-
-
 def attach(obj: bpy.types.Object) -> None:
     """Show the preview on ``obj`` from the next image on (``show``)."""
     if not can_hold_material(obj):
@@ -78,13 +66,12 @@ def attach(obj: bpy.types.Object) -> None:
 
 
 def show(pixels: np.ndarray, width: int, height: int) -> None:
-    """Put ``pixels`` (``read_pixels``' layout) into the preview Image and the material on the
-    target object; the one Image is reused (scaled when the size changes)."""
+    """Put ``pixels`` (``raw_pixels.read_pixels``' layout) into the preview Image and the
+    material on the target object; the one Image is reused (scaled when the size changes)."""
     _preview.pixels, _preview.size = pixels, (width, height)
     _preview.updates += 1
     image = _image(width, height)
-    image.pixels.foreach_set(pixels)
-    image.update()  # the viewport redraws it from the new pixels
+    fill(image, pixels)
     _put_on_target(_material(image))
 
 

@@ -134,13 +134,18 @@ def load_image(source: Path, name: str, storage: str, created: list) -> bpy.type
     if image.size[0] == 0:  # Blender loads lazily: an unreadable file shows up as no pixels
         raise ApplyError(f"Blender cannot read the generated image {path}; generate again")
     image.name = name
-    image.colorspace_settings.is_data = False
-    image.colorspace_settings.name = "sRGB"
+    colour_texture(image)
     if folder is None:
         image.pack()
     elif bpy.data.filepath:
         image.filepath = bpy.path.relpath(str(path))
     return image
+
+
+def colour_texture(image: bpy.types.Image) -> None:
+    """Mark ``image`` as colour in sRGB, as a generated texture is (not data, like a normal map)."""
+    image.colorspace_settings.is_data = False
+    image.colorspace_settings.name = "sRGB"
 
 
 def store_provenance(idblock: bpy.types.ID, record: dict) -> None:
@@ -203,17 +208,74 @@ def build_material(name: str, image: bpy.types.Image, box_projection: bool) -> b
     return material
 
 
-def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: list) -> None:
-    """Into the active material slot; a new slot when the object has none."""
-    if len(obj.material_slots) == 0:
+def assign_material(obj: bpy.types.Object, material: bpy.types.Material, undo: list,
+                    index: int | None = None) -> None:
+    """Into slot ``index`` (default: the active one); a new slot when the object has none. How
+    to take it back goes into ``undo`` (a ``SlotBefore``)."""
+    added = len(obj.material_slots) == 0
+    index = 0 if added else obj.active_material_index if index is None else index
+    previous = None if added else obj.material_slots[index].material
+    if added:
         obj.data.materials.append(material)
-        # Back to no slots. ``clear`` (not ``pop``, which leaves the object an empty slot) also
-        # takes the slot off every object showing the mesh.
-        undo.append(lambda: obj.data.materials.clear())
     else:
-        previous = obj.active_material
-        obj.active_material = material
-        undo.append(lambda: setattr(obj, "active_material", previous))
+        obj.material_slots[index].material = material
+    undo.append(SlotBefore(obj.session_uid, obj.data.session_uid, index, material.session_uid,
+                           previous.session_uid if previous is not None else 0, added))
+
+
+@dataclass
+class SlotBefore:
+    """What a slot held before ``assign_material`` put a material in; calling it puts that back.
+
+    Datablocks are found again by ``session_uid``, not held: an undo or a redo re-reads them
+    (a held reference then raises ``ReferenceError``), and the uid stays the same through both.
+    """
+
+    object_uid: int
+    mesh_uid: int  # the object's data: a slot added to a mesh goes, even once its object is deleted
+    index: int
+    material_uid: int  # the material put in
+    previous_uid: int  # the slot's material before (0, which no datablock has: empty)
+    added: bool  # the object had no slot: one was added to its mesh
+
+    def __call__(self) -> bool:
+        """The slot as it was, if it still shows the material put in (else it is left: someone
+        put another there meanwhile); returns whether it was put back."""
+        material = find_by_uid(bpy.data.materials, self.material_uid)
+        obj = find_by_uid(bpy.data.objects, self.object_uid)
+        if self.added:
+            # The object's data (a mesh, a curve, ...); a deleted object's mesh keeps the slot, so
+            # that is looked for too.
+            mesh = obj.data if obj is not None else find_by_uid(bpy.data.meshes, self.mesh_uid)
+            if mesh is None or material is None or list(mesh.materials) != [material]:
+                return False
+            # ``clear`` (not ``pop``, which leaves the object an empty slot) also takes the slot
+            # off every object showing the mesh.
+            mesh.materials.clear()
+            return True
+        if (obj is None or material is None or self.index >= len(obj.material_slots)
+                or obj.material_slots[self.index].material != material):
+            return False
+        previous = find_by_uid(bpy.data.materials, self.previous_uid)
+        obj.material_slots[self.index].material = previous
+        return True
+
+    def again(self) -> SlotBefore | None:
+        """Put the material in once more, where this took it out (the object found again);
+        returns how to take it back, None when the object or the material is gone."""
+        obj = find_by_uid(bpy.data.objects, self.object_uid)
+        material = find_by_uid(bpy.data.materials, self.material_uid)
+        if obj is None or material is None or self.index >= max(len(obj.material_slots), 1):
+            return None
+        undo: list = []
+        assign_material(obj, material, undo, self.index)
+        return undo[0]
+
+
+def find_by_uid(collection, uid: int):
+    """The datablock of ``collection`` (``bpy.data.materials``, ...) whose ``session_uid`` is
+    ``uid``, or None: removed, or undone to a state before it was made."""
+    return next((block for block in collection if block.session_uid == uid), None)
 
 
 # ---------------------------------------------------------------------- the whole step
@@ -234,7 +296,7 @@ def apply_texture(result: TextureResult, parameters: TextureParameters,
     if not targets:
         raise ApplyError(f"the target object(s) {', '.join(missing)} no longer exist; "
                          "select a mesh and generate again")
-    source = _base_color_file(result)
+    source = base_color_file(result)
     record = result.provenance.to_dict()
     name = datablock_name(name or parameters.prompt)
     created: list = []
@@ -242,28 +304,43 @@ def apply_texture(result: TextureResult, parameters: TextureParameters,
     try:
         applied = Applied(objects=targets, missing=missing)
         applied.image = load_image(source, name, storage, created)
-        store_provenance(applied.image, record)
-        by_mapping: dict[bool, bpy.types.Material] = {}
-        for obj in targets:
-            box = not has_uv_map(obj)
-            if box not in by_mapping:
-                suffix = BOX_SUFFIX if box and len({has_uv_map(o) for o in targets}) > 1 else ""
-                material = build_material(datablock_name(name + suffix), applied.image, box)
-                created.append(material)
-                store_provenance(material, record)
-                by_mapping[box] = material
-            assign_material(obj, by_mapping[box], undo)
-        applied.materials = list(by_mapping.values())
-        if then is not None:
-            then(applied)
-        add_history(bpy.context.scene, parameters, applied, record)
+        applied.materials = put_on(targets, applied.image, name, created, undo)
+        complete(applied, parameters, record, then)
     except BaseException:
         roll_back(undo, created)
         raise
     return applied
 
 
-def _base_color_file(result: TextureResult) -> Path:
+def put_on(targets: list[bpy.types.Object], image: bpy.types.Image, name: str, created: list,
+           undo: list) -> list[bpy.types.Material]:
+    """New materials showing ``image`` in the targets' active slots: one named ``name`` for the
+    meshes with UVs, box-mapped for those without (``<name> (box)`` when both kinds are there).
+    What it makes goes into ``created``, how to take the slots back into ``undo``."""
+    by_mapping: dict[bool, bpy.types.Material] = {}
+    for obj in targets:
+        box = not has_uv_map(obj)
+        if box not in by_mapping:
+            suffix = BOX_SUFFIX if box and len({has_uv_map(o) for o in targets}) > 1 else ""
+            material = build_material(datablock_name(name + suffix), image, box)
+            created.append(material)
+            by_mapping[box] = material
+        assign_material(obj, by_mapping[box], undo)
+    return list(by_mapping.values())
+
+
+def complete(applied: Applied, parameters: TextureParameters, record: dict,
+              then: Callable[[Applied], None] | None) -> None:
+    """What every applied texture gets last: the record on its image and materials, the maps
+    (``then``), the history entry."""
+    for idblock in (applied.image, *applied.materials):
+        store_provenance(idblock, record)
+    if then is not None:
+        then(applied)
+    add_history(bpy.context.scene, parameters, applied, record)
+
+
+def base_color_file(result: TextureResult) -> Path:
     path = result.base_color  # checked on receipt: a regular file inside the job's folder
     if not path.is_file():
         raise ApplyError(f"the backend reported {path} but the file is not there; "

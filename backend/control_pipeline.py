@@ -23,7 +23,7 @@ from core import control_models
 from core.errors import TaskError, first_line
 from core.families import Family
 
-from . import image_edit
+from . import image_edit, prompt_cache, setup_notes
 from .models import HUB_ID, LocatedModel, locate
 from .task_context import JobContext
 from .tasks import texture
@@ -92,6 +92,11 @@ def load(job: JobContext, request, auto_class_name: str) -> ControlPipelines:
         raise texture.out_of_memory(f"loading {name} on {job.device}", exc) from None
     check_fits(name, controlnet, model, pipe, family)
     edit = image_edit.pipeline_from(pipe, auto_class_name, controlnet=controlnet)
+    if setup_notes.applied(pipe).get("cpu_offload"):
+        # The texture pipeline is offloaded (ATELIER_CPU_OFFLOAD, ATELIER_LOW_VRAM): offload the
+        # ControlNet pipeline too, so the ControlNet (2.5 GB for SDXL) waits in CPU memory like
+        # the rest and moves to the GPU only while it computes.
+        edit.enable_model_cpu_offload(device=job.device)
     return ControlPipelines(model, pipe, family, name, located, edit)
 
 
@@ -183,15 +188,11 @@ def text_to_image_pixels(job: JobContext, edit, family: Family, control: np.ndar
     takes = inspect.signature(edit.__call__).parameters
     control_name = "control_image" if "control_image" in takes else "image"
     options[control_name] = control[None]  # diffusers reads a numpy array as a batch
-
-    def on_step_end(pipeline, step, timestep, tensors):
-        job.progress(step + 1, steps)
-        job.check_cancelled()
-        return tensors
-
+    prompt_cache.install(edit)  # again at every call: CPU offload's hooks drop it after each one
     try:
         return edit(prompt=prompt, width=width, height=height, num_inference_steps=steps,
                     guidance_scale=guidance, generator=torch.Generator(device="cpu").manual_seed(seed),
-                    output_type="np", callback_on_step_end=on_step_end, **options).images[0]
+                    output_type="np", callback_on_step_end=texture.progress_callback(job, steps),
+                    **options).images[0]
     except torch.OutOfMemoryError as exc:
         raise texture.out_of_memory(f"painting a {width}x{height} view on {job.device}", exc) from None

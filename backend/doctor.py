@@ -16,7 +16,9 @@ protocol, collects them into its result.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
 import platform
 import sys
 import tempfile
@@ -30,11 +32,13 @@ from core import __version__, protocol, texture_models
 from core.errors import Cancelled, TaskError
 
 from .models import texture_model_setting
+from .torch_compile import COMPILE_ENV
 
-# What backend/requirements.txt installs; all are needed except those in _OPTIONAL.
+# What backend/requirements.txt names; all are needed except those in _OPTIONAL.
 _LIBRARIES = ("torch", "diffusers", "transformers", "safetensors", "numpy", "pillow",
-              "huggingface_hub", "xgrammar", "jsonschema", "coloraide", "accelerate")
-_OPTIONAL = ("accelerate",)  # only CPU offload needs it
+              "huggingface_hub", "xgrammar", "jsonschema", "coloraide", "accelerate", "torchao")
+# Only CPU offload (ATELIER_CPU_OFFLOAD, ATELIER_LOW_VRAM) needs accelerate; only ATELIER_QUANTIZE torchao.
+_OPTIONAL = ("accelerate", "torchao")
 # The document the text check asks for: small, bounded, so the token budget stays tiny.
 _CHECK_SCHEMA = {
     "type": "object",
@@ -177,9 +181,10 @@ def _texture_end_to_end(checkup: Checkup) -> bool:
     except Exception as exc:
         return checkup.broken(f"cannot build a tiny pipeline: {type(exc).__name__}: {exc}",
                               "check that diffusers and transformers match backend/requirements.txt")
-    result = run_request(protocol.TextureRequest(
-        id="doctor", prompt="doctor check", output_dir=str(checkup.tmp / "out"), model=str(model),
-        width=64, height=64, steps=2, seed=0, device=checkup.device), cancel=checkup.cancel)
+    with _without_compiling():
+        result = run_request(protocol.TextureRequest(
+            id="doctor", prompt="doctor check", output_dir=str(checkup.tmp / "out"), model=str(model),
+            width=64, height=64, steps=2, seed=0, device=checkup.device), cancel=checkup.cancel)
     if isinstance(result, protocol.ErrorEvent):
         if result.code == "cancelled":
             raise Cancelled()
@@ -189,7 +194,48 @@ def _texture_end_to_end(checkup: Checkup) -> bool:
         return checkup.broken(f"the test texture {path} was not written", "check the disk and permissions")
     checkup.say(f"end-to-end texture on {result.metadata['device']} ({result.metadata['dtype']}): "
                 f"ok in {time.monotonic() - started:.1f} s")
+    applied = result.metadata.get("optimisations", {})
+    checkup.say(f"  {_memory_settings(applied)}")
+    checkup.say(f"  compile: {applied.get('compile', 'off')} for the test texture; "
+                f"{_real_job_speed_settings(result.metadata['device'])}")
     return True
+
+
+@contextlib.contextmanager
+def _without_compiling():
+    """The test texture runs the fast path uncompiled: on a GPU compiling even the tiny model
+    would take a minute, and proves nothing about the user's model."""
+    before = os.environ.get(COMPILE_ENV)
+    os.environ[COMPILE_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[COMPILE_ENV]
+        else:
+            os.environ[COMPILE_ENV] = before
+
+
+def _real_job_speed_settings(device: str) -> str:
+    """What ATELIER_FAST and ATELIER_COMPILE give real jobs on ``device`` (the test texture ran
+    uncompiled)."""
+    from .fast_path import resolve
+
+    try:
+        settings = resolve(device)
+    except TaskError as exc:
+        return f"real jobs would be refused: {exc.message} ({exc.hint})"
+    compiled = f"compiled ({settings.compile_mode})" if settings.compile_mode else "not compiled"
+    return f"real jobs on {device}: fast path {'on' if settings.fast else 'off'} ({settings.why}), {compiled}"
+
+
+def _memory_settings(applied: dict) -> str:
+    """What ATELIER_QUANTIZE, ATELIER_LOW_VRAM and ATELIER_CPU_OFFLOAD did to the test texture."""
+    def on(name: str) -> str:
+        return "on" if applied.get(name) else "off"
+
+    return (f"denoiser weights: {applied.get('quantize', 'off')}; low VRAM: {on('low_vram')} "
+            f"(tiled VAE: {on('vae_tiling')}, CPU offload: {on('cpu_offload')})")
 
 
 def _text_end_to_end(checkup: Checkup) -> bool:

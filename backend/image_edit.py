@@ -21,6 +21,7 @@ from core import image_edit, limits, protocol
 from core.errors import TaskError
 from core.families import Family
 
+from . import fast_path, pipeline_setup, prompt_cache, setup_notes
 from .image_input import DEEP_GREY, opened, read_pixels
 from .models import texture_model_setting
 from .output_files import write_file
@@ -98,6 +99,7 @@ def load_texture_pipeline(job: JobContext, request: protocol.ImageEditRequest):
     import torch
 
     model = texture_model_setting(request.model)
+    pipeline_setup.check(job.device)  # a bad setting fails here, before any model loads
     try:
         pipe = job.load("texture", model, texture.load_pipeline)
     except torch.OutOfMemoryError as exc:
@@ -107,11 +109,14 @@ def load_texture_pipeline(job: JobContext, request: protocol.ImageEditRequest):
 
 def pipeline_from(pipe, auto_class_name: str, **components):
     """The pipeline of diffusers' ``auto_class_name`` made from ``pipe`` (sharing its weights),
-    with ``components`` added (e.g. ``controlnet``: the class becomes its ControlNet variant)."""
+    with ``components`` added (e.g. ``controlnet``: the class becomes its ControlNet variant).
+    It runs ``pipe``'s quantised, fused or compiled models, so it carries ``pipe``'s setup notes
+    for its results' records."""
     import diffusers
 
     made = getattr(diffusers, auto_class_name).from_pipe(pipe, **components)
     made.set_progress_bar_config(disable=True)
+    setup_notes.copy(pipe, made)
     return made
 
 
@@ -169,15 +174,11 @@ def _call(job, edit, family, image, *, prompt, negative_prompt, strength, steps,
         # FLUX makes 1024 px unless told; SD's image-to-image takes the size from the image.
         options.update(width=width, height=height)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    total = max(int(steps * strength), 1)
-
-    def on_step_end(pipeline, step, timestep, tensors):
-        job.progress(min(step + 1, total), total)
-        job.check_cancelled()
-        return tensors
-
+    on_step_end = texture.progress_callback(job, max(int(steps * strength), 1))
+    prompt_cache.install(edit)  # again at every call: CPU offload's hooks drop it after each one
     try:
-        with seamless_tiling(edit, seamless):
+        # Seamless tiling patches the models: compiled code would compile again at every call.
+        with seamless_tiling(edit, seamless), fast_path.eager_if(seamless != "off"):
             return edit(prompt=prompt, image=image, strength=strength, num_inference_steps=steps,
                         guidance_scale=guidance, generator=generator, output_type="np",
                         callback_on_step_end=on_step_end, **options).images[0]
@@ -293,10 +294,12 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 def finish(job: JobContext, model: str, pipe, family: Family, pixels: np.ndarray, parameters: dict,
            notes: list[str]) -> TaskOutput:
     """The new version written as ``base_color.png`` with its record; the result data holds the
-    parameters and the notes on what the backend changed."""
+    parameters and the notes on what the backend changed. The record says what ``pipe`` (the
+    edit pipeline that ran) was set up with; a seamless edit ran eager."""
     record = job.provenance(
         "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
         scheduler=texture.scheduler_record(pipe),
+        optimisations=fast_path.optimisations(pipe, eager=parameters.get("seamless", "off") != "off"),
         notes=list(notes),
     )
     path = job.job_dir() / "base_color.png"

@@ -135,7 +135,9 @@ def load_part(part: MarigoldPart, located: LocatedModel, device: str, dtype) -> 
                              f"e.g. `{part.download_command}`") from None
     if part.folder == "appearance":
         appearance_channels(pipe.target_properties, folder)
-    place(pipe, device)  # as for textures: offloaded part by part when ATELIER_CPU_OFFLOAD=1
+    # Offloaded part by part under ATELIER_CPU_OFFLOAD=1 or ATELIER_LOW_VRAM=1, as for textures, but
+    # never tiled: blended VAE tiles would shift the normals and heights the maps measure.
+    place(pipe, device, tile=False)
     pipe.set_progress_bar_config(disable=True)
     return LoadedPart(pipe, str(folder), revision)
 

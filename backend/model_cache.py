@@ -11,6 +11,9 @@ a folder deleted, or a weights file replaced or cut short, since then drops the 
 model is found and loaded again from what is there now, so the job fails with ``model_missing``
 or ``model_invalid`` naming the folder or file instead of running on weights that are gone. A
 hub id whose newer revision was downloaded meanwhile is loaded again from the new snapshot.
+
+A dropped model's compiled code goes with it (``torch_compile.release``): dynamo would otherwise
+keep its graphs, and on CUDA their CUDA graph memory pools, for the life of the process.
 """
 
 from __future__ import annotations
@@ -76,10 +79,12 @@ class ModelCache:
         """Forget the given entries (all when ``keys`` is None); returns how many."""
         with self._lock:
             keys = list(self._entries) if keys is None else keys
-            for key in keys:
-                self._entries.pop(key, None)
+            dropped = [self._entries.pop(key, None) for key in keys]
         if keys:
             from .device import free_device_memory
+            from .torch_compile import release
 
+            release([entry.built for entry in dropped if entry is not None])
+            del dropped
             free_device_memory()
         return len(keys)

@@ -5,6 +5,9 @@ edge instead, so the image wraps around. For one axis only, that axis pads circu
 other keeps zeros. The patch lives on the module instances and is removed afterwards, so the
 cached pipeline serves the next (non-seamless) job exactly as loaded.
 
+A tiled VAE (the low-VRAM mode) decodes and encodes in one pass inside the block: the tiles would
+each wrap around themselves. A seamless texture therefore needs the VAE memory of the whole image.
+
 The VAE encoder's ``Downsample2D`` pads explicitly (right and bottom by one) before a conv
 without padding; it is patched the same way so image-to-image input wraps as well.
 """
@@ -35,10 +38,20 @@ def seamless_tiling(pipe, mode: str):
         for model in (getattr(pipe, "unet", None), getattr(pipe, "vae", None)):
             if model is not None:
                 restore.extend(patch_module(model, wrap_x, wrap_y))
+        restore.extend(_untiled(getattr(pipe, "vae", None)))
         yield
     finally:
         for undo in reversed(restore):
             undo()
+
+
+def _untiled(vae) -> list:
+    """Turn a tiled VAE (``ATELIER_LOW_VRAM``) to one pass; returns the undo step. Each tile
+    would wrap around itself, not around the image, and the image's edges would not meet."""
+    if not getattr(vae, "use_tiling", False):
+        return []
+    vae.use_tiling = False
+    return [lambda: setattr(vae, "use_tiling", True)]
 
 
 def patch_module(model: nn.Module, wrap_x: bool, wrap_y: bool) -> list:

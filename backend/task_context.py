@@ -25,7 +25,8 @@ from .models import LocatedModel, locate
 from .output_files import WRITE_HINT
 
 # Library versions recorded in every provenance record (only those installed).
-_VERSIONED = ("torch", "diffusers", "transformers", "numpy", "safetensors", "xgrammar", "coloraide")
+_VERSIONED = ("torch", "diffusers", "transformers", "numpy", "safetensors", "xgrammar", "coloraide",
+              "torchao", "accelerate")
 
 
 @dataclass
@@ -89,6 +90,13 @@ class JobContext:
         """Raise ``Cancelled`` if the client cancelled this job; call it between steps."""
         if self.cancel_event.is_set():
             raise Cancelled()
+
+    def early_pixels(self, path: Path, width: int, height: int) -> None:
+        """Hand the client a texture's finished pixels ahead of its result (an ``image`` event):
+        ``path``, a raw ``rgba8`` file of ``width`` x ``height`` pixels in this job's folder. The
+        job is not over: its result (or an error) still follows."""
+        self._emit(protocol.ImageEvent(id=self.request.id, width=width, height=height,
+                                       files=[protocol.ResultFile("base_color", str(path), "rgba8")]))
 
     # ----------------------------------------------------------------- models
 

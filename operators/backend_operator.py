@@ -18,6 +18,14 @@ request there starts the next job of the chain, and only the last job's result r
 ``apply_result`` (the operator keeps what it needs of the earlier ones). The whole chain is one
 operator call: one undo step, one Esc, one error.
 
+An operator whose result can be shown before it is complete (a texture's pixels sent ahead of
+its PNG) asks for that in ``make_request`` when ``early_pixels_wanted()`` says so, and writes
+``show_early(self, context, job)`` (put ``job.early`` up at once) and ``drop_early(self,
+context)`` (take it off again): on the UI's path ``modal`` calls ``show_early`` once per job,
+as soon as the pixels came (while the job or its chain still runs); ``apply_result`` completes
+what it put up, and a call that ends any other way (an error, Esc, a time-out, Blender ending
+the operator) calls ``drop_early``, so the scene is as it was. The blocking path never asks.
+
 An operator whose call can run inside Blender (the built-in engine) also writes
 ``runs_in_blender`` and ``run_in_blender`` (returns the INFO report; raises like the two above,
 or ``ValueError``); then no backend is started at all. One whose call an OpenAI-compatible
@@ -43,6 +51,7 @@ import bpy
 
 from .. import preferences
 from ..client import session
+from ..client.backend_client import BackendConfig
 from ..core import protocol
 
 TIMER_INTERVAL = 0.1  # seconds between drains; cheap (a queue read) and smooth enough
@@ -65,6 +74,8 @@ class BackendJobOperator:
     timeout: float | None = None
     _deadline: float | None = None  # time.monotonic() when ``timeout`` runs out
     _timed_out = False
+    _modal = False  # this call runs on the UI's path (``invoke`` with a window)
+    _early_shown_for = ""  # the id of the job whose early pixels were shown ('' = none yet)
 
     # ----------------------------------------------------------- what subclasses write
 
@@ -104,6 +115,24 @@ class BackendJobOperator:
             text += f"; {self.builtin_alternative}"
         return text
 
+    def early_pixels_wanted(self) -> bool:
+        """Whether to ask the backend for a result's pixels ahead of it: on the UI's path only
+        (a timer tick shows them while the job finishes; ``blender -b`` applies the result as
+        it comes) and from the local backend only, whose job folder Blender reads as it is
+        written (a remote backend's files come with its result; a text server makes none)."""
+        return self._modal and isinstance(getattr(self._client, "config", None), BackendConfig)
+
+    def show_early(self, context: bpy.types.Context, job: session.Job) -> None:
+        """Show ``job.early`` (the finished pixels sent ahead of ``job``'s result) at once.
+
+        UI only: ``modal`` calls it once per job; ``apply_result`` completes what it put up, and
+        ``drop_early`` takes it off when the call ends otherwise. A failure here must leave
+        nothing: the result still decides."""
+
+    def drop_early(self, context: bpy.types.Context) -> None:
+        """Take off what ``show_early`` put up, the scene as it was before the call: the job
+        failed, was cancelled or timed out, or Blender ended the operator. It may run twice."""
+
     def release_request(self, context: bpy.types.Context) -> None:
         """Free what ``make_request`` prepared for the backend (e.g. a temporary file).
 
@@ -136,7 +165,7 @@ class BackendJobOperator:
         """Asynchronous in the UI; falls back to blocking when there is no window."""
         if bpy.app.background or context.window is None or self.runs_in_blender(context):
             return self.execute(context)
-        job = self._start(context)
+        job = self._start(context, modal=True)
         if job is None:
             return {"CANCELLED"}
         wm = context.window_manager
@@ -161,8 +190,13 @@ class BackendJobOperator:
         if not job.done and self._past_deadline():
             session.abandon(job, f"no answer within {self.timeout:g} s")
             self._timed_out = True
-        if job.done:
-            job = self._next_in_chain(context, job) or job
+        if not job.done:
+            self._show_early(context, job)
+        else:
+            next_job = self._next_in_chain(context, job)
+            if next_job is not None:
+                self._show_early(context, job)  # shown while the chain's next job runs
+                job = next_job
         if not job.done:
             self._show_progress(context, job)
             return {"PASS_THROUGH"}
@@ -174,13 +208,17 @@ class BackendJobOperator:
         if self._job is not None and not self._job.done:
             session.cancel(self._client, self._job)
         try:
+            self.drop_early(context)
             self.release_request(context)
         finally:  # whatever freeing the request met, the modal run and its status bar end
             self._stop_modal(context)
 
     # ----------------------------------------------------------- steps
 
-    def _start(self, context: bpy.types.Context) -> session.Job | None:
+    def _start(self, context: bpy.types.Context, modal: bool = False) -> session.Job | None:
+        """Send the request (``make_request``); ``modal``: on the UI's path (``invoke``)."""
+        self._modal = modal
+        self._early_shown_for = ""
         try:
             text_server = preferences.text_server_config() if self.uses_text_server(context) else None
             problem = "" if text_server is not None else preferences.backend_problem()
@@ -233,6 +271,7 @@ class BackendJobOperator:
         state.running = False
         state.progress = 0.0
         if job.error is not None:
+            self.drop_early(context)
             if self._timed_out:
                 self._report_error(context, f"{job.label} gave no answer within {self.timeout:g} s; "
                                             "it was cancelled")
@@ -245,9 +284,16 @@ class BackendJobOperator:
         try:
             message = self.apply_result(context, job.result)
         except session.ApplyError as exc:
+            self.drop_early(context)  # ``apply_result`` takes it off itself; a second time does nothing
             self._report_error(context, str(exc))
             return {"CANCELLED"}
         return self._succeeded(context, message)
+
+    def _show_early(self, context: bpy.types.Context, job: session.Job) -> None:
+        """``show_early`` once per job, when its early pixels have come."""
+        if job.early is not None and self._early_shown_for != job.id:
+            self._early_shown_for = job.id
+            self.show_early(context, job)
 
     def _time_left(self) -> float | None:
         """Seconds until ``timeout`` runs out for the whole chain (None: no limit)."""

@@ -23,6 +23,7 @@ import bpy
 
 from .. import preferences
 from ..apply import live_preview as display
+from ..apply.raw_pixels import read_pixels
 from ..apply.texture import pick_targets
 from ..client import session
 from ..client.session import ApplyError, JobRefused
@@ -255,9 +256,9 @@ def show_newest(results: list[tuple[int, PreviewResult]]) -> PreviewResult | Non
             return None
         result = newest[1]
         try:
-            display.show(display.read_pixels(result.pixels, result.width, result.height),
+            display.show(read_pixels(result.pixels, result.width, result.height),
                          result.width, result.height)
-        except (ApplyError, OSError) as exc:
+        except (ApplyError, OSError, ValueError) as exc:  # nothing may escape the timer tick
             _report_error(bpy.context, f"the preview cannot be shown: {exc}")
             return None
         _live.shown = newest[0]

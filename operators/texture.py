@@ -6,13 +6,19 @@ PBR maps follow in the same step: the classic engine from the image inside Blend
 backend ``maps`` job chained after the texture job (``follow_up``). A ``style`` expands the
 prompts and supplies steps, guidance and seamless where the call did not pass them
 (``style_args``).
+
+In the UI the backend sends the finished pixels ahead of the PNG (``early_pixels``): the
+material goes on from them at once (``show_early``) and the PNG with its record takes the early
+Image's place when the result comes (``early_texture.finish_early``); a call that fails or is
+cancelled after that takes the early material off again.
 """
 
+import functools
 
 import bpy
 
 from .. import preferences
-from ..apply import material_maps
+from ..apply import early_texture, material_maps
 from ..apply import texture as apply_texture
 from ..client import session
 from ..client.session import ApplyError, JobRefused
@@ -22,7 +28,7 @@ from ..core.results import MapsResult, TextureResult
 from ..properties.fields import model_field
 from ..properties.maps import maps_fields
 from ..properties.texture import texture_fields
-from . import maps
+from . import app_handlers, maps
 from .backend_operator import BackendJobOperator
 from .style_args import StyledArgs, styled_args
 
@@ -54,6 +60,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         **maps_fields(),
     }
     _texture_result: TextureResult | None = None  # kept while its maps job runs
+    _early: early_texture.EarlyTexture | None = None  # the texture put on from its early pixels
 
     @property
     def builtin_alternative(self) -> str:
@@ -130,7 +137,8 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         self._parameters_sent = self._parameters(styled, self._resolved_seed(), model)
         self._maps = maps.wanted_roles(self)
         self._maps_model = maps.maps_model(self) if self._maps else ""
-        return texture_request(request_id, styled, self._parameters_sent)
+        return texture_request(request_id, styled, self._parameters_sent,
+                               early_pixels=self.early_pixels_wanted())
 
     def follow_up(self, context: bpy.types.Context, result) -> protocol.Request | None:
         """Maps from a model run in the backend, on the texture just made, before either is applied."""
@@ -153,9 +161,12 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
                 made.append(maps.classic_maps(context, applied.materials, self._maps,
                                               self._parameters_sent.seamless.lower(), maps.options(self)))
 
+        early, self._early = self._early, None  # completed or taken off below, either way
+        apply = (apply_texture.apply_texture if early is None
+                 else functools.partial(early_texture.finish_early, early))
         try:
-            applied = apply_texture.apply_texture(texture, self._parameters_sent, self._target_names,
-                                                  preferences.image_storage(), then=put_maps)
+            applied = apply(texture, self._parameters_sent, self._target_names, preferences.image_storage(),
+                            then=put_maps)
         finally:
             session.release(texture.id)  # packed or copied by now, or failed: the job folder goes
             if maps_result is not None:
@@ -168,6 +179,21 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         if applied.missing:
             message += f"; skipped deleted object(s) {', '.join(applied.missing)}"
         return message
+
+    def show_early(self, context: bpy.types.Context, job: session.Job) -> None:
+        """The material from the pixels sent ahead of the PNG, on the targets now."""
+        early = job.early
+        try:
+            self._early = early_texture.show_early(early.pixels, early.width, early.height,
+                                                   self._parameters_sent, self._target_names)
+        except (ApplyError, OSError, ValueError):  # ValueError: nothing may escape the timer tick
+            pass  # nothing shows early; the result is applied as usual, or fails on its own
+
+    def drop_early(self, context: bpy.types.Context) -> None:
+        """The early material off again, the slots as they were."""
+        early, self._early = self._early, None
+        if early is not None:
+            early_texture.drop_early(early)
 
     def release_request(self, context: bpy.types.Context) -> None:
         """A texture whose maps job failed or was cancelled is not applied: its folder goes."""
@@ -224,10 +250,11 @@ def texture_parameters(styled: StyledArgs, *, prompt: str, negative_prompt: str,
         seamless=styled.value("seamless"), style=styled.style, model=model)
 
 
-def texture_request(request_id: str, styled: StyledArgs,
-                    parameters: apply_texture.TextureParameters) -> protocol.TextureRequest:
+def texture_request(request_id: str, styled: StyledArgs, parameters: apply_texture.TextureParameters,
+                    early_pixels: bool = False) -> protocol.TextureRequest:
     """The backend request for a texture with ``parameters`` (what the history records): the
-    history keeps the artist's words, the model gets them with the style's (``styled``)."""
+    history keeps the artist's words, the model gets them with the style's (``styled``).
+    ``early_pixels``: the finished pixels are sent ahead of the PNG, to be shown at once."""
     p = parameters
     return protocol.TextureRequest(
         id=request_id, prompt=styled.prompt, negative_prompt=styled.negative_prompt,
@@ -235,6 +262,7 @@ def texture_request(request_id: str, styled: StyledArgs,
         seed=p.seed, seamless=p.seamless.lower(), style=p.style, model=p.model,
         device=preferences.resolved_device(), allow_network=preferences.allow_network(),
         output_dir=preferences.user_folder("jobs"),  # the session makes the job's own folder in it
+        early_pixels=early_pixels,
     )
 
 
@@ -244,4 +272,14 @@ def _object_list(objects) -> str:
 
 
 classes = (ATELIER_OT_generate_texture,)
-register, unregister = bpy.utils.register_classes_factory(classes)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+    app_handlers.add(early_texture.SAVE_HANDLERS)  # no saved file holds an early texture
+
+
+def unregister() -> None:
+    app_handlers.remove(early_texture.SAVE_HANDLERS)
+    _unregister_classes()

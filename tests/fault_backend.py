@@ -10,7 +10,8 @@ variables the test sets; none of this ships with the extension.
   ``"<pid> <point>"`` to the pause file and waits until ``<pause file>.resume`` exists (a test
   kills it there, or changes the world and lets it go on). Points (``fault_points.py``):
   ``load`` (a model is being built, after it was found), ``step:K`` (denoising step K was
-  reported), ``write:N`` (half of the job's N-th file is on disk), ``result`` (the result
+  reported), ``write:N`` (half of the job's N-th file is on disk), ``image`` (an
+  ``early_pixels`` texture sent its ``image`` event, before its PNG), ``result`` (the result
   event was sent, before the next job). The point is reached once per backend process, or
   ``FAULT_PAUSE_TIMES`` times: resumed from any pause but the last, the backend removes the
   pause and resume files before it goes on, so the test waits for the next pause as for the first.
@@ -186,6 +187,14 @@ def _arm_pause(point: str, pause_file: Path, times: int = 1, die: bool = False) 
         pause(f"step:{step}")
 
     backend.task_context.JobContext.progress = stepping
+
+    early_pixels = backend.task_context.JobContext.early_pixels
+
+    def handing_over(self, path, width, height):
+        early_pixels(self, path, width, height)
+        pause("image")
+
+    backend.task_context.JobContext.early_pixels = handing_over
 
     write_file = backend.output_files.write_file
     written = iter(range(1, 1 << 30))

@@ -22,8 +22,9 @@ from fault_backend import FAULT_DIE_AT, FAULT_PAUSE_AT, FAULT_PAUSE_FILE
 
 LAUNCHER = Path(__file__).resolve().parent / "fault_backend.py"
 # The points a job passes (see fault_backend.py): while a model is built, after denoising step
-# K, with half of the N-th file written, after the result was sent.
-POINTS = ("load", "step:{step}", "write:{file}", "result")
+# K, with half of the N-th file written, after an early_pixels texture's image event, after the
+# result was sent.
+POINTS = ("load", "step:{step}", "write:{file}", "image", "result")
 
 
 def pause_environment(point: str, pause_file: Path) -> dict:

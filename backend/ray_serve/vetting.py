@@ -36,7 +36,8 @@ def model_dirs(flags: list[str] | None) -> list[Path]:
 def job_request(parts: dict[str, bytes], allowed_model_dirs: list[Path],
                 allow_network: bool = False) -> protocol.Request:
     """The job request of an upload, checked; its input-file fields still name the client's paths.
-    Its ``allow_network`` is turned off unless the server was started with ``--allow-downloads``."""
+    Its ``allow_network`` is turned off unless the server was started with ``--allow-downloads``,
+    and its ``early_pixels`` always: no ``image`` event comes over HTTP."""
     if "request" not in parts:
         raise Refused("the upload has no 'request' part", "send the request JSON in a part named request")
     try:
@@ -53,6 +54,10 @@ def job_request(parts: dict[str, bytes], allowed_model_dirs: list[Path],
                       "ask whoever runs the server to download or delete models there", request.id)
     if hasattr(request, "allow_network") and not allow_network:
         request.allow_network = False  # models come only from the server's cache and model folders
+    if getattr(request, "early_pixels", False):
+        # A result's files travel with it (fetched by role): pixels sent ahead would only cost
+        # the replica one more file and the client one more download before the result.
+        request.early_pixels = False
     if getattr(request, "allow_pickle", False):
         raise Refused("a remote server never loads pickle weights (they can run code on it)",
                       "convert the model to safetensors, or set allow_pickle false", request.id)

@@ -6,6 +6,8 @@ recommended settings. Every PNG carries the provenance record in a text chunk, s
 alone says how to make it again. A preview (``preview: true``) is no record: it is handed over
 as raw RGBA bytes (``preview.rgba``), the cheapest form for Blender to load, and no PNG is
 written. ``tiny_autoencoder: true`` decodes with the family's tiny autoencoder when it is there.
+``early_pixels: true`` hands a full texture's pixels over the same raw way (an ``image`` event)
+before the PNG is encoded, which then follows as always.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from core.errors import TaskError, first_line
 from core.families import FAMILIES, Family
 from core.schema import short  # a value echoed in a message: at most 40 characters
 
+from .. import fast_path, pipeline_setup, prompt_cache
 from ..memory_mode import CPU_OFFLOAD_ENV
 from ..models import LocatedModel, texture_model_setting
 from ..output_files import write_file
-from ..pipeline_setup import prepare
 from ..task_context import JobContext, TaskOutput, output_root
 from ..tiny_autoencoder import decoding_with, tiny_autoencoder
 
@@ -32,6 +34,7 @@ PNG_PROVENANCE_KEY = "atelier.provenance"
 # 296 ms against 89 ms for 17% more bytes. Noise-like images cost the same at either level.
 PNG_COMPRESS_LEVEL = 1
 PREVIEW_FILE = "preview.rgba"
+EARLY_PIXELS_FILE = "base_color.rgba"  # an early_pixels job's raw pixels, beside its PNG
 MAX_GUIDANCE = 50.0
 # Components a model_index.json may name; anything else would mean loading custom code.
 _TRUSTED_LIBRARIES = {"diffusers", "transformers", None}
@@ -45,6 +48,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     import torch
 
     check_request(request)
+    pipeline_setup.check(job.device)  # a bad setting fails here, before any model loads
     model = texture_model_setting(request.model)
     try:
         pipe = job.load("texture", model, load_pipeline)
@@ -60,27 +64,23 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     # A CPU generator gives the same starting noise on every device, so a seed reproduces.
     generator = torch.Generator(device="cpu").manual_seed(seed)
 
-    def on_step_end(pipeline, step, timestep, tensors):
-        job.progress(step + 1, getattr(pipeline, "num_timesteps", None) or settings["steps"])
-        job.check_cancelled()
-        return tensors
-
     from ..seamless import seamless_tiling
 
-    options = {}
-    if family.negative_prompt:
-        # None, not "": SDXL zeroes the negative embedding only for a missing one.
-        options["negative_prompt"] = request.negative_prompt or None
-    if family.max_sequence_length:
-        options["max_sequence_length"] = family.max_sequence_length
+    options = call_options(request, family)
+    # Seamless tiling patches the models' convolutions, which compiled code would compile again
+    # for at every call: those jobs run the eager code.
+    eager = request.seamless != "off"
+    prompt_cache.install(pipe)  # again at every call: CPU offload's hooks drop it after each one
     try:
+        if not eager:
+            warm_up(job, pipe, settings, options, tiny_decoder=tiny is not None)
         # The tiny autoencoder goes in first, so seamless tiling wraps the decoder that runs.
-        with decoding_with(pipe, tiny), seamless_tiling(pipe, request.seamless):
+        with decoding_with(pipe, tiny), seamless_tiling(pipe, request.seamless), fast_path.eager_if(eager):
             image = pipe(
                 prompt=request.prompt, **options,
                 width=settings["width"], height=settings["height"],
                 num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
-                generator=generator, callback_on_step_end=on_step_end,
+                generator=generator, callback_on_step_end=progress_callback(job, settings["steps"]),
             ).images[0]
     except torch.OutOfMemoryError as exc:
         raise out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
@@ -88,6 +88,8 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     # The call decodes after its last step check: a cancel that came meanwhile stops the job
     # here, before any file is written, so a job waiting behind it waits no longer.
     job.check_cancelled()
+    if request.early_pixels and not request.preview:  # a preview's result is raw pixels already
+        hand_over_early(image, job)
 
     parameters = {
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
@@ -98,7 +100,7 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     }
     record = job.provenance(
         "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
-        scheduler=scheduler_record(pipe),
+        scheduler=scheduler_record(pipe), optimisations=fast_path.optimisations(pipe, eager),
     )
     data = {**parameters, "notes": [tiny_note]} if tiny_note else parameters
     if request.preview:
@@ -110,6 +112,73 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     write_png(image, path, record)
     return TaskOutput(files=[protocol.ResultFile("base_color", str(path), "png")],
                       metadata=record, data=data)
+
+
+def hand_over_early(image, job: JobContext) -> None:
+    """Write ``image``'s pixels raw (``EARLY_PIXELS_FILE``) and send them in an ``image`` event,
+    so the client can show them before the PNG is encoded; a cancel that came meanwhile ends the
+    job here, before the PNG is written."""
+    path = job.job_dir() / EARLY_PIXELS_FILE
+    write_rgba(image, path)
+    job.early_pixels(path, *image.size)
+    job.check_cancelled()
+
+
+def call_options(request: protocol.TextureRequest, family: Family) -> dict:
+    """The pipeline call's options that depend on the family."""
+    options = {}
+    if family.negative_prompt:
+        # None, not "": SDXL zeroes the negative embedding only for a missing one.
+        options["negative_prompt"] = request.negative_prompt or None
+    if family.max_sequence_length:
+        options["max_sequence_length"] = family.max_sequence_length
+    return options
+
+
+def progress_callback(job: JobContext, steps: int):
+    """The per-step callback: progress, then the cancel check. It never reads the tensors it is
+    handed (nor the timestep): on a GPU a read makes the CPU wait for the device at every step,
+    which is the one rule the fast path sets for callbacks."""
+    def on_step_end(pipeline, step, timestep, tensors):
+        job.progress(step + 1, getattr(pipeline, "num_timesteps", None) or steps)
+        job.check_cancelled()
+        return tensors
+
+    return on_step_end
+
+
+def warm_up(job: JobContext, pipe, settings: dict, options: dict,
+            tiny_decoder: bool = False) -> None:
+    """Compile ``pipe`` (when the fast path compiles it) at this job's size, once per loaded model
+    and size: the native size when the request left the size empty, else the size it asked for
+    (a Turbo model used at 512 px never compiles its 1024 px shapes). The job's progress shows it
+    as a stage. The warm-up calls take the job's options and guidance, which decide the
+    shapes; they decode with the full VAE, whose decoder is compiled too, unless the job decodes
+    with the tiny autoencoder (``tiny_decoder``): then they stop at the latents, and the full
+    decoder is compiled by the first job that uses it."""
+    import torch
+
+    def run(width: int, height: int) -> None:
+        pipe(prompt="", **options, width=width, height=height, num_inference_steps=fast_path.WARM_UP_STEPS,
+             guidance_scale=settings["guidance"], generator=torch.Generator(device="cpu").manual_seed(0),
+             callback_on_step_end=cancel_callback(job), output_type="latent" if tiny_decoder else "pt")
+
+    def report(stage: str) -> None:
+        job.progress(0, settings["steps"], stage)
+
+    # Guidance above 1 runs the unconditional prediction in the same batch: twice the rows. A
+    # warm-up that stopped at the latents left the full decoder to compile: its own variant.
+    variant = (settings["guidance"] > 1, tiny_decoder)
+    fast_path.warm_up(pipe, settings["width"], settings["height"], run, variant=variant, report=report)
+
+
+def cancel_callback(job: JobContext):
+    """A per-step callback that only checks for a cancel (for calls that report no steps)."""
+    def on_step_end(pipeline, step, timestep, tensors):
+        job.check_cancelled()
+        return tensors
+
+    return on_step_end
 
 
 def out_of_memory(doing: str, exc: Exception) -> TaskError:
@@ -185,9 +254,7 @@ def resolve_settings(request: protocol.TextureRequest, pipe, family: Family) -> 
     if request.negative_prompt and not family.negative_prompt:
         raise TaskError("bad_request", f"{family.name} models take no negative prompt",
                         hint="clear the negative prompt")
-    sample = getattr(pipe, "default_sample_size", None) or pipe.unet.config.sample_size
-    native = min(sample * pipe.vae_scale_factor, limits.max_size())
-    native -= native % family.size_multiple  # a size limit off the family's grid rounds down
+    native, _ = native_size(pipe, family)
     width = request.width or native
     height = request.height or native
     for name, value in (("width", width), ("height", height)):
@@ -197,6 +264,15 @@ def resolve_settings(request: protocol.TextureRequest, pipe, family: Family) -> 
         "steps": request.steps if request.steps is not None else family.steps,
         "guidance": request.guidance if request.guidance is not None else family.guidance,
     }
+
+
+def native_size(pipe, family: Family) -> tuple[int, int]:
+    """The (width, height) ``pipe`` makes when a request names no size: the model's own, within
+    the size limit."""
+    sample = getattr(pipe, "default_sample_size", None) or pipe.unet.config.sample_size
+    native = min(sample * pipe.vae_scale_factor, limits.max_size())
+    native -= native % family.size_multiple  # a size limit off the family's grid rounds down
+    return native, native
 
 
 def load_pipeline(located: LocatedModel, device: str, dtype):
@@ -216,7 +292,7 @@ def load_pipeline(located: LocatedModel, device: str, dtype):
                         hint="use a diffusers folder (model_index.json) of SD 1.x/2.x, SDXL or FLUX "
                              "with .safetensors weights") from None
     pipe.set_progress_bar_config(disable=True)
-    prepare(pipe, device)
+    pipeline_setup.prepare(pipe, device)
     return pipe
 
 

@@ -7,7 +7,7 @@ per-file allow-list: a rule either holds for a folder or the folder is wrong.
   and the root modules) never imports ``backend``: Blender never loads the model process's code.
 - ``backend`` never imports Blender-side modules.
 - ``core`` imports neither, and nothing outside the standard library, numpy and coloraide.
-- torch, diffusers, transformers, accelerate, xgrammar and huggingface_hub are imported only
+- torch, diffusers, transformers, accelerate, torchao, xgrammar and huggingface_hub are imported only
   under ``backend``; bpy and its companions never there or in ``core``.
 - No import circle among Atelier's own modules.
 """
@@ -23,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOT_SHIPPED = ("tests", "bench", "tools", "out", "build", "wheels")
 BLENDER_SIDE = ("operators", "panels", "apply", "builtin", "properties", "client")
-MODEL_LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "xgrammar", "huggingface_hub")
+MODEL_LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "torchao", "xgrammar",
+                   "huggingface_hub")
 BLENDER_LIBRARIES = ("bpy", "bpy_extras", "mathutils", "bmesh", "addon_utils", "gpu", "blf")
 CORE_LIBRARIES = ("numpy", "coloraide")
 

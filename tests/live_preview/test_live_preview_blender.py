@@ -71,7 +71,8 @@ def test_a_prompt_change_sends_one_preview_and_the_tick_shows_it(bpy_module, add
     again = jobs.submit(jobs.current_client(), live.preview_request(settings))
     drain_until(jobs, jobs.current_client(), lambda: again.done, what="the check preview")
     assert again.error is None, again.error
-    expected = display.read_pixels(again.result.pixels, again.result.width, again.result.height)
+    result = again.result
+    expected = addon.apply.raw_pixels.read_pixels(result.pixels, result.width, result.height)
     jobs.release(again.id)
     np.testing.assert_allclose(image_pixels(image).ravel(), expected, atol=1e-6)
 

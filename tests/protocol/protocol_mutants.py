@@ -92,10 +92,10 @@ class Mutants:
         bases = {
             "ping": {"type": "ping"},
             "texture": {"type": "texture", "prompt": "red brick", "output_dir": out, "width": 64,
-                        "height": 64, "steps": 1, "seed": 1, "seamless": "xy"},
+                        "height": 64, "steps": 1, "seed": 1, "seamless": "xy", "early_pixels": True},
             "texture_preview": {"type": "texture", "prompt": "red brick", "output_dir": out, "width": 64,
                                 "height": 64, "steps": 1, "seed": 1, "preview": True,
-                                "tiny_autoencoder": True},
+                                "tiny_autoencoder": True, "early_pixels": True},
             "palette_harmony": {"type": "palette", "source": "harmony", "harmony": "triadic",
                                 "base_color": "#336699", "count": 4},
             "palette_image": {"type": "palette", "source": "image", "image": str(self.image), "count": 4},

@@ -35,8 +35,9 @@ from core import protocol
 
 DEFAULT_CASES = 3000
 DEFAULT_SEED = 1
-# A single id's events, in order, when one line carried it: one answer, or a job's life.
-ONE_ANSWER = re.compile(r"pong|error|accepted( progress)* (result|error)")
+# A single id's events, in order, when one line carried it: one answer, or a job's life (an
+# early_pixels texture's image event comes after its steps, before its end).
+ONE_ANSWER = re.compile(r"pong|error|accepted( progress)*( image)? (result|error)")
 RECENT_IDS = 50  # job ids a mutant may reuse or cancel
 
 

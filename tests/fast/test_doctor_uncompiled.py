@@ -1,0 +1,30 @@
+"""The doctor's test texture never compiles (on a GPU that would take a minute for a model that
+proves nothing about the user's), and the report says what real jobs get."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from backend import doctor
+from core.errors import Cancelled
+
+
+def test_the_doctor_texture_runs_uncompiled_and_real_jobs_are_described(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATELIER_FAST", "on")  # what auto gives on a CUDA GPU: compiling on
+    monkeypatch.delenv("ATELIER_COMPILE", raising=False)
+    monkeypatch.setenv("ATELIER_COMPILE_CACHE", str(tmp_path / "compiled"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "left-as-found")
+    lines = []
+
+    def stop_after_the_texture(step, total, stage):
+        if stage == "text end to end":
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        doctor.run_checks(lambda line, problem=False: lines.append(line), device="cpu",
+                          before_check=stop_after_the_texture)
+    assert "  compile: off (ATELIER_COMPILE off) for the test texture; real jobs on cpu: fast path on " \
+           "(ATELIER_FAST=on), compiled (default)" in lines, lines
+    assert "ATELIER_COMPILE" not in os.environ  # as it was before the doctor ran
