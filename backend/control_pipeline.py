@@ -23,7 +23,7 @@ from core import control_models
 from core.errors import TaskError, first_line
 from core.families import Family
 
-from . import image_edit, prompt_cache, setup_notes
+from . import image_edit, memory_mode, prompt_cache
 from .models import HUB_ID, LocatedModel, locate
 from .task_context import JobContext
 from .tasks import texture
@@ -92,7 +92,7 @@ def load(job: JobContext, request, auto_class_name: str) -> ControlPipelines:
         raise texture.out_of_memory(f"loading {name} on {job.device}", exc) from None
     check_fits(name, controlnet, model, pipe, family)
     edit = image_edit.pipeline_from(pipe, auto_class_name, controlnet=controlnet)
-    if setup_notes.applied(pipe).get("cpu_offload"):
+    if memory_mode.offloaded(*pipe.components.values()):
         # The texture pipeline is offloaded (ATELIER_CPU_OFFLOAD, ATELIER_LOW_VRAM): offload the
         # ControlNet pipeline too, so the ControlNet (2.5 GB for SDXL) waits in CPU memory like
         # the rest and moves to the GPU only while it computes.

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from core.errors import Cancelled, TaskError, first_line
 
 from . import env_switch, prompt_cache, setup_notes, torch_compile
+from .memory_mode import offloaded
 from .torch_compile import COMPILE_ENV
 
 FAST_ENV = "ATELIER_FAST"
@@ -94,14 +95,9 @@ def speed_up(pipe, device: str, settings: Settings | None = None) -> None:
     denoiser = _denoiser(pipe)
     vae = getattr(pipe, "vae", None)
     note("attention", _use_sdpa(denoiser, vae))
-    note("fused_qkv", "off (offloaded)" if _offloaded(denoiser, vae) else _fuse_projections(denoiser, vae))
+    note("fused_qkv", "off (offloaded)" if offloaded(denoiser, vae) else _fuse_projections(denoiser, vae))
     note("channels_last", _channels_last(pipe))
     note("compile", _compile(denoiser, vae, settings))
-
-
-def _offloaded(*models) -> bool:
-    """Whether accelerate moves any of ``models`` between the CPU and the GPU around its calls."""
-    return any(getattr(model, "_hf_hook", None) is not None for model in models if model is not None)
 
 
 def _denoiser(pipe):
@@ -199,7 +195,7 @@ def _channels_last(pipe) -> str:
 def _compile(denoiser, vae, settings: Settings) -> str:
     if settings.compile_mode is None:
         return f"off ({COMPILE_ENV} off)" if settings.fast else "off"
-    if _offloaded(denoiser, vae):
+    if offloaded(denoiser, vae):
         # Offloaded models move between CPU and GPU around every call: nothing fixed to compile.
         return "off (models offloaded to the CPU)"
     torch_compile.compile_module(denoiser, settings.compile_mode, settings.compile_backend)

@@ -87,6 +87,12 @@ def offload(pipe, device: str, asked_by: str) -> bool:
     return True
 
 
+def offloaded(*models) -> bool:
+    """Whether accelerate moves any of ``models`` between the CPU and the GPU around its calls
+    (``offload`` did it to their pipeline)."""
+    return any(getattr(model, "_hf_hook", None) is not None for model in models if model is not None)
+
+
 def tile_vae(pipe) -> bool:
     """Decode (and encode) with ``pipe``'s VAE in overlapping tiles, when it can; True if so.
     Images no larger than one tile (the VAE's ``tile_sample_min_size``) still go in one pass."""
