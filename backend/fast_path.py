@@ -8,11 +8,13 @@ it on any device, ``off`` never. When on:
 - the query, key and value projections of each attention layer are fused into one matrix
   multiply (UNet and VAE of SD/SDXL, FLUX's transformer; skipped for quantised weights and for
   offloaded models); the projections they were made from become views of the fused weights, so
-  fusing takes no extra memory (except in a VAE that upcasts to decode, such as SDXL's, see
-  ``_share_fused_weights``);
+  fusing takes no extra memory (except in a VAE that the pipeline casts to float32 at each decode,
+  such as SDXL's when its decoder is not compiled, see ``_share_fused_weights``);
 - the UNet and the VAE keep their convolution weights channels-last, the layout GPU kernels want;
 - the denoiser and the VAE decoder are compiled with ``torch.compile`` (``torch_compile``) unless
-  ``ATELIER_COMPILE=0``: static shapes, CUDA graphs on CUDA, compiled code cached on disk.
+  ``ATELIER_COMPILE=0``: static shapes, CUDA graphs on CUDA, compiled code cached on disk. A
+  half-precision VAE that the pipeline would cast to float32 at each decode is kept in float32
+  instead (``float32_vae``): CUDA graphs need weights that stay where they were recorded.
   Compiling happens only in ``warm_up``: a short generation at a size, reported as a stage, so a
   job says what it waits for; a call at a size never warmed up runs the eager code.
 
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 from core.errors import Cancelled, TaskError, first_line
 
-from . import env_switch, prompt_cache, setup_notes, torch_compile
+from . import env_switch, float32_vae, prompt_cache, setup_notes, torch_compile
 from .memory_mode import offloaded
 from .torch_compile import COMPILE_ENV
 
@@ -94,6 +96,8 @@ def speed_up(pipe, device: str, settings: Settings | None = None) -> None:
         return
     denoiser = _denoiser(pipe)
     vae = getattr(pipe, "vae", None)
+    if _compiles(denoiser, vae, settings):  # before fusing: casting a fused VAE copies its views
+        note("vae_float32", float32_vae.keep(pipe))
     note("attention", _use_sdpa(denoiser, vae))
     note("fused_qkv", "off (offloaded)" if offloaded(denoiser, vae) else _fuse_projections(denoiser, vae))
     note("channels_last", _channels_last(pipe))
@@ -151,10 +155,10 @@ def _share_fused_weights(model) -> None:
     diffusers keeps them (to unfuse later, and cross-attention still runs ``to_q``) as copies:
     SDXL's UNet would hold a quarter more weights (1.2 GB in fp16). As views they take no memory,
     compute the same values and still unfuse. The model must not move afterwards: ``to()`` copies
-    each view on its own (which is why offloaded models are not fused). A VAE that decodes in
-    float32 (SDXL's, ``force_upcast``) is cast there and back at every decode, so from its first
-    decode on its projections are copies again: a few megabytes (its attention layers are few),
-    still correct."""
+    each view on its own (which is why offloaded models are not fused, and why ``float32_vae``
+    runs before fusing). A VAE that the pipeline casts to float32 and back at every decode (SDXL's,
+    ``force_upcast``, when its decoder is not compiled) has copies again from its first decode on:
+    a few megabytes (its attention layers are few), still correct."""
     from torch import nn
 
     for module in model.modules():
@@ -192,11 +196,15 @@ def _channels_last(pipe) -> str:
     return ", ".join(moved) or "none"
 
 
+def _compiles(denoiser, vae, settings: Settings) -> bool:
+    # Offloaded models move between CPU and GPU around every call: nothing fixed to compile.
+    return settings.compile_mode is not None and not offloaded(denoiser, vae)
+
+
 def _compile(denoiser, vae, settings: Settings) -> str:
     if settings.compile_mode is None:
         return f"off ({COMPILE_ENV} off)" if settings.fast else "off"
-    if offloaded(denoiser, vae):
-        # Offloaded models move between CPU and GPU around every call: nothing fixed to compile.
+    if not _compiles(denoiser, vae, settings):
         return "off (models offloaded to the CPU)"
     torch_compile.compile_module(denoiser, settings.compile_mode, settings.compile_backend)
     compiled = [type(denoiser).__name__]

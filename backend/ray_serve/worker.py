@@ -7,7 +7,9 @@ the result's files go back as bytes and the folder is deleted. Events stream bac
 Every file goes through ``output_files.write_file``: a full disk on the replica's node, for an
 upload or a result, ends the job with ``write_failed`` whose hint speaks of the server's disk.
 Cancelling the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
-until the job has stopped, so it never runs two.
+until the job has stopped, so it never runs two. Every job of a replica runs on the same thread:
+CUDA graphs that torch.compile records belong to the thread that recorded them, and a thread per
+job would record them again at every job.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ray import serve
@@ -43,6 +46,7 @@ class Worker:
 
     def __init__(self, temp_root: str) -> None:
         self._cache = ModelCache()
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atelier-job")
         self._temp_root = Path(temp_root) / f"worker-{os.getpid()}"
 
     async def run(self, request: dict, uploads: dict[str, bytes]):
@@ -88,14 +92,13 @@ class Worker:
                 emit(protocol.ErrorEvent(id=request.id, code=code, message=message, hint=hint))
             emit(None)
 
-        thread = threading.Thread(target=work, name=f"atelier-job-{request.id}", daemon=True)
-        thread.start()
+        running = loop.run_in_executor(self._runner, work)
         try:
             while (event := await queue.get()) is not None:
                 yield _item(event, names)
         except asyncio.CancelledError:
             cancel.set()  # the job stops at its next step; the replica waits for it
-            await asyncio.to_thread(thread.join)
+            await running
             raise
 
 
