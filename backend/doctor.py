@@ -16,9 +16,7 @@ protocol, collects them into its result.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
-import os
 import platform
 import sys
 import tempfile
@@ -32,7 +30,6 @@ from core import __version__, protocol, texture_models
 from core.errors import Cancelled, TaskError
 
 from .models import texture_model_setting
-from .torch_compile import COMPILE_ENV
 
 # What backend/requirements.txt names; all are needed except those in _OPTIONAL.
 _LIBRARIES = ("torch", "diffusers", "transformers", "safetensors", "numpy", "pillow",
@@ -172,6 +169,7 @@ def _gpu_memory(device: str) -> int | None:
 
 
 def _texture_end_to_end(checkup: Checkup) -> bool:
+    from . import fast_path
     from .doctor_models import build_tiny_sd
     from .server import run_request
 
@@ -181,7 +179,8 @@ def _texture_end_to_end(checkup: Checkup) -> bool:
     except Exception as exc:
         return checkup.broken(f"cannot build a tiny pipeline: {type(exc).__name__}: {exc}",
                               "check that diffusers and transformers match backend/requirements.txt")
-    with _without_compiling():
+    # Compiling even the tiny model would take a minute on a GPU and prove nothing about the user's.
+    with fast_path.not_compiling("never for the doctor's test texture"):
         result = run_request(protocol.TextureRequest(
             id="doctor", prompt="doctor check", output_dir=str(checkup.tmp / "out"), model=str(model),
             width=64, height=64, steps=2, seed=0, device=checkup.device), cancel=checkup.cancel)
@@ -196,24 +195,9 @@ def _texture_end_to_end(checkup: Checkup) -> bool:
                 f"ok in {time.monotonic() - started:.1f} s")
     applied = result.metadata.get("optimisations", {})
     checkup.say(f"  {_memory_settings(applied)}")
-    checkup.say(f"  compile: {applied.get('compile', 'off')} for the test texture; "
+    checkup.say(f"  compile: {applied.get('compile', 'off')}; "
                 f"{_real_job_speed_settings(result.metadata['device'])}")
     return True
-
-
-@contextlib.contextmanager
-def _without_compiling():
-    """The test texture runs the fast path uncompiled: on a GPU compiling even the tiny model
-    would take a minute, and proves nothing about the user's model."""
-    before = os.environ.get(COMPILE_ENV)
-    os.environ[COMPILE_ENV] = "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[COMPILE_ENV]
-        else:
-            os.environ[COMPILE_ENV] = before
 
 
 def _real_job_speed_settings(device: str) -> str:

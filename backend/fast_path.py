@@ -30,6 +30,7 @@ make the CPU wait for the GPU at every step). What was applied is noted on the p
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ OTHER_COMPILE_MODE = "default"  # CUDA graphs exist on CUDA only
 # recorded at the second, so the job that follows replays them from its first step.
 WARM_UP_CALLS = 2
 WARM_UP_STEPS = 2
+# Why pipelines set up in this context are not compiled whatever the environment says ("": they
+# follow it); set by ``not_compiling``. Per thread, unlike the environment.
+_NOT_COMPILING = contextvars.ContextVar("atelier_not_compiling", default="")
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class Settings:
     # torch.compile's backend: inductor generates kernels; "eager" traces and guards only
     # (minutes faster on a CPU, which is how the tests check compiling and warming up)
     compile_backend: str = "inductor"
+    compile_off: str = f"{COMPILE_ENV} off"  # why compile_mode is None, for the record
 
 
 def resolve(device: str) -> Settings:
@@ -75,10 +80,23 @@ def resolve(device: str) -> Settings:
     cuda = device.startswith("cuda")
     fast = value == "on" or (value == "auto" and cuda)
     why = f"{FAST_ENV}={value}" + (f" on {device}" if value == "auto" else "")
+    if not_compiling := _NOT_COMPILING.get():
+        return Settings(fast, None, why, compile_off=not_compiling)
     if not fast or not compile_on:
         return Settings(fast, None, why)
     torch_compile.use_cache(torch_compile.cache_folder())
     return Settings(True, CUDA_COMPILE_MODE if cuda else OTHER_COMPILE_MODE, why)
+
+
+@contextlib.contextmanager
+def not_compiling(reason: str):
+    """Pipelines set up inside the block (on this thread) are not compiled, whatever
+    ``ATELIER_COMPILE`` says; ``reason`` goes on their record."""
+    token = _NOT_COMPILING.set(reason)
+    try:
+        yield
+    finally:
+        _NOT_COMPILING.reset(token)
 
 
 def speed_up(pipe, device: str, settings: Settings | None = None) -> None:
@@ -203,7 +221,7 @@ def _compiles(denoiser, vae, settings: Settings) -> bool:
 
 def _compile(denoiser, vae, settings: Settings) -> str:
     if settings.compile_mode is None:
-        return f"off ({COMPILE_ENV} off)" if settings.fast else "off"
+        return f"off ({settings.compile_off})" if settings.fast else "off"
     if not _compiles(denoiser, vae, settings):
         return "off (models offloaded to the CPU)"
     torch_compile.compile_module(denoiser, settings.compile_mode, settings.compile_backend)

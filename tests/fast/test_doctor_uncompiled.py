@@ -1,13 +1,15 @@
 """The doctor's test texture never compiles (on a GPU that would take a minute for a model that
-proves nothing about the user's), and the report says what real jobs get."""
+proves nothing about the user's), without touching the environment other threads read, and the
+report says what real jobs get."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
-from backend import doctor
+from backend import doctor, fast_path
 from core.errors import Cancelled
 
 
@@ -25,6 +27,20 @@ def test_the_doctor_texture_runs_uncompiled_and_real_jobs_are_described(monkeypa
     with pytest.raises(Cancelled):
         doctor.run_checks(lambda line, problem=False: lines.append(line), device="cpu",
                           before_check=stop_after_the_texture)
-    assert "  compile: off (ATELIER_COMPILE off) for the test texture; real jobs on cpu: fast path on " \
+    assert "  compile: off (never for the doctor's test texture); real jobs on cpu: fast path on " \
            "(ATELIER_FAST=on), compiled (default)" in lines, lines
-    assert "ATELIER_COMPILE" not in os.environ  # as it was before the doctor ran
+    assert "ATELIER_COMPILE" not in os.environ  # the environment is left alone
+
+
+def test_not_compiling_holds_on_its_own_thread_only(monkeypatch):
+    monkeypatch.setenv("ATELIER_FAST", "on")
+    monkeypatch.delenv("ATELIER_COMPILE", raising=False)
+    elsewhere = []
+    with fast_path.not_compiling("a reason"):
+        here = fast_path.resolve("cpu")
+        thread = threading.Thread(target=lambda: elsewhere.append(fast_path.resolve("cpu")))
+        thread.start()
+        thread.join()
+    assert (here.compile_mode, here.compile_off) == (None, "a reason")
+    assert elsewhere[0].compile_mode == "default"  # another job's thread compiles as set
+    assert fast_path.resolve("cpu").compile_mode == "default"  # and so does this one afterwards
