@@ -109,7 +109,9 @@ def release(dropped) -> bool:
     """Free the compiled code of models that are dropped (``dropped``: pipelines or modules):
     dynamo keeps compiled graphs, and on CUDA the memory pools of their CUDA graphs, until it is
     reset, long after the models are gone. Resetting forgets all compiled code, so any compiled
-    model still loaded warms up again at its next job. Returns whether anything was compiled."""
+    model still loaded warms up again at its next job. CUDA graphs belong to the thread that
+    recorded them and only that thread's are freed: the backends run every job, and every
+    unload, on one thread. Returns whether anything was compiled."""
     if not any(_holds_compiled(item) for item in dropped):
         return False
     import torch
