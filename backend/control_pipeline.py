@@ -23,7 +23,7 @@ from core import control_models
 from core.errors import TaskError, first_line
 from core.families import Family
 
-from . import image_edit, memory_mode, prompt_cache
+from . import image_edit, memory_mode, prompt_cache, vae_precision
 from .models import HUB_ID, LocatedModel, locate
 from .task_context import JobContext
 from .tasks import texture
@@ -190,9 +190,10 @@ def text_to_image_pixels(job: JobContext, edit, family: Family, control: np.ndar
     options[control_name] = control[None]  # diffusers reads a numpy array as a batch
     prompt_cache.install(edit)  # again at every call: CPU offload's hooks drop it after each one
     try:
-        return edit(prompt=prompt, width=width, height=height, num_inference_steps=steps,
-                    guidance_scale=guidance, generator=torch.Generator(device="cpu").manual_seed(seed),
-                    output_type="np", callback_on_step_end=texture.progress_callback(job, steps),
-                    **options).images[0]
+        with vae_precision.kept(edit):  # a float32 decode that runs out of memory leaves it float32
+            return edit(prompt=prompt, width=width, height=height, num_inference_steps=steps,
+                        guidance_scale=guidance, generator=torch.Generator(device="cpu").manual_seed(seed),
+                        output_type="np", callback_on_step_end=texture.progress_callback(job, steps),
+                        **options).images[0]
     except torch.OutOfMemoryError as exc:
         raise texture.out_of_memory(f"painting a {width}x{height} view on {job.device}", exc) from None

@@ -9,12 +9,13 @@ it on any device, ``off`` never. When on:
   multiply (UNet and VAE of SD/SDXL, FLUX's transformer; skipped for quantised weights and for
   offloaded models); the projections they were made from become views of the fused weights, so
   fusing takes no extra memory (except in a VAE that the pipeline casts to float32 at each decode,
-  such as SDXL's when its decoder is not compiled, see ``_share_fused_weights``);
+  such as SDXL's without CUDA graphs, see ``_share_fused_weights``);
 - the UNet and the VAE keep their convolution weights channels-last, the layout GPU kernels want;
 - the denoiser and the VAE decoder are compiled with ``torch.compile`` (``torch_compile``) unless
-  ``ATELIER_COMPILE=0``: static shapes, CUDA graphs on CUDA, compiled code cached on disk. A
-  half-precision VAE that the pipeline would cast to float32 at each decode is kept in float32
-  instead (``float32_vae``): CUDA graphs need weights that stay where they were recorded.
+  ``ATELIER_COMPILE=0``: static shapes, CUDA graphs on CUDA, compiled code cached on disk. With
+  CUDA graphs, a half-precision VAE that the pipeline would cast to float32 at each decode is
+  kept in float32 instead (``vae_precision``): graphs need weights that stay where they were
+  recorded.
   Compiling happens only in ``warm_up``: a short generation at a size, reported as a stage, so a
   job says what it waits for; a call at a size never warmed up runs the eager code.
 
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 
 from core.errors import Cancelled, TaskError, first_line
 
-from . import env_switch, float32_vae, prompt_cache, setup_notes, torch_compile
+from . import env_switch, prompt_cache, setup_notes, torch_compile, vae_precision
 from .memory_mode import offloaded
 from .torch_compile import COMPILE_ENV
 
@@ -114,8 +115,9 @@ def speed_up(pipe, device: str, settings: Settings | None = None) -> None:
         return
     denoiser = _denoiser(pipe)
     vae = getattr(pipe, "vae", None)
-    if _compiles(denoiser, vae, settings):  # before fusing: casting a fused VAE copies its views
-        note("vae_float32", float32_vae.keep(pipe))
+    if settings.compile_mode == CUDA_COMPILE_MODE and _compiles(denoiser, vae, settings):
+        # CUDA graphs need weights that stay put. Before fusing: casting a fused VAE copies its views.
+        note("vae_float32", vae_precision.keep_float32(pipe))
     note("attention", _use_sdpa(denoiser, vae))
     note("fused_qkv", "off (offloaded)" if offloaded(denoiser, vae) else _fuse_projections(denoiser, vae))
     note("channels_last", _channels_last(pipe))
@@ -173,10 +175,10 @@ def _share_fused_weights(model) -> None:
     diffusers keeps them (to unfuse later, and cross-attention still runs ``to_q``) as copies:
     SDXL's UNet would hold a quarter more weights (1.2 GB in fp16). As views they take no memory,
     compute the same values and still unfuse. The model must not move afterwards: ``to()`` copies
-    each view on its own (which is why offloaded models are not fused, and why ``float32_vae``
-    runs before fusing). A VAE that the pipeline casts to float32 and back at every decode (SDXL's,
-    ``force_upcast``, when its decoder is not compiled) has copies again from its first decode on:
-    a few megabytes (its attention layers are few), still correct."""
+    each view on its own (which is why offloaded models are not fused, and why
+    ``vae_precision.keep_float32`` runs before fusing). A VAE that the pipeline casts to float32
+    and back at every decode (SDXL's, ``force_upcast``, without CUDA graphs) has copies again from
+    its first decode on: a few megabytes (its attention layers are few), still correct."""
     from torch import nn
 
     for module in model.modules():

@@ -21,7 +21,7 @@ from core import image_edit, limits, protocol
 from core.errors import TaskError
 from core.families import Family
 
-from . import fast_path, pipeline_setup, prompt_cache, setup_notes
+from . import fast_path, pipeline_setup, prompt_cache, setup_notes, vae_precision
 from .image_input import DEEP_GREY, opened, read_pixels
 from .models import texture_model_setting
 from .output_files import write_file
@@ -178,7 +178,8 @@ def _call(job, edit, family, image, *, prompt, negative_prompt, strength, steps,
     prompt_cache.install(edit)  # again at every call: CPU offload's hooks drop it after each one
     try:
         # Seamless tiling patches the models: compiled code would compile again at every call.
-        with seamless_tiling(edit, seamless), fast_path.eager_if(seamless != "off"):
+        # vae_precision.kept: SDXL's ControlNet inpainting leaves the VAE float32 after its decode.
+        with vae_precision.kept(edit), seamless_tiling(edit, seamless), fast_path.eager_if(seamless != "off"):
             return edit(prompt=prompt, image=image, strength=strength, num_inference_steps=steps,
                         guidance_scale=guidance, generator=generator, output_type="np",
                         callback_on_step_end=on_step_end, **options).images[0]
@@ -292,14 +293,15 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def finish(job: JobContext, model: str, pipe, family: Family, pixels: np.ndarray, parameters: dict,
-           notes: list[str]) -> TaskOutput:
+           notes: list[str], eager: bool = False) -> TaskOutput:
     """The new version written as ``base_color.png`` with its record; the result data holds the
     parameters and the notes on what the backend changed. The record says what ``pipe`` (the
-    edit pipeline that ran) was set up with; a seamless edit ran eager."""
+    edit pipeline that ran) was set up with; a seamless edit ran eager, and so did one that says
+    ``eager``."""
+    eager = eager or parameters.get("seamless", "off") != "off"
     record = job.provenance(
         "diffusers", model, parameters, pipeline=type(pipe).__name__, family=family.name,
-        scheduler=texture.scheduler_record(pipe),
-        optimisations=fast_path.optimisations(pipe, eager=parameters.get("seamless", "off") != "off"),
+        scheduler=texture.scheduler_record(pipe), optimisations=fast_path.optimisations(pipe, eager=eager),
         notes=list(notes),
     )
     path = job.job_dir() / "base_color.png"

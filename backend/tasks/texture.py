@@ -21,7 +21,7 @@ from core.errors import TaskError, first_line
 from core.families import FAMILIES, Family
 from core.schema import short  # a value echoed in a message: at most 40 characters
 
-from .. import fast_path, pipeline_setup, prompt_cache
+from .. import fast_path, pipeline_setup, prompt_cache, vae_precision
 from ..memory_mode import CPU_OFFLOAD_ENV
 from ..models import LocatedModel, texture_model_setting
 from ..output_files import write_file
@@ -72,16 +72,18 @@ def run(request: protocol.TextureRequest, job: JobContext) -> TaskOutput:
     eager = request.seamless != "off"
     prompt_cache.install(pipe)  # again at every call: CPU offload's hooks drop it after each one
     try:
-        if not eager:
-            warm_up(job, pipe, settings, options, tiny_decoder=tiny is not None)
-        # The tiny autoencoder goes in first, so seamless tiling wraps the decoder that runs.
-        with decoding_with(pipe, tiny), seamless_tiling(pipe, request.seamless), fast_path.eager_if(eager):
-            image = pipe(
-                prompt=request.prompt, **options,
-                width=settings["width"], height=settings["height"],
-                num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
-                generator=generator, callback_on_step_end=progress_callback(job, settings["steps"]),
-            ).images[0]
+        with vae_precision.kept(pipe):  # a float32 decode that runs out of memory leaves it float32
+            if not eager:
+                warm_up(job, pipe, settings, options, tiny_decoder=tiny is not None)
+            # The tiny autoencoder goes in first, so seamless tiling wraps the decoder that runs.
+            with (decoding_with(pipe, tiny), seamless_tiling(pipe, request.seamless),
+                  fast_path.eager_if(eager)):
+                image = pipe(
+                    prompt=request.prompt, **options,
+                    width=settings["width"], height=settings["height"],
+                    num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
+                    generator=generator, callback_on_step_end=progress_callback(job, settings["steps"]),
+                ).images[0]
     except torch.OutOfMemoryError as exc:
         raise out_of_memory(f"making a {settings['width']}x{settings['height']} texture on {job.device}",
                             exc) from None

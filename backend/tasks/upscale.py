@@ -28,7 +28,7 @@ from core.families import Family
 from core.schema import short  # a value echoed in a message: at most 40 characters
 from core.tiles import TilePlan, plan_tiles
 
-from .. import image_edit
+from .. import fast_path, image_edit
 from ..task_context import JobContext, TaskOutput
 from . import texture
 from .texture import ANY_FAMILY_MULTIPLE, check_size
@@ -57,7 +57,7 @@ def run(request: protocol.UpscaleRequest, job: JobContext) -> TaskOutput:
     parameters = image_edit.parameters_of(request, settings, job.seed, strength, request.seamless,
                                           factor=request.factor, tile=tile, tiles=len(plan.tiles))
     return image_edit.finish(job, model, edit, family, image_edit.at_depth(generated, picture.pixels.dtype),
-                             parameters, notes)
+                             parameters, notes, eager=decodes_in_tiles(plan, native))
 
 
 def check_request(request: protocol.UpscaleRequest, strength: float) -> tuple[int, int]:
@@ -126,7 +126,7 @@ def tiled_image_to_image(job: JobContext, edit, family: Family, image: np.ndarra
     """
     tiles = plan.tiles
     padding = _whole_axes(plan, seamless)
-    vae_tiles = max(plan.rows.span, plan.columns.span) > native
+    vae_tiles = decodes_in_tiles(plan, native)
     if len(tiles) == 1:
         with _vae_tiling(edit, vae_tiles):
             return image_edit.image_to_image_pixels(job, edit, family, image, seed=seed,
@@ -142,6 +142,11 @@ def tiled_image_to_image(job: JobContext, edit, family: Family, image: np.ndarra
     return np.clip(canvas, 0.0, 1.0)
 
 
+def decodes_in_tiles(plan: TilePlan, native: int) -> bool:
+    """Whether the VAE decodes ``plan``'s tiles in tiles of its own: tiles larger than ``native``."""
+    return max(plan.rows.span, plan.columns.span) > native
+
+
 def _whole_axes(plan: TilePlan, seamless: str) -> str:
     """The seamless axes that one tile spans whole: those wrap by circular padding in the model."""
     axes = "x" * ("x" in seamless and plan.columns.whole) + "y" * ("y" in seamless and plan.rows.whole)
@@ -151,13 +156,16 @@ def _whole_axes(plan: TilePlan, seamless: str) -> str:
 @contextmanager
 def _vae_tiling(edit, wanted: bool):
     """Tiled VAE encode and decode while ``wanted``, set back afterwards (the VAE is the cached
-    pipeline's: the next job finds it as loaded)."""
+    pipeline's: the next job finds it as loaded). Compiled models run their eager code meanwhile:
+    a tiled decode keeps each tile's pixels while it decodes the next, and a compiled decoder's
+    CUDA graph would overwrite them (its outputs live in the graph's own memory)."""
     vae = edit.vae
     before = getattr(vae, "use_tiling", False)
     if wanted and not before:
         vae.enable_tiling()
     try:
-        yield
+        with fast_path.eager_if(wanted):
+            yield
     finally:
         if not before and getattr(vae, "use_tiling", False):
             vae.disable_tiling()

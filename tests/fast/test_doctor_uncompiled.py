@@ -24,12 +24,17 @@ def test_the_doctor_texture_runs_uncompiled_and_real_jobs_are_described(monkeypa
         if stage == "text end to end":
             raise Cancelled()
 
+    seen = []  # ATELIER_COMPILE as the test texture's pipeline was set up
+    real_speed_up = fast_path.speed_up
+    monkeypatch.setattr(fast_path, "speed_up", lambda *args: (seen.append(os.environ.get("ATELIER_COMPILE")),
+                                                              real_speed_up(*args)))
+
     with pytest.raises(Cancelled):
         doctor.run_checks(lambda line, problem=False: lines.append(line), device="cpu",
                           before_check=stop_after_the_texture)
     assert "  compile: off (never for the doctor's test texture); real jobs on cpu: fast path on " \
            "(ATELIER_FAST=on), compiled (default)" in lines, lines
-    assert "ATELIER_COMPILE" not in os.environ  # the environment is left alone
+    assert seen == [None] and "ATELIER_COMPILE" not in os.environ  # the environment is left alone
 
 
 def test_not_compiling_holds_on_its_own_thread_only(monkeypatch):

@@ -90,6 +90,16 @@ def test_compiled_jobs_warm_up_once_per_size_and_seamless_ones_run_eager(tiny_sd
                                               output_dir=str(tmp_path), device="cpu")
     upscaled = upscale.run(upscale_request, JobContext(upscale_request, cache))
     assert upscaled.metadata["optimisations"]["compile"] == output.metadata["optimisations"]["compile"]
+    # An upscale whose tiles are larger than the native size decodes the VAE in tiles, keeping
+    # each tile's pixels while it decodes the next: a CUDA graph would overwrite them, so eager.
+    decoder_stances = []
+    pipe.vae.decoder.register_forward_pre_hook(lambda *args: decoder_stances.append(dynamo_stance()))
+    tiled_request = protocol.UpscaleRequest(id="vae-tiled-upscale", model=str(tiny_sd), prompt="bricks",
+                                            image=output.files[0].path, steps=2, seed=7, tile=128,
+                                            output_dir=str(tmp_path), device="cpu")
+    tiled = upscale.run(tiled_request, JobContext(tiled_request, cache))
+    assert decoder_stances and set(decoder_stances) == {"force_eager"}
+    assert tiled.metadata["optimisations"]["compile"] == output.metadata["optimisations"]["compile"]
 
     assert torch_compile.warmed(pipe.unet)
     cache.drop()  # dynamo's compiled code goes with the model: what is still alive warms up again
