@@ -6,7 +6,7 @@ A job's input files arrive as bytes and are written into the replica's own tempo
 the result's files go back as bytes and the folder is deleted. Events stream back as they happen.
 Every file goes through ``output_files.write_file``: a full disk on the replica's node, for an
 upload or a result, ends the job with ``write_failed`` whose hint speaks of the server's disk.
-Cancelling the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
+Cancelling or closing the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
 until the job has stopped, so it never runs two. Every job of a replica runs on the same thread:
 CUDA graphs that torch.compile records belong to the thread that recorded them, and a thread per
 job would record them again at every job.
@@ -15,6 +15,7 @@ job would record them again at every job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -70,8 +71,12 @@ class Worker:
             kind = protocol.REQUEST_TYPES[request["type"]]
             if "output_dir" in {f.name for f in dataclasses.fields(kind)}:
                 request["output_dir"] = str(folder / "out")
-            async for item in self._events(protocol.decode_request(json.dumps(request)), names):
-                yield item
+            # Closing this call closes the events at once, so their ``finally`` stops the job and
+            # waits for it before the folder it writes into is deleted below.
+            events = self._events(protocol.decode_request(json.dumps(request)), names)
+            async with contextlib.aclosing(events):
+                async for item in events:
+                    yield item
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -93,13 +98,31 @@ class Worker:
             emit(None)
 
         running = loop.run_in_executor(self._runner, work)
+        ended = False
         try:
             while (event := await queue.get()) is not None:
                 yield _item(event, names)
+            ended = True
+        finally:
+            # The caller went away, cancelled or closed: the job stops at its next step. The replica
+            # stays busy until it has, so it never runs two and the job's folder outlives it.
+            if not ended:
+                cancel.set()
+            await _wait_through_cancellations(running)
+
+
+async def _wait_through_cancellations(running: asyncio.Future) -> None:
+    """Wait for ``running`` to end even when cancelled meanwhile (a second cancel of the call),
+    then pass the cancellation on: stopping early would leave the job running orphaned, its folder
+    deleted under it, and the next request queued behind it."""
+    cancelled = False
+    while not running.done():
+        try:
+            await asyncio.shield(running)
         except asyncio.CancelledError:
-            cancel.set()  # the job stops at its next step; the replica waits for it
-            await running
-            raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _item(event: protocol.Event, names: dict[str, str]) -> dict:
