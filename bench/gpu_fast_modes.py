@@ -36,8 +36,8 @@ SCALE = {"texture": (512, 64), "low_vram": (2048, 128), "idea_tokens": (400, 48)
 
 
 # PSNR bounds against the reference output of the same request and seed, in dB. Changes that
-# only round differently in fp16 (SDPA, fused projections, channels-last, inductor's kernels,
-# CUDA graphs) must stay above 30 dB (the CPU tests see about 60 dB and more for the first three);
+# only round differently in fp16 (fused projections, channels-last, inductor's kernels, CUDA
+# graphs) must stay above 30 dB (the CPU tests see about 60 dB and more for the first two);
 # int8 weights change more, fp8 weights and activations more again. A tiled decode blends its
 # tiles: the CPU tests bound it at 24 dB (tests/quantise/test_low_vram_cpu.py). The quantised
 # and tiled bounds are first guesses until a GPU run has measured them.
@@ -69,20 +69,21 @@ class Mode:
 
 
 MODE_VARIABLES = ("ATELIER_FAST", "ATELIER_COMPILE", "ATELIER_QUANTIZE", "ATELIER_LOW_VRAM")
-EAGER = Mode("eager", {"ATELIER_FAST": "off"})
+# diffusers' defaults already run attention through PyTorch's SDPA (``AttnProcessor2_0``), so the
+# fast path's SDPA step changes nothing from here and has no row of its own; each row records
+# the attention processors it ran with (``attention_processors``), which shows it.
+EAGER = Mode("eager (diffusers' defaults: SDPA attention)", {"ATELIER_FAST": "off"})
 # The fast path's uncompiled steps added one at a time, in the order of priority (channels_last,
-# SDPA, fused QKV): what each one gains is the difference between two rows.
+# fused QKV): what each one gains is the difference between two rows.
 STEPS_OFF = {"ATELIER_FAST": "off"}
 CHANNELS_LAST = Mode("channels_last", STEPS_OFF, ROUNDING_PSNR_DB, steps=("channels_last",))
-PLUS_SDPA = Mode("channels_last + SDPA", STEPS_OFF, ROUNDING_PSNR_DB, steps=("channels_last", "sdpa"))
-FAST = Mode("channels_last + SDPA + fused QKV", {"ATELIER_FAST": "on", "ATELIER_COMPILE": "0"},
-            ROUNDING_PSNR_DB)
+FAST = Mode("channels_last + fused QKV", {"ATELIER_FAST": "on", "ATELIER_COMPILE": "0"}, ROUNDING_PSNR_DB)
 # On CUDA, ATELIER_COMPILE=1 compiles with CUDA graphs (mode "reduce-overhead"): what users get.
 COMPILED = Mode("+ compile + CUDA graphs", {"ATELIER_FAST": "on", "ATELIER_COMPILE": "1"}, ROUNDING_PSNR_DB)
 COMPILED_NO_GRAPHS = Mode("+ compile (no CUDA graphs)", COMPILED.settings, ROUNDING_PSNR_DB,
                           compile_mode="default")
 TEXTURE_MODES = (EAGER, FAST, COMPILED)
-SD_TURBO_MODES = (EAGER, CHANNELS_LAST, PLUS_SDPA, FAST, COMPILED)
+SD_TURBO_MODES = (EAGER, CHANNELS_LAST, FAST, COMPILED)
 # Quantised denoisers without compiling: three compiles of the SDXL UNet do not fit the budget.
 QUANT_MODES = (Mode("fp16", FAST.settings),
                Mode("int8", {**FAST.settings, "ATELIER_QUANTIZE": "int8"}, INT8_PSNR_DB),
@@ -97,14 +98,12 @@ LOW_VRAM = Mode("low VRAM", {"ATELIER_LOW_VRAM": "1", "ATELIER_COMPILE": "0"}, T
 
 
 def fast_path_steps(pipe, steps: tuple[str, ...]) -> None:
-    """Apply ``steps`` of the fast path ('channels_last', 'sdpa') to a loaded ``pipe``, in order,
-    each noted as ``fast_path.speed_up`` notes it (with fused QKV too, the steps are all of
-    ``ATELIER_FAST=on``, which the FAST mode measures)."""
+    """Apply ``steps`` of the fast path ('channels_last') to a loaded ``pipe``, in order, each
+    noted as ``fast_path.speed_up`` notes it (with fused QKV and SDPA, already diffusers' default,
+    the steps are all of ``ATELIER_FAST=on``, which the FAST mode measures)."""
     from backend import fast_path, setup_notes
 
-    denoiser, vae = fast_path._denoiser(pipe), getattr(pipe, "vae", None)
-    apply = {"channels_last": ("channels_last", lambda: fast_path._channels_last(pipe)),
-             "sdpa": ("attention", lambda: fast_path._use_sdpa(denoiser, vae))}
+    apply = {"channels_last": ("channels_last", lambda: fast_path._channels_last(pipe))}
     for step in steps:
         name, run = apply[step]
         setup_notes.note(pipe, name, run())
@@ -180,8 +179,28 @@ class Bench:
         wanted = self.args.tiny_compile
         return wanted == "all" or self.item in wanted.split(",")
 
+    def seconds_left(self) -> float:
+        """The budget's seconds left (negative once it is spent)."""
+        return self.deadline - time.perf_counter()
+
     def time_left(self) -> bool:
-        return time.perf_counter() < self.deadline
+        return self.seconds_left() > 0
+
+    def skip_reason(self, mode: Mode) -> str | None:
+        """Why ``mode`` does not start now, or None when it does. A compile starts only with
+        ``--min-compile-left-s`` of the budget left: it takes minutes, and one cut off by the
+        run's limit measures nothing (the item's uncompiled modes still run)."""
+        left = self.seconds_left()
+        if left <= 0:
+            return "budget spent"
+        if not mode.compiles:
+            return None
+        if self.args.tiny and not self.compiles_tiny():
+            return "compiling takes tens of seconds on a CPU even traced only: --tiny-compile"
+        if left < self.args.min_compile_left_s:
+            return (f"{left:.0f} s of the budget left, under --min-compile-left-s "
+                    f"{self.args.min_compile_left_s:g}: a compile takes minutes")
+        return None
 
     def model(self, name: str) -> Path:
         """The folder of model ``name`` ('sd', 'sdxl', 'tiny-autoencoder', 'text'), built once."""
@@ -279,7 +298,16 @@ def texture_job(bench: Bench, cache, model: Path, size: int, prompt: str = PROMP
         pixels = np.asarray(Image.open(result.path).convert("RGB"))
     pipe = context.load("texture", str(model), texture.load_pipeline)  # the cached pipeline
     return Job(1000 * ((shown[0] if shown else ended) - started), 1000 * (ended - started), pixels,
-               applied(pipe), bool(shown))
+               applied(pipe) | {"attention_processors": attention_processors(pipe)}, bool(shown))
+
+
+def attention_processors(pipe) -> str:
+    """The class names of the denoiser's attention processors: diffusers' default on torch 2 is
+    ``AttnProcessor2_0`` (SDPA), fused projections make it ``FusedAttnProcessor2_0``."""
+    from backend.fast_path import _denoiser
+
+    processors = getattr(_denoiser(pipe), "attn_processors", {})
+    return ", ".join(sorted({type(processor).__name__ for processor in processors.values()}))
 
 
 def direct_ms(bench: Bench, cache, model: Path, size: int) -> float:
@@ -347,7 +375,6 @@ class Plan:
     direct: bool = False  # also the direct diffusers call on the same pipeline
     new_prompts: bool = True  # also jobs with a new prompt each (the prompt cache never hits)
     repeats: int | None = None  # None: --repeats
-    warm_cache: bool = False  # compiled modes: also a first job with compiled code in the cache folder
 
     @property
     def reference_key(self) -> tuple:
@@ -397,32 +424,31 @@ def drop(cache, mode: Mode) -> None:
         torch.compiler.reset()
 
 
-def first_job_warm_cache_s(bench: Bench, mode: Mode, plan: Plan) -> float:
-    """A first job again after everything compiled was forgotten (``torch.compiler.reset``): dynamo
-    traces again, and inductor finds its code in the compile cache folder the first job filled,
-    as the next start of the backend would (which also pays for its imports and CUDA set-up)."""
+def first_job(bench: Bench, mode: Mode, plan: Plan) -> dict:
+    """One first job in ``mode`` with a new model cache, and what it ran with: the load, the
+    preparation, the compile (or the compiled code found in the compile cache folder) and the job.
+    Run in a new process by the compile-cache item: in this one, ``torch.compiler.reset`` would
+    leave inductor's in-memory caches warm."""
     from backend.model_cache import ModelCache
 
     cache = ModelCache()
     try:
         started = time.perf_counter()
-        texture_job(bench, cache, bench.model(plan.kind), plan.size, **plan.fields)
-        return round(time.perf_counter() - started, 2)
+        job = texture_job(bench, cache, bench.model(plan.kind), plan.size, **plan.fields)
+        return {"first_job_s": round(time.perf_counter() - started, 2), "applied": job.applied}
     finally:
         drop(cache, mode)
 
 
 def measure_modes(bench: Bench, entry: dict, modes, plan: Plan, label: str = "") -> dict:
-    """Each of ``modes`` in turn until the budget is spent, with its PSNR against the reference
+    """Each of ``modes`` in turn that may start (``Bench.skip_reason``), with its PSNR against the reference
     mode's output for the same model, size and request (eager, fp16 or one pass) and whether that
     is within the mode's bound (``psnr_ok``; None: no reference was measured)."""
     from core.errors import TaskError
 
     for mode in modes:
-        if not bench.time_left():
-            row = {"skipped": "budget spent"}
-        elif mode.compiles and bench.args.tiny and not bench.compiles_tiny():
-            row = {"skipped": "compiling takes tens of seconds on a CPU even traced only: --tiny-compile"}
+        if reason := bench.skip_reason(mode):
+            row = {"skipped": reason}
         else:
             with switched_on(mode, bench.args.tiny):
                 try:
@@ -431,8 +457,6 @@ def measure_modes(bench: Bench, entry: dict, modes, plan: Plan, label: str = "")
                     row = {"refused": f"{exc.code}: {exc.message}"}
                 else:
                     compare(bench, mode, plan, row, pixels)
-                    if mode.compiles and plan.warm_cache and bench.time_left():
-                        row["first_job_warm_cache_s"] = first_job_warm_cache_s(bench, mode, plan)
         entry.setdefault("modes", {})[mode.name] = row
         show(f"  {label}{mode.name}", printable(row))
         bench.save()

@@ -51,6 +51,51 @@ def device_and_dtype(tiny: bool, check_flag: str):
     return "cuda", torch.float16
 
 
+# What the fast-path benchmark imports: (module, distribution). peft is added where it is installed.
+PREFLIGHT_MODULES = (("torch", "torch"), ("diffusers", "diffusers"), ("transformers", "transformers"),
+                     ("accelerate", "accelerate"), ("torchao", "torchao"), ("xgrammar", "xgrammar"))
+
+
+def preflight(need_cuda: bool, modules=PREFLIGHT_MODULES) -> str:
+    """Import each of ``modules`` and, when ``need_cuda``, check that torch sees a CUDA GPU, before
+    any model work: a run that would die at its first import or first job stops in seconds with
+    every cause in one message. peft too where it is installed: with peft there, diffusers imports
+    ``peft.tuners.tuners_utils`` in every UNet call, so a peft that does not load with this
+    transformers fails every job. Returns the versions as one line."""
+    import importlib
+    import importlib.metadata
+    import importlib.util
+
+    wanted = list(modules)
+    if importlib.util.find_spec("peft") is not None:
+        wanted.append(("peft.tuners.tuners_utils", "peft"))
+    found, failed = [], []
+    for module, distribution in wanted:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # missing, or built for another version of what it imports
+            failed.append(f"{module}: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            found.append(f"{distribution} {importlib.metadata.version(distribution)}")
+        except importlib.metadata.PackageNotFoundError:  # importable from a folder without metadata
+            found.append(f"{distribution} (no version recorded)")
+    if need_cuda and not failed:
+        import torch
+
+        if not torch.cuda.is_available():
+            failed.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA GPU: run on "
+                          "a GPU machine, or with --tiny on a CPU")
+        else:
+            found[0] += f" on {torch.cuda.get_device_name(0)}"
+    if failed:
+        sys.exit("preflight failed, nothing measured:\n  " + "\n  ".join(failed) + "\n"
+                 "bench/gpu_run.sh installs what the machine lacks from the wheels in .cache/gpu-wheels "
+                 "(carry that folder along); a package the machine has that fails to import needs a "
+                 "version that matches the others")
+    return "preflight ok: " + ", ".join(found)
+
+
 def build_pipeline(kind: str, folder: Path, tiny: bool, device: str, dtype) -> Path:
     """A random-weight pipeline of ``kind`` ('sd' or 'sdxl') in ``folder``: full size from the
     published config, or the tests' tiny one."""
