@@ -18,7 +18,9 @@
 #    the BASE interpreter's packages, not torch's. Instead it asks python3 (PYTHON3 names another
 #    interpreter) which carried wheels' distributions it lacks, installs only those, offline and
 #    without their dependencies, into SITE (default ${TMPDIR:-/tmp}/atelier-gpu-site) and puts
-#    SITE first on PYTHONPATH. A package the machine has is never replaced, whatever its version.
+#    SITE first on PYTHONPATH. A package the machine has is never replaced, whatever its version,
+#    except typing-extensions when the machine's is older than the carried one (the carried
+#    pydantic, which xgrammar needs, wants 4.16 or later; a newer one serves older users alike).
 # 2. gpu_fast.py's preflight, before any model work: imports torch, diffusers, transformers,
 #    accelerate, torchao, xgrammar (and peft.tuners.tuners_utils where peft is installed: diffusers
 #    imports it in every UNet call) and prints their versions, and on a real run (not --tiny)
