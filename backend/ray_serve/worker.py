@@ -6,10 +6,10 @@ A job's input files arrive as bytes and are written into the replica's own tempo
 the result's files go back as bytes and the folder is deleted. Events stream back as they happen.
 Every file goes through ``output_files.write_file``: a full disk on the replica's node, for an
 upload or a result, ends the job with ``write_failed`` whose hint speaks of the server's disk.
-Cancelling or closing the call (``POST .../cancel``) sets the job's cancel event; the replica stays busy
-until the job has stopped, so it never runs two. Every job of a replica runs on the same thread:
-CUDA graphs that torch.compile records belong to the thread that recorded them, and a thread per
-job would record them again at every job.
+Cancelling or closing the call (``POST .../cancel``) sets the job's cancel event; the replica
+stays busy until the job has stopped, so it never runs two. Every job of a replica runs on the
+same thread: CUDA graphs that torch.compile records belong to the thread that recorded them, and
+a thread per job would record them again at every job.
 """
 
 from __future__ import annotations
