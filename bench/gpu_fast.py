@@ -55,7 +55,8 @@ event of an ``early_pixels`` job) plus Blender's hand-over and apply time, measu
 (``--blender-ms``, or ``--blender-json`` from ``bench/profile_texture.py --json``): printed
 separately and summed against the goals on an H200. Before any model work a preflight imports
 every library the run needs (and checks for a CUDA GPU unless ``--tiny``) and prints their
-versions, or stops in seconds naming what failed. Each figure is printed when measured and the
+versions, or stops in seconds naming what failed (torchao and xgrammar, which only some items
+need, are named and the run goes on). Each figure is printed when measured and the
 JSON is written after each one, so a run cut short still has the first figures. ``--tiny`` runs
 the same on the CPU with the tests' tiny models, a check that it runs (compiled modes only with
 ``--tiny-compile [ITEMS]``: traced by torch.compile's eager backend, which still takes tens of

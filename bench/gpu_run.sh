@@ -24,7 +24,8 @@
 # 2. gpu_fast.py's preflight, before any model work: imports torch, diffusers, transformers,
 #    accelerate, torchao, xgrammar (and peft.tuners.tuners_utils where peft is installed: diffusers
 #    imports it in every UNet call) and prints their versions, and on a real run (not --tiny)
-#    checks that torch sees a CUDA GPU; any failure stops the run in seconds, naming each one.
+#    checks that torch sees a CUDA GPU; any failure stops the run in seconds, naming each one,
+#    except torchao and xgrammar, which only some items need: the line says what they cost.
 # 3. The items, cheap figures first and the SDXL UNet's compile (minutes) after them (see
 #    gpu_fast.py). No item or mode starts after BUDGET_S (400 s), no compiled mode with less than
 #    --min-compile-left-s (200 s) of it left (marked skipped; the uncompiled modes still run),

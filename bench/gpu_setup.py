@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.gpu_turbo import MODELS, build_full_size
+from core.errors import first_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,9 @@ def device_and_dtype(tiny: bool, check_flag: str):
 # What the fast-path benchmark imports: (module, distribution). peft is added where it is installed.
 PREFLIGHT_MODULES = (("torch", "torch"), ("diffusers", "diffusers"), ("transformers", "transformers"),
                      ("accelerate", "accelerate"), ("torchao", "torchao"), ("xgrammar", "xgrammar"))
+# Those only some items need, with what their absence costs: the run goes on without them.
+PREFLIGHT_OPTIONAL = {"torchao": "the int8 and fp8 rows fail",
+                      "xgrammar": "the ideas item runs unconstrained"}
 
 
 def preflight(need_cuda: bool, modules=PREFLIGHT_MODULES) -> str:
@@ -61,7 +65,9 @@ def preflight(need_cuda: bool, modules=PREFLIGHT_MODULES) -> str:
     any model work: a run that would die at its first import or first job stops in seconds with
     every cause in one message. peft too where it is installed: with peft there, diffusers imports
     ``peft.tuners.tuners_utils`` in every UNet call, so a peft that does not load with this
-    transformers fails every job. Returns the versions as one line."""
+    transformers fails every job. A module in ``PREFLIGHT_OPTIONAL`` that fails only costs the
+    items that need it: the line says which, and the run goes on. Returns the versions as one
+    line."""
     import importlib
     import importlib.metadata
     import importlib.util
@@ -74,7 +80,11 @@ def preflight(need_cuda: bool, modules=PREFLIGHT_MODULES) -> str:
         try:
             importlib.import_module(module)
         except Exception as exc:  # missing, or built for another version of what it imports
-            failed.append(f"{module}: {type(exc).__name__}: {exc}")
+            cause = f"{module}: {type(exc).__name__}: {first_line(exc)}"
+            if module in PREFLIGHT_OPTIONAL:
+                found.append(f"{distribution} NOT LOADED, {PREFLIGHT_OPTIONAL[module]} ({cause})")
+            else:
+                failed.append(cause)
             continue
         try:
             found.append(f"{distribution} {importlib.metadata.version(distribution)}")

@@ -8,6 +8,7 @@ import importlib.metadata
 import pytest
 import torch
 
+from bench import gpu_setup
 from bench.gpu_setup import preflight
 
 
@@ -35,3 +36,10 @@ def test_a_real_run_needs_a_cuda_gpu():
     with pytest.raises(SystemExit) as stopped:
         preflight(need_cuda=True, modules=(("torch", "torch"),))
     assert "sees no CUDA GPU" in str(stopped.value.code) and "--tiny" in str(stopped.value.code)
+
+
+def test_a_library_only_some_items_need_is_named_and_the_run_goes_on(monkeypatch):
+    monkeypatch.setitem(gpu_setup.PREFLIGHT_OPTIONAL, "atelier_optional_library", "the extra rows fail")
+    line = preflight(need_cuda=False, modules=(("numpy", "numpy"), ("atelier_optional_library", "extra")))
+    assert line.startswith(f"preflight ok: numpy {importlib.metadata.version('numpy')}, ")
+    assert "extra NOT LOADED, the extra rows fail (atelier_optional_library: ModuleNotFoundError" in line
