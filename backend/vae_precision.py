@@ -35,7 +35,7 @@ def kept(pipe):
             vae.to(before)
 
 
-def upcast_by_the_pipeline(pipe) -> bool:
+def _upcast_by_the_pipeline(pipe) -> bool:
     """Whether ``pipe``'s VAE is half precision and cast to float32 by the pipeline at each use
     (the SDXL family, whose VAE config says ``force_upcast``)."""
     import torch
@@ -50,7 +50,7 @@ def keep_float32(pipe) -> str:
     was done, for the record."""
     import torch
 
-    if not upcast_by_the_pipeline(pipe):
+    if not _upcast_by_the_pipeline(pipe):
         return "no"
     vae = pipe.vae
     vae.to(torch.float32)

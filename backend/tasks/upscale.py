@@ -49,15 +49,16 @@ def run(request: protocol.UpscaleRequest, job: JobContext) -> TaskOutput:
                                                   strength, request.seamless)
     job.check_cancelled()
     resized = lanczos(picture, width, height)
+    vae_tiles = decodes_in_tiles(plan, native)
     generated = tiled_image_to_image(
-        job, edit, family, resized, plan, request.seamless, native, prompt=request.prompt,
+        job, edit, family, resized, plan, request.seamless, vae_tiles, prompt=request.prompt,
         negative_prompt=request.negative_prompt, strength=strength, steps=settings["steps"],
         guidance=settings["guidance"], seed=job.seed)
     settings.update(width=width, height=height)
     parameters = image_edit.parameters_of(request, settings, job.seed, strength, request.seamless,
                                           factor=request.factor, tile=tile, tiles=len(plan.tiles))
     return image_edit.finish(job, model, edit, family, image_edit.at_depth(generated, picture.pixels.dtype),
-                             parameters, notes, eager=decodes_in_tiles(plan, native))
+                             parameters, notes, eager=vae_tiles)
 
 
 def check_request(request: protocol.UpscaleRequest, strength: float) -> tuple[int, int]:
@@ -117,16 +118,15 @@ def lanczos(picture: image_edit.Picture, width: int, height: int) -> np.ndarray:
 
 
 def tiled_image_to_image(job: JobContext, edit, family: Family, image: np.ndarray, plan: TilePlan,
-                         seamless: str, native: int, *, seed: int, **settings) -> np.ndarray:
+                         seamless: str, vae_tiles: bool, *, seed: int, **settings) -> np.ndarray:
     """Image-to-image over ``image`` (float32 H x W x 3) tile by tile; float32 H x W x 3 0..1.
 
     A single tile is passed on as is (the direct call). Each tile has its own seed (the job's
-    seed plus its index), so no two tiles start from the same noise. Tiles larger than
-    ``native`` (the model's native side) decode the VAE in tiles.
+    seed plus its index), so no two tiles start from the same noise. With ``vae_tiles``
+    (``decodes_in_tiles``) the VAE decodes each tile in tiles of its own.
     """
     tiles = plan.tiles
     padding = _whole_axes(plan, seamless)
-    vae_tiles = decodes_in_tiles(plan, native)
     if len(tiles) == 1:
         with _vae_tiling(edit, vae_tiles):
             return image_edit.image_to_image_pixels(job, edit, family, image, seed=seed,
