@@ -48,16 +48,10 @@
 # the options give --blender-ms or --blender-json; without it the button-to-material goal reads
 # "not measured".
 #
-# .cache/gpu-wheels (git-ignored, about 27 MiB) holds wheels for CPython 3.12 on x86-64 Linux of
-# diffusers, accelerate, torchao and xgrammar, and of what they or the backend need that such a
-# machine may lack: apache-tvm-ffi, pydantic, pydantic-core, annotated-types, typing-inspection,
-# typing-extensions, pillow, jsonschema, jsonschema-specifications, referencing, rpds-py, attrs,
-# requests, urllib3, idna, charset-normalizer, certifi, psutil, pyyaml, coloraide,
-# importlib-metadata, zipp. Fill it on a machine with network access, e.g.:
-#
-#     pip download --no-deps --python-version 3.12 --only-binary=:all: \
-#         --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
-#         -d .cache/gpu-wheels diffusers==0.42.1 accelerate==1.15.0 torchao==0.18.0 xgrammar==0.2.9 ...
+# .cache/gpu-wheels (git-ignored, about 27 MiB) holds the wheels pinned in bench/gpu-wheels.txt
+# (diffusers, accelerate, torchao, xgrammar and what they or the backend need that such a machine
+# may lack) for CPython 3.12 on x86-64 Linux. A new checkout has neither it nor the profile above:
+# `bash bench/gpu_prepare.sh` makes both on the CPU machine, in about a minute.
 set -euo pipefail
 shopt -s nullglob
 

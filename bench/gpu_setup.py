@@ -101,8 +101,8 @@ def preflight(need_cuda: bool, modules=PREFLIGHT_MODULES) -> str:
     if failed:
         sys.exit("preflight failed, nothing measured:\n  " + "\n  ".join(failed) + "\n"
                  "bench/gpu_run.sh installs what the machine lacks from the wheels in .cache/gpu-wheels "
-                 "(carry that folder along); a package the machine has that fails to import needs a "
-                 "version that matches the others")
+                 "(made by bench/gpu_prepare.sh on the CPU machine; carry that folder along); a package "
+                 "the machine has that fails to import needs a version that matches the others")
     return "preflight ok: " + ", ".join(found)
 
 
