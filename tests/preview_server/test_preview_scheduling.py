@@ -152,7 +152,9 @@ def test_a_preview_can_still_be_cancelled(backend, texture_request):
     finals = finals_by_id(until_ended(backend, [superseded["id"], newer["id"]]))
     assert finals[superseded["id"]]["code"] == "cancelled"
     assert finals[newer["id"]]["type"] == "result", finals[newer["id"]]
-    nothing_more_for(backend, [running["id"], superseded["id"], "cancel-preview", "cancel-superseded"])
+    cancels = ("cancel-preview", "cancel-superseded")
+    nothing_more_for(backend, [running["id"], superseded["id"], *cancels])
+    assert not [e for e in backend.stash if e.get("id") in cancels]  # answers that came while waiting
 
 
 def test_shutdown_ends_every_preview_once(start_backend, texture_request):
