@@ -59,7 +59,7 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def _drop_permission_overrides() -> None:
+def drop_permission_overrides() -> None:
     """Remove the permission-override capabilities from this process for good (effective,
     permitted and inheritable sets). Threads inherit them from the one that starts them, so
     this runs before any other thread exists."""
@@ -240,7 +240,7 @@ def _arm_pause(point: str, pause_file: Path, times: int = 1, die: bool = False) 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the extension folder
     if os.environ.get(FAULT_UNPRIVILEGED) == "1":
-        _drop_permission_overrides()
+        drop_permission_overrides()
     if os.environ.get(FAULT_OOM_PROMPT):
         _arm_out_of_memory(os.environ[FAULT_OOM_PROMPT])
     if os.environ.get(FAULT_PAUSE_AT):

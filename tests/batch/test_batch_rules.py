@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from core import batch, schema
 from core.protocol import SEED_MAX
 
 REPORT_SCHEMA = "batch_report.json"
+TESTS = Path(__file__).resolve().parent.parent
+ROOT = TESTS.parent
 
 
 def test_rows_keep_their_line_numbers_and_bad_rows_are_reported_not_run():
@@ -163,15 +168,24 @@ def test_report_paths_are_checked_before_and_replaced_in_one_step(tmp_path):
     assert "is a folder; name a file in it" in batch.report_path_problem(tmp_path)
     (tmp_path / "file").write_text("")
     assert "a file stands in its way" in batch.report_path_problem(tmp_path / "file" / "report.json")
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    if not os.access(locked, os.W_OK):  # root writes anywhere
-        assert "cannot write the batch report in" in batch.report_path_problem(locked / "report.json")
     target = tmp_path / "report.json"
     target.write_text("an older report")
     batch.write_report(target, _report(error="refused"))
     assert json.loads(target.read_text())["error"] == "refused"
-    assert sorted(os.listdir(tmp_path)) == ["file", "locked", "report.json"]  # no temporary file left
+    assert sorted(os.listdir(tmp_path)) == ["file", "report.json"]  # no temporary file left
+
+
+def test_a_report_folder_that_cannot_be_written_is_refused(tmp_path):
+    """Checked in a process without root's power to ignore permissions, so under root (CI) too."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    check = ("import sys; from fault_backend import drop_permission_overrides; drop_permission_overrides(); "
+             "from core import batch; print(batch.report_path_problem(sys.argv[1]))")
+    path = os.pathsep.join(map(str, (ROOT, TESTS)))
+    done = subprocess.run([sys.executable, "-c", check, str(locked / "report.json")], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    assert f"cannot write the batch report in {locked}" in done.stdout, done.stdout
 
 
 def test_a_refused_batch_report_meets_the_schema():
