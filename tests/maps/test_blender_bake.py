@@ -39,12 +39,24 @@ def test_a_procedural_material_bakes_height_metallic_and_ao(bpy_module, plane, t
     assert len(bpy_module.data.images) == 0  # the files are what the bake is for
 
 
-def test_box_projected_recipes_bake_their_mixed_height(bpy_module, plane, tmp_path):
+def test_box_projected_recipes_bake_their_mixed_height(bpy_module, addon, plane, tmp_path, monkeypatch):
     bpy_module.ops.atelier.generate_texture(prompt="red brick", model="builtin", seed=4)
     nodes_before = sorted(n.name for n in plane.active_material.node_tree.nodes)
+    assert "top projection" in nodes_before  # brick is box-projected
     bake(bpy_module, tmp_path, {"height"})
-    assert png(tmp_path / "Brick_built-in_height.png").std() > 1000
+    boxed = png(tmp_path / "Brick_built-in_height.png")
+    assert boxed.std() > 1000
     assert sorted(n.name for n in plane.active_material.node_tree.nodes) == nodes_before
+    # On a face looking up the box blend is all top copy, which is the recipe laid out without
+    # projection: the mixed height must be exactly that recipe's height (mixing by any other
+    # weights brings in the front and side copies' bricks).
+    monkeypatch.delitem(addon.builtin.texture.recipes()["brick"], "projection")
+    bpy_module.ops.atelier.generate_texture(prompt="red brick", model="builtin", seed=4)
+    assert "top projection" not in plane.active_material.node_tree.nodes  # built unprojected
+    bake(bpy_module, tmp_path / "unprojected", {"height"})
+    (path,) = (tmp_path / "unprojected").glob("*_height.png")
+    unprojected = png(path)
+    assert np.array_equal(unprojected, boxed), np.abs(unprojected.astype(int) - boxed).max()
 
 
 @pytest.mark.parametrize("displacement", ["BUMP", "DISPLACEMENT"])

@@ -46,12 +46,18 @@ def served_maps(final: dict) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def expected(tiny_marigold, texture_png) -> dict[str, np.ndarray]:
+def predictions(tiny_marigold, texture_png) -> dict[str, np.ndarray]:
+    """Each pipeline's direct prediction of the test picture, by the backend's part names."""
     image = Image.open(texture_png)
-    steps = TINY_MARIGOLD_STEPS
-    normals = direct("MarigoldNormalsPipeline", tiny_marigold / "normals", image, steps)
-    depth = direct("MarigoldDepthPipeline", tiny_marigold / "depth", image, steps)
-    appearance = direct("MarigoldIntrinsicsPipeline", tiny_marigold / "appearance", image, steps)
+    return {part: direct(pipeline_class, tiny_marigold / part, image, TINY_MARIGOLD_STEPS)
+            for part, pipeline_class in (("normals", "MarigoldNormalsPipeline"),
+                                         ("depth", "MarigoldDepthPipeline"),
+                                         ("appearance", "MarigoldIntrinsicsPipeline"))}
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_marigold, predictions) -> dict[str, np.ndarray]:
+    normals, depth, appearance = (predictions[part] for part in ("normals", "depth", "appearance"))
     height = height_from_depth(depth[0, ..., 0])
     where = appearance_channels(json.loads((tiny_marigold / "appearance" / "model_index.json").read_text())
                                 ["target_properties"])
@@ -73,6 +79,18 @@ def test_every_map_is_pixel_identical_to_direct_diffusers(backend, maps_request,
         difference = np.abs(pixels.astype(int) - expected[role]).max()
         assert np.array_equal(pixels, expected[role]), (role, difference)
     assert final["metadata"]["parameters"]["steps"] == TINY_MARIGOLD_STEPS  # the models' recommendation
+
+
+def test_near_is_high_in_the_served_height(backend, maps_request, predictions):
+    """The expected height above goes through ``height_from_depth`` itself, so its orientation
+    is checked here against the raw depth (0 near, 1 far): where the depth model saw the surface
+    nearer, the served height is higher."""
+    final = backend.request(maps_request(seed=SEED, steps=None, maps=["height"]))
+    assert final["type"] == "result", final
+    height = served_maps(final)["height"].astype(np.float64)
+    depth = predictions["depth"][0, ..., 0]
+    correlation = np.corrcoef(height.ravel(), depth.ravel())[0, 1]
+    assert correlation < -0.5, correlation
 
 
 def test_maps_have_the_documented_formats(backend, maps_request):
