@@ -18,7 +18,7 @@ from ..core.pbr import COLOR_SPACES, MAP_ROLES
 from ..core.protocol import SEAMLESS_MODES
 from . import pbr_material, uv_unwrap
 from .names import MAX_NAME_BYTES, datablock_name
-from .texture import load_image, roll_back, store_provenance
+from .texture import check_editable, load_image, roll_back, store_provenance
 
 MAPS_PROVENANCE_KEY = "atelier_maps_provenance"
 
@@ -55,6 +55,29 @@ def pick_material(context: bpy.types.Context, name: str = "") -> bpy.types.Mater
     return obj.active_material
 
 
+def check_can_take_maps(context: bpy.types.Context, material: bpy.types.Material, roles) -> bpy.types.Image:
+    """The picture ``roles`` are made from; ``ApplyError`` saying what to change when they cannot
+    be put on ``material`` here: it has no picture, it is linked from a library, or a mesh
+    needing a UV map cannot get one (``meshes_to_unwrap``). Run before anything is made or sent."""
+    picture = check_material(material)
+    check_editable([material])
+    meshes_to_unwrap(context, [material], roles)
+    return picture
+
+
+def meshes_to_unwrap(context: bpy.types.Context, materials, roles) -> list[bpy.types.Object]:
+    """The objects (one per mesh) showing ``materials`` that need a UV map for ``roles`` (normal
+    and height maps need one); ``ApplyError`` when one cannot be unwrapped here (hidden, not in
+    Object Mode, linked from a library)."""
+    if not {"normal", "height"} & set(roles):
+        return []
+    users = [obj for material in materials for obj in uv_unwrap.users_of(material)]
+    to_unwrap = uv_unwrap.meshes_without_uvs(users)
+    uv_unwrap.check_can_unwrap(context, to_unwrap)
+    check_editable(block for obj in to_unwrap for block in (obj, obj.data))
+    return to_unwrap
+
+
 def check_material(material: bpy.types.Material) -> bpy.types.Image:
     """The picture maps are made from (``ApplyError`` when the material has none)."""
     return pbr_material.base_texture(material).image
@@ -79,9 +102,7 @@ def apply_maps(context: bpy.types.Context, materials, files: dict[str, Path], re
     if unknown:
         raise ApplyError(f"unknown map {unknown[0]!r}; use one of {', '.join(MAP_ROLES)}")
     needs_uv = bool({"normal", "height"} & set(files))
-    users = [obj for material in materials for obj in uv_unwrap.users_of(material)]
-    to_unwrap = uv_unwrap.meshes_without_uvs(users) if needs_uv else []
-    uv_unwrap.check_can_unwrap(context, to_unwrap)
+    to_unwrap = meshes_to_unwrap(context, materials, files)
     stem = check_material(materials[0]).name
     created: list = []
     undo: list = []

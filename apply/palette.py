@@ -31,6 +31,7 @@ Everything is checked before anything changes, so a refused apply leaves the sce
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -118,6 +119,14 @@ def linear_to_display(rgb) -> mathutils.Color:
     return mathutils.Color(rgb).from_scene_linear_to_srgb()
 
 
+def colour_problem(rgb, what: str) -> str:
+    """Why ``rgb`` is no colour ('' when it is): a component that is not a number (a script's NaN
+    passes the 0..1 clamp of Blender's colour fields, and no hex code can be made of it)."""
+    if all(math.isfinite(value) for value in rgb):
+        return ""
+    return f"{what} ({', '.join(f'{value:g}' for value in rgb)}) is not a colour"
+
+
 def to_hex(display) -> str:
     return "#" + "".join(f"{round(min(max(v, 0.0), 1.0) * 255):02x}" for v in display)
 
@@ -178,6 +187,10 @@ def swatches_of(scene, palette: bpy.types.Palette) -> list[Swatch]:
     """The palette's colours as they are now, with names and roles where Atelier recorded them."""
     info = scene.atelier.palettes.get(palette.name)
     known = info is not None and len(info.colors) == len(palette.colors)
+    for number, color in enumerate(palette.colors, start=1):
+        problem = colour_problem(color.color, f"colour {number} of palette {palette.name!r}")
+        if problem:
+            raise PaletteError(f"{problem}; pick that colour again in the palette")
     return [Swatch(palette_color_hex(c), info.colors[i].label if known else "",
                    info.colors[i].role if known else "")
             for i, c in enumerate(palette.colors)]

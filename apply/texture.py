@@ -60,6 +60,34 @@ def can_hold_material(obj: bpy.types.Object | None) -> bool:
     return obj is not None and obj.data is not None and hasattr(obj.data, "materials")
 
 
+def linked_problem(idblocks: Iterable[bpy.types.ID]) -> str:
+    """Why one of ``idblocks`` cannot be changed in this file ('' when all can): it is linked
+    from a library, or is a part of a library override that stays linked (an overridden
+    object's mesh and materials). Blender's Python lets some changes to linked data through
+    without an error, so they are refused here, before anything is sent or changed."""
+    for idblock in idblocks:
+        if not idblock.is_editable:
+            what = (repr(idblock.name) if isinstance(idblock, bpy.types.Object)
+                    else f"the {type(idblock).__name__.lower()} {idblock.name!r}")
+            return (f"{what} is linked from a library and cannot be changed in this file; make it "
+                    "local (select its object, then Object > Relations > Make Local > Selected "
+                    "Objects, Data and Materials) or change it in the file it comes from")
+    return ""
+
+
+def check_editable(idblocks: Iterable[bpy.types.ID]) -> None:
+    """``ApplyError`` saying what to make local when one of ``idblocks`` is linked from a library."""
+    problem = linked_problem(idblocks)
+    if problem:
+        raise ApplyError(problem)
+
+
+def check_can_take_material(objects: Iterable[bpy.types.Object]) -> None:
+    """``ApplyError`` when a material cannot be put on one of ``objects`` here: the object or its
+    data (which holds its slots, and the UV map maps may need) is linked from a library."""
+    check_editable(block for obj in objects for block in (obj, obj.data))
+
+
 def pick_targets(context: bpy.types.Context, target: str = "") -> list[bpy.types.Object]:
     """``target`` by name; else the selected objects that hold materials; else the active one."""
     if target:

@@ -4,6 +4,10 @@ Operators are thin shells around these (see ``operators/backend_operator.py``): 
 a modal timer, ``blender -b`` waits. No bpy here except through the callers, so tests drive the
 asynchronous path by calling ``drain`` themselves (timers never fire under the bpy module).
 
+``submit`` sends nothing the backend would skip, refuse or cut short for its form alone (a prompt
+over ``limits.MAX_PROMPT_CHARS``, a number JSON cannot carry, a line over ``protocol.MAX_LINE_BYTES``,
+which the backend skips without knowing whose it was): that is ``JobRefused`` saying what to change.
+
 A request that names an ``output_dir`` gets a folder of its own: ``submit`` makes
 ``<output_dir>/<id>/`` (``job_folder``) and sends that instead. A result is parsed once, as it
 arrives (``core.results.parse_result``): ``job.result`` is typed, and a malformed result, or one
@@ -16,12 +20,13 @@ crashed Blender left go at the next session's first job (``job_folder.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import protocol, results
+from ..core import limits, protocol, results
 from . import job_folder
 from .backend_client import BackendClient, BackendConfig
 from .text_server import TextServerConfig
@@ -141,10 +146,16 @@ def active_jobs() -> list[Job]:
 
 
 def submit(client: BackendClient, request: protocol.Request, label: str = "") -> Job:
-    """Start a job; a backend that cannot be started becomes ``JobRefused`` with the reason.
+    """Start a job; ``JobRefused`` with what to change for a request the backend would skip,
+    refuse or cut short for its form alone (a prompt over the cap, ``request_problem``), and with
+    the reason for a backend that cannot be started.
 
     A request with an ``output_dir`` (the jobs folder) gets its own new folder inside it,
-    ``<output_dir>/<id>/``, which is what the backend is told to write in."""
+    ``<output_dir>/<id>/``, which is what the backend is told to write in. Nothing is left of it
+    when the request is not sent, however that fails."""
+    problem = limits.request_prompts_problem(request)  # before anything is made
+    if problem:
+        raise JobRefused(problem)
     folder = None
     if getattr(request, "output_dir", ""):
         try:
@@ -153,18 +164,48 @@ def submit(client: BackendClient, request: protocol.Request, label: str = "") ->
             raise JobRefused(str(exc)) from None
         request = dataclasses.replace(request, output_dir=str(folder.path))
     try:
-        client.submit(request)
-    except TransportClosed as exc:  # its message says why, with the backend's last words
+        _send(client, request)
+    except BaseException:
         if folder is not None:
             folder.remove()
+        raise
+    job = Job(request=request, label=label, folder=folder, client=client)
+    _jobs[job.id] = job
+    return job
+
+
+def _send(client: BackendClient, request: protocol.Request) -> None:
+    """Send ``request`` as it is (its folder named); ``JobRefused`` when it cannot be."""
+    problem = request_problem(request)
+    if problem:
+        raise JobRefused(problem)
+    try:
+        client.submit(request)
+    except TransportClosed as exc:  # its message says why, with the backend's last words
         # A remote backend's refusal names the setting to change already; a local process's
         # last words do not.
         advice = (" — check the backend Python in Atelier's preferences (or ATELIER_PYTHON) and press "
                   "Doctor" if isinstance(client.config, BackendConfig) else "")
         raise JobRefused(f"{exc}{advice}") from exc
-    job = Job(request=request, label=label, folder=folder, client=client)
-    _jobs[job.id] = job
-    return job
+
+
+def request_problem(request: protocol.Request) -> str:
+    """What to change so that ``request`` can be sent as one protocol line the backend reads
+    ('' when it can): numbers that JSON cannot carry (NaN, infinity), text that is not Unicode,
+    or a line over ``protocol.MAX_LINE_BYTES``, which the backend would skip without knowing
+    whose it was (the job would never hear back)."""
+    try:
+        size = len(protocol.encode(request).encode("utf-8"))
+    except ValueError:  # UnicodeEncodeError is one
+        # The check the backend makes of every line it reads: it names the field.
+        problem = protocol.value_problem(request.to_dict()) or "it cannot be written as JSON"
+        return f"the {request.type} request cannot be sent: {problem}; change that setting"
+    if size <= protocol.MAX_LINE_BYTES:
+        return ""
+    fields = request.to_dict()
+    longest = max(fields, key=lambda name: len(json.dumps(fields[name], ensure_ascii=False)))
+    return (f"the {request.type} request is {size:,} bytes, more than the backend reads in one line "
+            f"({protocol.MAX_LINE_BYTES:,}); shorten its longest field, {longest!r}")
 
 
 def release(result_id: str) -> None:

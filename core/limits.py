@@ -5,23 +5,29 @@ Sizes and steps are set per machine: ``ATELIER_MAX_SIZE`` (pixels per side, defa
 them for one server. ``ATELIER_MAX_UPSCALE_SIZE`` (default 4096) caps the side of an upscaled
 image, which is made tile by tile and so may be larger than one generation.
 ``ATELIER_MAX_PROJECT_FACES`` (default 1,000,000) caps the faces of the meshes one projection
-paints (modifiers applied): Blender refuses more before it renders anything. The prompt cap is
-the same everywhere, so Blender refuses what the backend would.
+paints (modifiers applied): Blender refuses more before it renders anything. The prompt cap
+holds for every prompt and negative prompt of every request, and Blender refuses a longer one
+before anything is sent (``client.session.submit``): nothing reaches a backend that would refuse
+it (palettes, scene ideas) or silently cut it short (a texture model's text encoder).
 """
 
 from __future__ import annotations
 
 import os
 
-from .protocol import MAX_LINE_BYTES
+from .protocol import MAX_LINE_BYTES, Request
 
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 150
 DEFAULT_MAX_UPSCALE_SIZE = 4096
 DEFAULT_MAX_PROJECT_FACES = 1_000_000
 MIN_SIZE = 64
-# The most characters of a prompt a text model reads (palettes and scene ideas alike).
+# The most characters of a prompt a text model reads (palettes and scene ideas alike), and of
+# each prompt and negative prompt of every other request (textures and image edits).
 MAX_PROMPT_CHARS = 1000
+# The request fields that hold a prompt (``core.protocol``: texture, image edits, palette, ideas),
+# and how a message names each. An idea request's ``context`` is scene data, not a prompt.
+PROMPT_FIELDS = {"prompt": "prompt", "negative_prompt": "negative prompt"}
 # Over HTTP (PROTOCOL.md, "Over HTTP"): the server refuses more and the client sends and reads no
 # more. The request part and each event line are one protocol line.
 HTTP_MAX_REQUEST_PART_BYTES = MAX_LINE_BYTES
@@ -50,10 +56,21 @@ def max_project_faces() -> int:
     return _positive_int("ATELIER_MAX_PROJECT_FACES", DEFAULT_MAX_PROJECT_FACES)
 
 
-def prompt_length_problem(prompt: str) -> str:
-    """What to change when ``prompt`` is longer than a text model reads; "" when it is not."""
+def prompt_length_problem(prompt: str, what: str = "prompt") -> str:
+    """What to change when ``prompt`` (the ``what``: "prompt", "negative prompt") is longer than a
+    text model reads; "" when it is not."""
     if len(prompt) > MAX_PROMPT_CHARS:
-        return f"the prompt has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}"
+        return f"the {what} has {len(prompt)} characters; shorten it to {MAX_PROMPT_CHARS}"
+    return ""
+
+
+def request_prompts_problem(request: Request) -> str:
+    """What to change when a prompt a request carries (``PROMPT_FIELDS``, whichever of them its
+    type has) is over the cap; "" when none is. Every request passes here before it is sent."""
+    for name, what in PROMPT_FIELDS.items():
+        problem = prompt_length_problem(getattr(request, name, ""), what)
+        if problem:
+            return problem
     return ""
 
 

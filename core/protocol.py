@@ -476,7 +476,7 @@ def _decode(line: str, registry: dict, what: str):
     if not isinstance(raw, dict):
         raise ProtocolError(f"a {what} must be a JSON object, got {type(raw).__name__}",
                             hint='send one object per line, e.g. {"type": "ping", "id": "1"}')
-    problem = _value_problem(raw)
+    problem = value_problem(raw)
     request_id = raw.get("id") if isinstance(raw.get("id"), str) and _is_text(raw["id"]) else None
     if request_id is not None and not 0 < len(request_id) <= MAX_ID_CHARS:
         raise ProtocolError(f"the id has {len(request_id)} characters; use 1 to {MAX_ID_CHARS}",
@@ -498,7 +498,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
 
-def _value_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
+def value_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
     """What makes a decoded value unfit to handle, naming where; None when it is fine.
 
     Valid JSON can still hold numbers that overflow to infinity (``1e999``), strings that are
@@ -518,7 +518,7 @@ def _value_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
     else:
         items = enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _value_problem(item, f"{path}.{key}" if path else str(key), depth + 1)
+        found = value_problem(item, f"{path}.{key}" if path else str(key), depth + 1)
         if found:
             return found
     return None

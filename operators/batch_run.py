@@ -131,10 +131,8 @@ def _from_csv(operator, default_maps: tuple[str, ...]) -> list[ItemSpec | rules.
 
 def _checked(obj: bpy.types.Object, name: str, line: int) -> rules.Problem | None:
     """A problem when ``obj`` cannot take a material here (linked from a library)."""
-    if obj.is_editable and obj.data.is_editable:
-        return None
-    return rules.Problem(name, f"{name!r} is linked from a library and cannot be edited here; make it "
-                               "local (Object > Relations > Make Local) or texture it in its own file", line)
+    linked = apply_texture.linked_problem([obj, obj.data])
+    return rules.Problem(name, linked, line) if linked else None
 
 
 def _spec(operator, obj: bpy.types.Object, name: str, prompt: str, seed: int | None,

@@ -14,7 +14,7 @@ import bpy
 
 from .. import preferences
 from ..apply import image_version, material_maps, pbr_material
-from ..apply.texture import TextureParameters
+from ..apply.texture import TextureParameters, check_editable
 from ..client import session
 from ..client.session import ApplyError, JobRefused
 from ..core import protocol
@@ -129,6 +129,7 @@ class ImageVersionOperator(BackendJobOperator):
         try:
             picture, materials = self.target(context)
             check_readable(picture)
+            check_editable(materials)  # the new version goes into them
             fields = self.common_fields(request_id, args)
             request = self.edit_request(context, request_id, picture, args, fields)
         except (ApplyError, ImageEditError, OSError) as exc:

@@ -24,7 +24,7 @@ import bpy
 from .. import preferences
 from ..apply import live_preview as display
 from ..apply.raw_pixels import read_pixels
-from ..apply.texture import pick_targets
+from ..apply.texture import check_can_take_material, pick_targets
 from ..client import session
 from ..client.session import ApplyError, JobRefused
 from ..core import limits, protocol
@@ -75,6 +75,7 @@ def start(context: bpy.types.Context) -> str:
         raise JobRefused("select a mesh object to show the preview on")
     active = context.active_object
     target = active if active in targets else targets[0]
+    check_can_take_material([target])
     model = preferences.resolved_model("texture")
     if not model or model == preferences.BUILTIN:
         raise JobRefused("live preview needs a texture model in the backend; set one in Atelier's "

@@ -140,7 +140,7 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
     def run_in_blender(self, context: bpy.types.Context) -> str:
         material = material_maps.pick_material(context, self.material)
         roles = self._roles()
-        picture = material_maps.check_material(material)
+        picture = material_maps.check_can_take_maps(context, material, roles)
         applied = classic_maps(context, [material], roles, self._seamless(picture), options(self))
         material_maps.record_history(context.scene, material, applied)
         return f"Material {material.name!r}: {describe(applied)}"
@@ -151,7 +151,7 @@ class ATELIER_OT_derive_maps(BackendJobOperator, bpy.types.Operator):
         try:
             material = material_maps.pick_material(context, self.material)
             roles = self._roles()
-            picture = material_maps.check_material(material)
+            picture = material_maps.check_can_take_maps(context, material, roles)
             check_picture(picture)
             path = self._picture_path(picture, request_id)
         except (ApplyError, MapError, OSError) as exc:

@@ -9,8 +9,8 @@ import os
 import bpy
 
 from .. import preferences
-from ..core import model_folders
-from ..core.maps_models import MARIGOLD
+from ..client.session import format_error
+from ..core import maps_models, model_folders
 
 # The preference each kind of model is picked in (ControlNets have no preference of their own:
 # the control operators name theirs).
@@ -20,6 +20,19 @@ _SETTING = {"texture": "texture_model", "text": "text_model", "maps": "maps_mode
 def setting_for(kind: str) -> str:
     """The preference a model of ``kind`` is used through, or '' when there is none."""
     return _SETTING.get(kind, "")
+
+
+def maps_setting(model: str) -> str:
+    """The Maps Model preference that ``model`` means: ``classic`` and ``marigold`` as they are, a
+    hub part of Marigold as ``marigold`` (the setting names the three parts together), an existing
+    folder as it is; ``MapsModelError`` saying what to use for anything else."""
+    name = maps_models.named(model)
+    if name == maps_models.CLASSIC or os.path.isdir(os.path.expanduser(name)):
+        return name
+    if name in {part.hub_id for part in maps_models.MARIGOLD_PARTS}:
+        return maps_models.MARIGOLD
+    maps_models.part_sources(name)  # 'marigold' passes; any other name raises, saying why
+    return name
 
 
 def _preferences_or_error(operator: bpy.types.Operator):
@@ -113,8 +126,12 @@ class ATELIER_OT_model_use(bpy.types.Operator):
         if not value:
             self.report({"ERROR"}, "No model was named; pass a hub id or a folder")
             return {"CANCELLED"}
-        if self.kind == "maps" and not os.path.isdir(value):
-            value = MARIGOLD  # a hub part of Marigold: the maps setting names the three together
+        if self.kind == "maps":
+            try:
+                value = maps_setting(value)
+            except maps_models.MapsModelError as exc:
+                self.report({"ERROR"}, format_error(exc.message, exc.hint))
+                return {"CANCELLED"}
         setting = setting_for(self.kind)
         setattr(prefs, setting, value)
         context.preferences.is_dirty = True

@@ -22,7 +22,7 @@ from ..core.colors import MAX_COLORS, MIN_COLORS
 from ..core.results import PaletteResult, PaletteScheme
 from ..properties import palette as settings
 from ..properties.fields import model_field, seed_field
-from . import picture_file
+from . import batch_run, picture_file
 from .backend_operator import BackendJobOperator
 from .style_args import styled_args
 
@@ -147,6 +147,9 @@ class ATELIER_OT_generate_palette(BackendJobOperator, bpy.types.Operator):
                              f"{self.source}; clear style or use source PROMPT_IMAGE")
         if self.source == "IMAGE" and not self.image.strip():
             raise JobRefused("no image given; name an Image datablock or an image file path")
+        problem = apply_palette.colour_problem(self.base_color, "base_color")  # every request sends it
+        if problem:
+            raise JobRefused(f"{problem}; pick a colour with red, green and blue from 0 to 1")
 
     def _seed(self) -> int:
         return self.seed if self.seed >= 0 else protocol.random_seed()
@@ -262,14 +265,39 @@ class ATELIER_OT_export_palette(bpy.types.Operator, ExportHelper):
     def execute(self, context):
         try:
             palette = _find_palette(context, self.palette.strip())
-            text = palette_export.gpl_text(context.scene, palette)
-            with open(bpy.path.abspath(self.filepath), "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-        except (apply_palette.PaletteError, OSError) as exc:
+            path = _palette_file(self.filepath)
+            _write_palette_file(path, palette_export.gpl_text(context.scene, palette))
+        except (apply_palette.PaletteError, JobRefused) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Saved {palette.name!r} to {self.filepath}")
+        self.report({"INFO"}, f"Saved {palette.name!r} to {path}")
         return {"FINISHED"}
+
+
+def _palette_file(filepath: str) -> str:
+    """The absolute path of the .gpl file a script or the file browser named; ``JobRefused``
+    for none, or for a '//' path while the .blend has no folder yet."""
+    if not filepath.strip():
+        raise JobRefused("no file given; set filepath to the .gpl file to write (an absolute path, "
+                         "or '//colours.gpl' beside a saved .blend)")
+    return batch_run.absolute_path(filepath, "palette file")
+
+
+def _write_palette_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (a file there is replaced); ``JobRefused`` saying what to change
+    when the path is a folder, its folder is missing or it cannot be written."""
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except IsADirectoryError:
+        raise JobRefused(f"{path} is a folder; name a file in it, e.g. "
+                         f"{os.path.join(path, 'colours.gpl')}") from None
+    except FileNotFoundError as exc:
+        raise JobRefused(f"cannot write {path}: {exc.strerror}; create the folder "
+                         f"{os.path.dirname(path)} or choose another one") from None
+    except OSError as exc:
+        raise JobRefused(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can "
+                         "write to") from None
 
 
 classes = (ATELIER_OT_generate_palette, ATELIER_OT_apply_palette, ATELIER_OT_export_palette)

@@ -80,9 +80,9 @@ def check_paintable(context: bpy.types.Context, objects) -> None:
         if obj.mode != "OBJECT":
             raise JobRefused(f"{obj.name!r} is in {obj.mode.replace('_', ' ').title()} Mode; switch to "
                              "Object Mode (Tab) to paint it")
-        if not obj.is_editable or not obj.data.is_editable:
-            raise JobRefused(f"{obj.name!r} is linked from a library; make it local (Object > Library "
-                             "Override or Object > Relations > Make Local) to paint it")
+        linked = apply_texture.linked_problem([obj, obj.data])
+        if linked:
+            raise JobRefused(linked)
         if obj.data.users > 1:
             sharing = [o.name for o in context.blend_data.objects if o.data == obj.data]
             if len(sharing) > 1:

@@ -14,6 +14,7 @@ cancelled after that takes the early material off again.
 """
 
 import functools
+import math
 
 import bpy
 
@@ -96,6 +97,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         targets = apply_texture.pick_targets(context, self.target.strip())
         if not targets:
             raise ApplyError("select a mesh object or name one in target")
+        apply_texture.check_can_take_material(targets)
         seed = self._resolved_seed()
         # The expanded prompt, as a model would get it (the styles name no material or colour).
         material, record = builtin_texture.apply_procedural_material(
@@ -128,6 +130,7 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
                              "ATELIER_TEXTURE_MODEL, or use model='builtin'")
         try:
             targets = apply_texture.pick_targets(context, self.target.strip())
+            apply_texture.check_can_take_material(targets)
         except ApplyError as exc:
             raise JobRefused(str(exc)) from None
         if not targets:
@@ -217,6 +220,9 @@ class ATELIER_OT_generate_texture(BackendJobOperator, bpy.types.Operator):
         if not -1 <= self.seed <= protocol.SEED_MAX:
             raise JobRefused(f"seed {self.seed} is out of range; use -1 for a random seed "
                              f"or 0..{protocol.SEED_MAX}")
+        if not math.isfinite(self.guidance):  # NaN passes every comparison below
+            raise JobRefused(f"guidance {self.guidance} is not a finite number; set one such as 7.5, "
+                             "or 0 for the model's recommended value")
         if self.steps < 0 or self.guidance < 0:
             raise JobRefused("steps and guidance cannot be negative; use 0 for the model's recommended value")
 

@@ -40,7 +40,8 @@ class ATELIER_OT_texture_history_apply(bpy.types.Operator):
                                    "use Regenerate to make it again")
             return {"CANCELLED"}
         targets = apply_texture.pick_targets(context)
-        reason = projected_refusal(item, material, targets)
+        reason = (projected_refusal(item, material, targets)
+                  or apply_texture.linked_problem(block for obj in targets for block in (obj, obj.data)))
         if reason:
             self.report({"ERROR"}, reason)
             return {"CANCELLED"}
@@ -127,14 +128,26 @@ class ATELIER_OT_texture_history_regenerate(bpy.types.Operator):
         # INVOKE keeps the job asynchronous in the UI; in background it blocks as usual. The
         # maps are the entry's own, made by the same engine (none for an entry that had none).
         models = [m.model for m in item.maps if m.model]
-        outcome = bpy.ops.atelier.generate_texture(
-            "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
-            width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
-            seed=item.seed, seamless=item.seamless, style=item.style, model=item.model,
-            maps={m.role.upper() for m in item.maps}, maps_model=models[0] if models else "")
+        try:
+            outcome = bpy.ops.atelier.generate_texture(
+                "INVOKE_DEFAULT", prompt=item.prompt, negative_prompt=item.negative_prompt,
+                width=item.width, height=item.height, steps=item.steps, guidance=item.guidance,
+                seed=item.seed, seamless=item.seamless, style=item.style, model=item.model,
+                maps={m.role.upper() for m in item.maps}, maps_model=models[0] if models else "")
+        except RuntimeError as exc:
+            # The entry's settings no longer work (a style or model folder gone, a size edited):
+            # the texture operator refused them and changed nothing; say its reason as this one's.
+            self.report({"ERROR"}, _reported_errors(exc))
+            return {"CANCELLED"}
         # The texture operator owns the running job; this one added no modal handler of its own,
         # so it must end now rather than claim to run on.
         return {"FINISHED"} if "RUNNING_MODAL" in outcome else outcome
+
+
+def _reported_errors(exc: RuntimeError) -> str:
+    """The errors a nested ``bpy.ops`` call reported, without Blender's 'Error: ' before each."""
+    lines = (line.strip() for line in str(exc).splitlines())
+    return "; ".join(line.removeprefix("Error: ") for line in lines if line)
 
 
 classes = (ATELIER_OT_texture_history_apply, ATELIER_OT_texture_history_regenerate)

@@ -76,3 +76,17 @@ def image_pixels(image):
 def links(material):
     return {(link.from_node.bl_idname, link.from_socket.name, link.to_node.bl_idname, link.to_socket.name)
             for link in material.node_tree.links}
+
+
+def operator_refusal(bpy, state, operator: str, **kwargs) -> str:
+    """Call ``bpy.ops.atelier.<operator>`` expecting a refusal; the error it reports, checked to
+    be no traceback and to leave ``state(bpy)`` (what the caller must find unchanged) as it was."""
+    import pytest
+
+    before = state(bpy)
+    with pytest.raises(RuntimeError) as refused:
+        getattr(bpy.ops.atelier, operator)(**kwargs)
+    assert state(bpy) == before
+    message = str(refused.value)
+    assert "Traceback" not in message
+    return message

@@ -41,8 +41,9 @@ def test_linked_objects_are_row_problems_and_one_failing_oddly_fails_alone(bpy_m
     local = mesh_object(bpy, "Local")
     for obj in (shared, local):
         obj.select_set(True)
-    with pytest.raises(RuntimeError, match=r"1 of 2 item\(s\) done, 1 skipped.*not made: Shared: 'Shared' "
-                                           r"is linked from a library and cannot be edited here"):
+    refused = (r"1 of 2 item\(s\) done, 1 skipped.*not made: Shared: the mesh 'Shelf' is linked from a "
+               r"library and cannot be changed in this file")
+    with pytest.raises(RuntimeError, match=refused):
         bpy.ops.atelier.batch_textures(seed=1)
     assert local.active_material.name == "Local" and shared.active_material.name == "Wood"
 

@@ -58,7 +58,7 @@ def test_a_mesh_linked_from_a_library_is_refused(bpy_module, clean_scene, backen
     bpy.context.scene.collection.objects.link(shelf)
     shelf.select_set(True)
     bpy.context.view_layer.objects.active = shelf
-    assert "'Shelf' is linked from a library; make it local" in refusal(bpy)
+    assert "'Shelf' is linked from a library and cannot be changed in this file" in refusal(bpy)
     assert nothing_rendered == []
 
 

@@ -5,18 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from blender_helpers import operator_refusal
 from refine_scenes import SIZE, edit_state, mask_image, square_mask
 
 
 def refusal(bpy, operator: str, **kwargs) -> str:
     """Call ``operator`` expecting a refusal; the error it reports (the scene checked unchanged)."""
-    before = edit_state(bpy)
-    with pytest.raises(RuntimeError) as refused:
-        getattr(bpy.ops.atelier, operator)(**kwargs)
-    assert edit_state(bpy) == before
-    message = str(refused.value)
-    assert "Traceback" not in message
-    return message
+    return operator_refusal(bpy, edit_state, operator, **kwargs)
 
 
 @pytest.mark.parametrize(("operator", "kwargs", "expected"), [
