@@ -129,15 +129,17 @@ class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
 
 
 def scene_context(context: bpy.types.Context) -> dict:
-    """What the model hears about the scene: the selected objects' names and sizes, the palette."""
+    """What the model hears about the scene: the selected objects' names and sizes, the palette
+    (a colour a script set to NaN is no colour: left out, so it cannot stop the request)."""
     selected = [{"name": obj.name, "dimensions": [round(v, 4) for v in obj.dimensions]}
                 for obj in context.selected_objects[:idea_rules.MAX_CONTEXT_OBJECTS]]
     result = {"selected": selected} if selected else {}
     palette = context.scene.atelier.palette.palette
     if palette is not None and len(palette.colors):
-        from ..apply.palette import palette_color_hex  # the colour space differs per version
+        from ..apply.palette import colour_problem, palette_color_hex  # the colour space differs per version
 
-        result["palette"] = [palette_color_hex(color) for color in palette.colors]
+        result["palette"] = [palette_color_hex(color) for color in palette.colors
+                             if not colour_problem(color.color, "")]
     return result
 
 

@@ -260,6 +260,7 @@ def test_the_scene_context_names_the_selection_and_palette(addon, bpy_module, cl
     bpy.context.view_layer.update()
     palette = bpy.data.palettes.new("Dusk")
     addon.apply.palette.set_palette_color(palette.colors.new(), (1.0, 128 / 255, 0.0))
+    palette.colors.new().color = (float("nan"), 0.5, 0.5)  # a script's; no colour to name
     clean_scene.atelier.palette.palette = palette
     context = addon.operators.ideas.scene_context(bpy.context)
     assert context == {"selected": [{"name": "Chair", "dimensions": [0.5, 0.6, 0.9]}],
