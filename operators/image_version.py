@@ -17,7 +17,7 @@ from ..apply import image_version, material_maps, pbr_material
 from ..apply.texture import TextureParameters, check_editable
 from ..client import session
 from ..client.session import ApplyError, JobRefused
-from ..core import protocol
+from ..core import limits, protocol
 from ..core.image_edit import ImageEditError, steps_for_strength
 from ..core.results import TextureResult
 from ..properties.fields import model_field, seed_field
@@ -53,6 +53,16 @@ def check_readable(image: bpy.types.Image, what: str = "image") -> None:
     """Refuse an image Blender holds no pixels of (a missing or broken file)."""
     if image.size[0] == 0 or image.size[1] == 0:
         raise ApplyError(f"Blender cannot read the {what} {image.name!r} (no pixels); check its file")
+
+
+def check_editable_size(picture: bpy.types.Image) -> None:
+    """Refuse a picture smaller a side than the backend edits, naming the image (the backend
+    would name only the file it is sent as)."""
+    width, height = picture.size
+    if min(width, height) < limits.MIN_SIZE:
+        raise ApplyError(f"the image {picture.name!r} is {width}x{height} pixels; it must be at least "
+                         f"{limits.MIN_SIZE}x{limits.MIN_SIZE}: scale it up (Image > Resize) or use a "
+                         "larger one")
 
 
 def edit_fields() -> dict:
@@ -129,6 +139,7 @@ class ImageVersionOperator(BackendJobOperator):
         try:
             picture, materials = self.target(context)
             check_readable(picture)
+            check_editable_size(picture)
             check_editable(materials)  # the new version goes into them
             fields = self.common_fields(request_id, args)
             request = self.edit_request(context, request_id, picture, args, fields)

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from blender_helpers import operator_refusal
+from blender_maps import image_from_array, picture_material, stripes
 from refine_scenes import SIZE, edit_state, mask_image, square_mask
 
 
@@ -68,6 +69,14 @@ def test_a_material_without_a_picture(bpy_module, clean_scene, backend_env):
     bpy.context.active_object.data.materials.append(plain)
     for operator in ("refine_texture", "inpaint_texture", "upscale_texture"):
         assert "has no image on its Base Color" in refusal(bpy, operator)
+
+
+def test_a_picture_too_small_to_edit_is_named(bpy_module, clean_scene, backend_env):
+    """Named as the artist knows it, not as the file it would be sent as."""
+    bpy = bpy_module
+    picture_material(bpy, image_from_array(bpy, stripes(8, 8), "tiny"))
+    for operator in ("refine_texture", "inpaint_texture", "upscale_texture"):
+        assert "the image 'tiny' is 8x8 pixels; it must be at least 64x64" in refusal(bpy, operator)
 
 
 def test_nothing_selected(bpy_module, clean_scene, backend_env):
