@@ -24,7 +24,7 @@ import numpy as np
 
 from .map_images import pixels, write_png
 from .pbr_material import MIDLEVEL, principled_surface
-from .texture import linked_problem
+from .texture import linked_problem, with_meshes
 
 
 class BakeMap(NamedTuple):
@@ -214,7 +214,7 @@ def _check(obj, directory: str, size: int, samples: int, maps) -> None:
     if material is None or material.node_tree is None:
         raise ValueError(f"'{obj.name}' has no node material in its active slot; give it one first")
     # Cycles bakes only an editable object and mesh, into an image node added to the material.
-    linked = linked_problem([obj, obj.data, material])
+    linked = linked_problem([*with_meshes([obj]), material])
     if linked:
         raise ValueError(linked)
     needing = [role for role in maps if role in _NEED_PRINCIPLED]

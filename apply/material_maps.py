@@ -18,7 +18,7 @@ from ..core.pbr import COLOR_SPACES, MAP_ROLES
 from ..core.protocol import SEAMLESS_MODES
 from . import pbr_material, uv_unwrap
 from .names import MAX_NAME_BYTES, datablock_name
-from .texture import check_editable, load_image, roll_back, store_provenance
+from .texture import check_editable, load_image, roll_back, store_provenance, with_meshes
 
 MAPS_PROVENANCE_KEY = "atelier_maps_provenance"
 
@@ -74,7 +74,7 @@ def meshes_to_unwrap(context: bpy.types.Context, materials, roles) -> list[bpy.t
     users = [obj for material in materials for obj in uv_unwrap.users_of(material)]
     to_unwrap = uv_unwrap.meshes_without_uvs(users)
     uv_unwrap.check_can_unwrap(context, to_unwrap)
-    check_editable(block for obj in to_unwrap for block in (obj, obj.data))
+    check_editable(with_meshes(to_unwrap))
     return to_unwrap
 
 

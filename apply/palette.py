@@ -18,7 +18,8 @@ The mapping (``apply_palette``), one fixed rule:
    Its Principled BSDF Base Color is set, and its Emission Color when the emission is used
    (strength above 0); the viewport colour follows.
 4. A Base Color driven by a texture (a linked input) is left alone and named in the report;
-   so is a material without a Principled BSDF. Either still takes its place in the ranking.
+   so is a material without a Principled BSDF, and one linked from a library (a change would
+   not be saved with the file). Each still takes its place in the ranking.
 5. A material also used by objects outside the scope is copied for the objects in scope
    (``COPY``) or left alone (``SKIP``). Light data shared with lights outside the scope, and
    a world shared with another scene, are treated the same way.
@@ -77,6 +78,7 @@ class ApplyReport:
     recoloured: list = field(default_factory=list)  # (material name, swatch)
     copied: list = field(default_factory=list)  # (original name, copy name)
     textured: list = field(default_factory=list)  # material names left alone
+    linked: list = field(default_factory=list)  # materials from a library: left alone
     no_principled: list = field(default_factory=list)
     shared_skipped: list = field(default_factory=list)
     world: str = ""  # hex set on the world, or why not
@@ -92,6 +94,8 @@ class ApplyReport:
             parts.append("skipped shared " + _listing(self.shared_skipped))
         if self.textured:
             parts.append("left texture-driven " + _listing(self.textured))
+        if self.linked:
+            parts.append("left linked from a library (make them local to recolour) " + _listing(self.linked))
         if self.no_principled:
             parts.append("no Principled BSDF in " + _listing(self.no_principled))
         if self.world:
@@ -337,7 +341,11 @@ def _principled(material):
 
 
 def _recolourable(material, report: ApplyReport) -> bool:
-    """False (and noted in the report) for a texture-driven or non-Principled material."""
+    """False (and noted in the report) for a material linked from a library (a change would not
+    be saved), a texture-driven or a non-Principled one."""
+    if not material.is_editable:
+        report.linked.append(material.name)
+        return False
     node = _principled(material)
     if node is None:
         report.no_principled.append(material.name)

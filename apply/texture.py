@@ -82,10 +82,32 @@ def check_editable(idblocks: Iterable[bpy.types.ID]) -> None:
         raise ApplyError(problem)
 
 
-def check_can_take_material(objects: Iterable[bpy.types.Object]) -> None:
-    """``ApplyError`` when a material cannot be put on one of ``objects`` here: the object or its
-    data (which holds its slots, and the UV map maps may need) is linked from a library."""
-    check_editable(block for obj in objects for block in (obj, obj.data))
+def with_meshes(objects: Iterable[bpy.types.Object]) -> list[bpy.types.ID]:
+    """Each of ``objects`` followed by its data: what must be editable to change its mesh."""
+    return [block for obj in objects for block in (obj, obj.data)]
+
+
+def material_slot_problem(objects: Iterable[bpy.types.Object], object_level: bool = False) -> str:
+    """Why a material cannot go into the active slot of one of ``objects`` here ('' when it can):
+    the object is linked from a library, or the material would go into a linked mesh: a new slot
+    (the object has none) always does, a slot linked to the mesh ('DATA') does unless
+    ``object_level`` (the caller switches the slot to the object, as the live preview does). A
+    library override whose slot is set to Object takes a material of its own."""
+    blocks = []
+    for obj in objects:
+        blocks.append(obj)
+        slots = obj.material_slots
+        into_mesh = not slots or (not object_level and slots[obj.active_material_index].link == "DATA")
+        if into_mesh:
+            blocks.append(obj.data)
+    return linked_problem(blocks)
+
+
+def check_can_take_material(objects: Iterable[bpy.types.Object], object_level: bool = False) -> None:
+    """``ApplyError`` saying what to make local when ``material_slot_problem`` finds one."""
+    problem = material_slot_problem(objects, object_level)
+    if problem:
+        raise ApplyError(problem)
 
 
 def pick_targets(context: bpy.types.Context, target: str = "") -> list[bpy.types.Object]:

@@ -7,8 +7,9 @@ image, which is made tile by tile and so may be larger than one generation.
 ``ATELIER_MAX_PROJECT_FACES`` (default 1,000,000) caps the faces of the meshes one projection
 paints (modifiers applied): Blender refuses more before it renders anything. The prompt cap
 holds for every prompt and negative prompt of every request, and Blender refuses a longer one
-before anything is sent (``client.session.submit``): nothing reaches a backend that would refuse
-it (palettes, scene ideas) or silently cut it short (a texture model's text encoder).
+before anything is sent (``client.session.submit``), so every request kind has the same rule:
+the palette and idea tasks refuse more, and the texture models' text encoders read far less (77
+CLIP tokens, a few hundred T5 ones), so a longer prompt only hides what is never read.
 """
 
 from __future__ import annotations

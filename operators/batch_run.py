@@ -131,7 +131,7 @@ def _from_csv(operator, default_maps: tuple[str, ...]) -> list[ItemSpec | rules.
 
 def _checked(obj: bpy.types.Object, name: str, line: int) -> rules.Problem | None:
     """A problem when ``obj`` cannot take a material here (linked from a library)."""
-    linked = apply_texture.linked_problem([obj, obj.data])
+    linked = apply_texture.linked_problem(apply_texture.with_meshes([obj]))
     return rules.Problem(name, linked, line) if linked else None
 
 

@@ -5,6 +5,8 @@ Suggesting asks the text model (a backend job: asynchronous in the UI, blocking 
 land in ``Scene.atelier.ideas``. Applying builds one of them as a block-out in one undo step.
 """
 
+import math
+
 import bpy
 
 from .. import preferences
@@ -129,9 +131,11 @@ class ATELIER_OT_apply_scene_idea(bpy.types.Operator):
 
 
 def scene_context(context: bpy.types.Context) -> dict:
-    """What the model hears about the scene: the selected objects' names and sizes, the palette
-    (a colour a script set to NaN is no colour: left out, so it cannot stop the request)."""
-    selected = [{"name": obj.name, "dimensions": [round(v, 4) for v in obj.dimensions]}
+    """What the model hears about the scene: the selected objects' names and sizes, the palette.
+    A size or colour a script made NaN says nothing (a size of 0, a colour left out) rather
+    than stopping the request."""
+    selected = [{"name": obj.name, "dimensions": [round(v, 4) if math.isfinite(v) else 0.0
+                                                  for v in obj.dimensions]}
                 for obj in context.selected_objects[:idea_rules.MAX_CONTEXT_OBJECTS]]
     result = {"selected": selected} if selected else {}
     palette = context.scene.atelier.palette.palette

@@ -75,7 +75,7 @@ def start(context: bpy.types.Context) -> str:
         raise JobRefused("select a mesh object to show the preview on")
     active = context.active_object
     target = active if active in targets else targets[0]
-    check_can_take_material([target])
+    check_can_take_material([target], object_level=True)  # the preview goes in as the object's own
     model = preferences.resolved_model("texture")
     if not model or model == preferences.BUILTIN:
         raise JobRefused("live preview needs a texture model in the backend; set one in Atelier's "

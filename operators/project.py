@@ -80,7 +80,7 @@ def check_paintable(context: bpy.types.Context, objects) -> None:
         if obj.mode != "OBJECT":
             raise JobRefused(f"{obj.name!r} is in {obj.mode.replace('_', ' ').title()} Mode; switch to "
                              "Object Mode (Tab) to paint it")
-        linked = apply_texture.linked_problem([obj, obj.data])
+        linked = apply_texture.linked_problem(apply_texture.with_meshes([obj]))
         if linked:
             raise JobRefused(linked)
         if obj.data.users > 1:

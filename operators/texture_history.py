@@ -40,8 +40,7 @@ class ATELIER_OT_texture_history_apply(bpy.types.Operator):
                                    "use Regenerate to make it again")
             return {"CANCELLED"}
         targets = apply_texture.pick_targets(context)
-        reason = (projected_refusal(item, material, targets)
-                  or apply_texture.linked_problem(block for obj in targets for block in (obj, obj.data)))
+        reason = projected_refusal(item, material, targets) or apply_texture.material_slot_problem(targets)
         if reason:
             self.report({"ERROR"}, reason)
             return {"CANCELLED"}

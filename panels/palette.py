@@ -65,7 +65,14 @@ class ATELIER_PT_palette(SectionPanel, bpy.types.Panel):
 def _draw_swatches(layout, scene, palette) -> None:
     """One row per colour: an editable swatch, its name and role (from ``scene.atelier.palettes``)."""
     column = layout.column(align=True)
-    for color, swatch in zip(palette.colors, apply_palette.swatches_of(scene, palette), strict=True):
+    try:
+        swatches = apply_palette.swatches_of(scene, palette)
+    except apply_palette.PaletteError as exc:  # a colour a script made NaN: the fields to fix it
+        draw_wrapped(layout, str(exc))
+        for color in palette.colors:
+            column.prop(color, "color", text="")
+        return
+    for color, swatch in zip(palette.colors, swatches, strict=True):
         row = column.row(align=True)
         row.prop(color, "color", text="")
         row.label(text=swatch.label or swatch.hex)

@@ -265,6 +265,9 @@ def test_the_scene_context_names_the_selection_and_palette(addon, bpy_module, cl
     context = addon.operators.ideas.scene_context(bpy.context)
     assert context == {"selected": [{"name": "Chair", "dimensions": [0.5, 0.6, 0.9]}],
                        "palette": ["#ff8000"]}
+    chair.scale.x = float("nan")  # a script's: a size that says nothing, not a request refused
+    bpy.context.view_layer.update()
+    assert addon.operators.ideas.scene_context(bpy.context)["selected"][0]["dimensions"] == [0.0, 0.6, 0.9]
 
 
 def test_a_backend_error_is_reported_and_nothing_changes(addon, bpy_module, stored, monkeypatch, tmp_path):

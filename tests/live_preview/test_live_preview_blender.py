@@ -162,11 +162,11 @@ def test_history_entries_send_no_previews(bpy_module, addon, live, settings, cle
     mesh_object(bpy)
     settings.prompt = "granite"  # a prompt, so that a change that did send would send a preview
     live.start(bpy.context)
-    sent = {id(job) for job in preview_jobs(jobs)}
+    sent = {job.id for job in preview_jobs(jobs)}
     assert sent  # the panel's own preview
     entry = clean_scene.atelier.history.add()
     entry.prompt, entry.seed, entry.steps, entry.style = "stone", 3, 4, "photoreal"
-    assert {id(job) for job in preview_jobs(jobs)} <= sent
+    assert {job.id for job in preview_jobs(jobs)} <= sent
 
 
 def test_the_seed_written_on_start_is_what_generate_uses(bpy_module, addon, live, settings, clean_scene,

@@ -202,3 +202,24 @@ def test_re_apply_and_live_preview_refuse_a_linked_object(bpy_module, addon, lib
         live.start(bpy.context)
     assert not live.is_on() and state(bpy) == before and submitted == []
     assert obj.active_material.name == "Bricks"
+
+
+def test_an_override_whose_slot_is_its_own_takes_a_material(bpy_module, addon, library, backend_env):
+    """A library override with its slot set to Object holds its material itself (the linked mesh
+    is untouched): Generate and Re-apply put one there, and the live preview goes on over any
+    slot of an override (as the object's own, always)."""
+    bpy, live = bpy_module, addon.operators.live_preview
+    obj = overridden_object(bpy, library)
+    live.start(bpy.context)
+    try:
+        assert live.is_on()
+    finally:
+        live.stop()
+    assert obj.material_slots[0].link == "DATA" and obj.active_material.name == "Bricks"
+    obj.material_slots[0].link = "OBJECT"
+    assert bpy.ops.atelier.generate_texture(prompt="red brick wall", model="builtin") == {"FINISHED"}
+    made = obj.active_material
+    assert made.name != "Bricks" and made.library is None and obj.data.materials[0].name == "Bricks"
+    obj.material_slots[0].material = None
+    assert bpy.ops.atelier.texture_history_apply(index=0) == {"FINISHED"}
+    assert obj.active_material == made

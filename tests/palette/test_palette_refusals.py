@@ -2,6 +2,7 @@
 colour that is not a number, and .gpl paths that name no file Atelier can write. Each says what
 to change, with no traceback, and leaves the scene and the folders as they were."""
 
+import panel_recorder
 import pytest
 
 NAN = float("nan")
@@ -53,6 +54,37 @@ def test_a_palette_colour_that_is_not_a_number_is_refused_by_apply_and_export(
     assert [m.name for m in bpy.data.materials] == ["Box"] and bpy.context.scene.world is None
     assert tuple(base.default_value) == pytest.approx((0.5, 0.5, 0.5, 1.0))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_panel_shows_the_colour_fields_to_fix_and_says_which(bpy_module, addon, palette):
+    """The swatches cannot be named, but the panel still draws the fields the message points to."""
+    bpy = bpy_module
+    palette.colors[1].color = (NAN, 0.2, 0.2)
+    calls = panel_recorder.draw(bpy, addon.panels.palette.ATELIER_PT_palette)
+    assert "colour 2 of palette" in " ".join(panel_recorder.labels(calls))
+    fields = [args[0] for name, args, _ in calls if name == "prop" and args[1] == "color"]
+    assert fields == list(palette.colors)
+
+
+def test_a_material_linked_from_a_library_is_left_alone_and_named(bpy_module, addon, palette, tmp_path):
+    """Blender would take the new colour in memory and lose it on saving: the material is left as
+    it is and the report says how to recolour it."""
+    bpy = bpy_module
+    library = bpy.data.materials.new("Lent")
+    if bpy.app.version < (5, 0, 0):
+        library.use_nodes = True
+    bpy.data.libraries.write(str(tmp_path / "lib.blend"), {library})
+    bpy.data.materials.remove(library)
+    with bpy.data.libraries.load(str(tmp_path / "lib.blend"), link=True) as (_source, found):
+        found.materials = ["Lent"]
+    lent = found.materials[0]
+    bpy.ops.mesh.primitive_cube_add()
+    bpy.context.active_object.data.materials.append(lent)
+    base = lent.node_tree.nodes["Principled BSDF"].inputs["Base Color"]
+    before = tuple(base.default_value)
+    report = addon.apply.palette.apply_palette(bpy.context, palette, scope="SCENE")
+    assert tuple(base.default_value) == before and report.recoloured == []
+    assert "left linked from a library (make them local to recolour) Lent" in report.summary()
 
 
 def test_a_blend_relative_path_waits_for_the_blend_to_be_saved(bpy_module, palette, tmp_path, monkeypatch):
