@@ -78,7 +78,7 @@ class ApplyReport:
     recoloured: list = field(default_factory=list)  # (material name, swatch)
     copied: list = field(default_factory=list)  # (original name, copy name)
     textured: list = field(default_factory=list)  # material names left alone
-    linked: list = field(default_factory=list)  # materials from a library: left alone
+    linked: list = field(default_factory=list)  # materials and lights from a library: left alone
     no_principled: list = field(default_factory=list)
     shared_skipped: list = field(default_factory=list)
     world: str = ""  # hex set on the world, or why not
@@ -382,6 +382,8 @@ def _set_world(scene, swatch: Swatch, shared: str, report: ApplyReport) -> str:
     if world is None:
         world = bpy.data.worlds.new("World")
         scene.world = world
+    elif not world.is_editable:
+        return f"{world.name} left alone (linked from a library; make it local to recolour)"
     elif any(other.world == world for other in bpy.data.scenes if other != scene):
         if shared == "SKIP":
             return f"{world.name} left alone (shared with another scene)"
@@ -400,6 +402,9 @@ def _set_world(scene, swatch: Swatch, shared: str, report: ApplyReport) -> str:
 
 def _set_light(obj, swatch: Swatch, in_scope: set, shared: str, report: ApplyReport) -> None:
     light = obj.data
+    if not light.is_editable:
+        report.linked.append(light.name)
+        return
     if any(o.data == light for o in bpy.data.objects if o not in in_scope):
         if shared == "SKIP":
             report.shared_skipped.append(light.name)

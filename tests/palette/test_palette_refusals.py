@@ -66,25 +66,33 @@ def test_the_panel_shows_the_colour_fields_to_fix_and_says_which(bpy_module, add
     assert fields == list(palette.colors)
 
 
-def test_a_material_linked_from_a_library_is_left_alone_and_named(bpy_module, addon, palette, tmp_path):
-    """Blender would take the new colour in memory and lose it on saving: the material is left as
-    it is and the report says how to recolour it."""
+def test_what_is_linked_from_a_library_is_left_alone_and_named(bpy_module, addon, palette, tmp_path):
+    """Blender would take the new colours in memory and lose them on saving: a linked material,
+    light and world are left as they are and the report says how to recolour them."""
     bpy = bpy_module
-    library = bpy.data.materials.new("Lent")
+    material, light, world = (bpy.data.materials.new("Lent"), bpy.data.lights.new("Lamp", "POINT"),
+                              bpy.data.worlds.new("Sky"))
     if bpy.app.version < (5, 0, 0):
-        library.use_nodes = True
-    bpy.data.libraries.write(str(tmp_path / "lib.blend"), {library})
-    bpy.data.materials.remove(library)
+        material.use_nodes = True
+    bpy.data.libraries.write(str(tmp_path / "lib.blend"), {material, light, world})
+    bpy.data.materials.remove(material)
+    bpy.data.lights.remove(light)
+    bpy.data.worlds.remove(world)
     with bpy.data.libraries.load(str(tmp_path / "lib.blend"), link=True) as (_source, found):
-        found.materials = ["Lent"]
-    lent = found.materials[0]
+        found.materials, found.lights, found.worlds = ["Lent"], ["Lamp"], ["Sky"]
     bpy.ops.mesh.primitive_cube_add()
-    bpy.context.active_object.data.materials.append(lent)
-    base = lent.node_tree.nodes["Principled BSDF"].inputs["Base Color"]
-    before = tuple(base.default_value)
-    report = addon.apply.palette.apply_palette(bpy.context, palette, scope="SCENE")
-    assert tuple(base.default_value) == before and report.recoloured == []
-    assert "left linked from a library (make them local to recolour) Lent" in report.summary()
+    bpy.context.active_object.data.materials.append(found.materials[0])
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("Lamp", found.lights[0]))
+    bpy.context.scene.world = found.worlds[0]
+    base = found.materials[0].node_tree.nodes["Principled BSDF"].inputs["Base Color"]
+    before = (tuple(base.default_value), tuple(found.lights[0].color), tuple(found.worlds[0].color))
+    report = addon.apply.palette.apply_palette(bpy.context, palette, scope="SCENE", include_world=True,
+                                               include_lights=True)
+    after = (tuple(base.default_value), tuple(found.lights[0].color), tuple(found.worlds[0].color))
+    assert after == before and report.recoloured == [] and report.lights == []
+    summary = report.summary()
+    assert "left linked from a library (make them local to recolour) Lent, Lamp" in summary, summary
+    assert "world Sky left alone (linked from a library; make it local to recolour)" in summary
 
 
 def test_a_blend_relative_path_waits_for_the_blend_to_be_saved(bpy_module, palette, tmp_path, monkeypatch):
