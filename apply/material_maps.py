@@ -21,6 +21,8 @@ from .names import MAX_NAME_BYTES, datablock_name
 from .texture import check_editable, load_image, roll_back, store_provenance, with_meshes
 
 MAPS_PROVENANCE_KEY = "atelier_maps_provenance"
+# The maps read through a UV map (a tangent-space normal, a height for bump or displacement).
+NEED_UV_MAP = frozenset({"normal", "height"})
 
 
 @dataclass
@@ -69,7 +71,7 @@ def meshes_to_unwrap(context: bpy.types.Context, materials, roles) -> list[bpy.t
     """The objects (one per mesh) showing ``materials`` that need a UV map for ``roles`` (normal
     and height maps need one); ``ApplyError`` when one cannot be unwrapped here (hidden, not in
     Object Mode, linked from a library)."""
-    if not {"normal", "height"} & set(roles):
+    if not NEED_UV_MAP & set(roles):
         return []
     users = [obj for material in materials for obj in uv_unwrap.users_of(material)]
     to_unwrap = uv_unwrap.meshes_without_uvs(users)
@@ -101,7 +103,7 @@ def apply_maps(context: bpy.types.Context, materials, files: dict[str, Path], re
     unknown = sorted(set(files) - set(MAP_ROLES))
     if unknown:
         raise ApplyError(f"unknown map {unknown[0]!r}; use one of {', '.join(MAP_ROLES)}")
-    needs_uv = bool({"normal", "height"} & set(files))
+    needs_uv = bool(NEED_UV_MAP & set(files))
     to_unwrap = meshes_to_unwrap(context, materials, files)
     stem = check_material(materials[0]).name
     created: list = []

@@ -123,10 +123,15 @@ def linear_to_display(rgb) -> mathutils.Color:
     return mathutils.Color(rgb).from_scene_linear_to_srgb()
 
 
+def is_colour(rgb) -> bool:
+    """False when a component is not a number (a script's NaN passes the 0..1 clamp of Blender's
+    colour fields, and no hex code can be made of it)."""
+    return all(math.isfinite(value) for value in rgb)
+
+
 def colour_problem(rgb, what: str) -> str:
-    """Why ``rgb`` is no colour ('' when it is): a component that is not a number (a script's NaN
-    passes the 0..1 clamp of Blender's colour fields, and no hex code can be made of it)."""
-    if all(math.isfinite(value) for value in rgb):
+    """Why ``rgb`` (the ``what``) is no colour ('' when it is: ``is_colour``)."""
+    if is_colour(rgb):
         return ""
     return f"{what} ({', '.join(f'{value:g}' for value in rgb)}) is not a colour"
 

@@ -140,10 +140,10 @@ def scene_context(context: bpy.types.Context) -> dict:
     result = {"selected": selected} if selected else {}
     palette = context.scene.atelier.palette.palette
     if palette is not None and len(palette.colors):
-        from ..apply.palette import colour_problem, palette_color_hex  # the colour space differs per version
+        from ..apply.palette import is_colour, palette_color_hex  # the colour space differs per version
 
         result["palette"] = [palette_color_hex(color) for color in palette.colors
-                             if not colour_problem(color.color, "")]
+                             if is_colour(color.color)]
     return result
 
 

@@ -55,7 +55,7 @@ def check_readable(image: bpy.types.Image, what: str = "image") -> None:
         raise ApplyError(f"Blender cannot read the {what} {image.name!r} (no pixels); check its file")
 
 
-def check_editable_size(picture: bpy.types.Image) -> None:
+def check_big_enough(picture: bpy.types.Image) -> None:
     """Refuse a picture smaller a side than the backend edits, naming the image (the backend
     would name only the file it is sent as)."""
     width, height = picture.size
@@ -139,7 +139,7 @@ class ImageVersionOperator(BackendJobOperator):
         try:
             picture, materials = self.target(context)
             check_readable(picture)
-            check_editable_size(picture)
+            check_big_enough(picture)
             check_editable(materials)  # the new version goes into them
             fields = self.common_fields(request_id, args)
             request = self.edit_request(context, request_id, picture, args, fields)
